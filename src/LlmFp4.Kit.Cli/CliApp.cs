@@ -1,0 +1,43 @@
+using System.CommandLine;
+using LlmFp4.Kit.Cli.Commands;
+using Spectre.Console;
+
+namespace LlmFp4.Kit.Cli;
+
+/// <summary>Wiring shared by every verb: the verb list, the global --verbose flag and error reporting.</summary>
+public static class CliApp
+{
+    public static readonly Option<bool> VerboseOption = new("--verbose")
+    {
+        Description = "Show stack traces on errors.",
+        Recursive = true,
+    };
+
+    /// <summary>Every verb of the command line, in the order `--help` lists them.</summary>
+    public static IEnumerable<Command> Commands()
+    {
+        yield return FormatsCommand.Create();
+    }
+
+    /// <summary>
+    /// Runs the parsed command; a user error (bad path, bad preset, bad file) becomes one red line and exit
+    /// code 1 instead of a stack trace, unless --verbose is given.
+    /// </summary>
+    public static int Run(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        try
+        {
+            return parse.Invoke();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            var inner = ex is AggregateException { InnerExceptions.Count: 1 } agg ? agg.InnerExceptions[0] : ex;
+            if (parse.GetValue(VerboseOption))
+                AnsiConsole.WriteException(inner);
+            else
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {inner.Message}");
+            return 1;
+        }
+    }
+}
