@@ -1,0 +1,353 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+
+namespace LlmFp4.Kit.Formats;
+
+/// <summary>
+/// A sign-exponent-mantissa floating-point format ExMy with a (possibly real-valued) exponent bias, as used by
+/// LLM-FP4 and the OCP 4/6/8-bit formats. Every constant derives from (e, m, bias, specials):
+/// a code S.E.M is <c>(-1)^S · M · 2^(1-b-m)</c> when E = 0 (subnormal) and <c>(-1)^S · (2^m + M) · 2^(E-b-m)</c>
+/// otherwise. A real bias b = ⌊b⌋ + k is the integer-bias grid scaled by 2^-k, so "FP with bias b" is "scale,
+/// then the standard grid" (see <see cref="ScaleForBias"/>). E0My formats have no normal numbers: a uniform,
+/// INT-like grid. Serialises to JSON as its <see cref="ToString"/> text, which <see cref="Parse"/> reads back.
+/// </summary>
+[JsonConverter(typeof(FpFormatJsonConverter))]
+public sealed partial class FpFormat : IEquatable<FpFormat>
+{
+    public const int MaxExponentBits = 8;
+    public const int MaxMantissaBits = 23;
+
+    /// <summary>Formats wider than this are not listed by <see cref="Values"/> (there would be millions of values).</summary>
+    public const int MaxListedBitWidth = 16;
+
+    private readonly int _gridBias;
+    private readonly double _gridToValue;
+    private readonly double _gridMax;
+    private readonly int _topExponentCode;
+    private readonly int _topMantissaCode;
+    private readonly bool _hasGrid;
+    private readonly FpGrid _grid;
+    private IReadOnlyList<double>? _values;
+
+    private FpFormat(int exponentBits, int mantissaBits, double bias, SpecialValues specials)
+    {
+        ExponentBits = exponentBits;
+        MantissaBits = mantissaBits;
+        Bias = bias;
+        Specials = specials;
+        _gridBias = (int)Math.Floor(bias);
+        _gridToValue = bias == _gridBias ? 1.0 : Math.Pow(2.0, _gridBias - bias);
+
+        int allOnesExponent = (1 << exponentBits) - 1;
+        int allOnesMantissa = (1 << mantissaBits) - 1;
+        (_topExponentCode, _topMantissaCode) = specials switch
+        {
+            SpecialValues.Ieee => (allOnesExponent - 1, allOnesMantissa),
+            SpecialValues.NanOnly when mantissaBits == 0 => (allOnesExponent - 1, 0),
+            SpecialValues.NanOnly => (allOnesExponent, allOnesMantissa - 1),
+            _ => (allOnesExponent, allOnesMantissa),
+        };
+        _gridMax = GridMagnitude(_topExponentCode, _topMantissaCode);
+        MaxValue = _gridMax * _gridToValue;
+        MinNormal = Math.ScaleB(1.0, 1 - _gridBias) * _gridToValue;
+        MinSubnormal = mantissaBits == 0 ? MinNormal : Magnitude(0, 1);
+        _hasGrid = FpGrid.TryCreate(exponentBits, mantissaBits, _gridBias, _gridMax, specials == SpecialValues.Ieee, out _grid);
+    }
+
+    public int ExponentBits { get; }
+    public int MantissaBits { get; }
+
+    /// <summary>Exponent bias b; may be non-integer (LLM-FP4), in which case <see cref="Encode"/>/<see cref="Decode"/> are unavailable.</summary>
+    public double Bias { get; }
+
+    public SpecialValues Specials { get; }
+
+    /// <summary>1 + e + m.</summary>
+    public int BitWidth => 1 + ExponentBits + MantissaBits;
+
+    /// <summary>Largest finite magnitude (for AllFinite: (2 - 2^-m)·2^(2^e - 1 - b)).</summary>
+    public double MaxValue { get; }
+
+    /// <summary>2^(1-b): the exponent clamp of LLM-FP4; below it the grid is uniform. E0My formats have no values at or above it.</summary>
+    public double MinNormal { get; }
+
+    /// <summary>Smallest positive magnitude, 2^(1-b-m); equals <see cref="MinNormal"/> when m = 0 (no subnormals).</summary>
+    public double MinSubnormal { get; }
+
+    /// <summary>True when the bias is an integer, so that every value has a code.</summary>
+    public bool HasIntegerBias => _gridToValue == 1.0;
+
+    /// <summary>The float32 bit-trick grid; only valid when <see cref="HasFastGrid"/>. Real biases are applied as a scale on top of it.</summary>
+    internal FpGrid Grid => _hasGrid ? _grid : throw new InvalidOperationException($"{this} leaves the float32 range; it has no float32 grid.");
+
+    /// <summary>True when the integer-bias grid fits float32, so the SIMD kernels apply.</summary>
+    internal bool HasFastGrid => _hasGrid;
+
+    /// <summary>2^(⌊b⌋ - b): the factor from the integer-bias grid <see cref="Grid"/> to this format's values.</summary>
+    internal double GridToValue => _gridToValue;
+
+    // OCP / IEEE presets. Formats the OCP spec does not define (E1M2, E3M0) take the IEEE-style bias 2^(e-1) - 1.
+    public static FpFormat E2M1 { get; } = new(2, 1, 1, SpecialValues.AllFinite);
+    public static FpFormat E1M2 { get; } = new(1, 2, 0, SpecialValues.AllFinite);
+    public static FpFormat E3M0 { get; } = new(3, 0, 3, SpecialValues.AllFinite);
+    public static FpFormat E2M3 { get; } = new(2, 3, 1, SpecialValues.AllFinite);
+    public static FpFormat E3M2 { get; } = new(3, 2, 3, SpecialValues.AllFinite);
+    public static FpFormat E4M3 { get; } = new(4, 3, 7, SpecialValues.NanOnly);
+    public static FpFormat E5M2 { get; } = new(5, 2, 15, SpecialValues.Ieee);
+    public static FpFormat Half { get; } = new(5, 10, 15, SpecialValues.Ieee);
+    public static FpFormat BFloat16 { get; } = new(8, 7, 127, SpecialValues.Ieee);
+
+    /// <summary>Preset names in listing order; <see cref="Parse"/> accepts each (case-insensitive).</summary>
+    public static IReadOnlyList<string> PresetNames { get; } = ["E2M1", "E1M2", "E3M0", "E2M3", "E3M2", "E4M3", "E5M2", "Half", "BFloat16"];
+
+    /// <summary>
+    /// The format ExMy with the given bias and special values.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">e outside 0..8, m outside 0..23, a non-finite bias or an unknown <paramref name="specials"/>.</exception>
+    /// <exception cref="ArgumentException">A combination with no positive finite value, or IEEE specials without room for them.</exception>
+    public static FpFormat Create(int exponentBits, int mantissaBits, double bias, SpecialValues specials = SpecialValues.AllFinite)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(exponentBits);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(exponentBits, MaxExponentBits);
+        ArgumentOutOfRangeException.ThrowIfNegative(mantissaBits);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(mantissaBits, MaxMantissaBits);
+        if (!double.IsFinite(bias))
+            throw new ArgumentOutOfRangeException(nameof(bias), bias, "The exponent bias must be a finite number.");
+        if (!Enum.IsDefined(specials))
+            throw new ArgumentOutOfRangeException(nameof(specials), specials, "Unknown special-value policy.");
+        if (exponentBits + mantissaBits == 0)
+            throw new ArgumentException("E0M0 has only ±0: a format needs at least one exponent or mantissa bit.", nameof(mantissaBits));
+        if (specials == SpecialValues.Ieee && (exponentBits == 0 || mantissaBits == 0))
+            throw new ArgumentException($"E{exponentBits}M{mantissaBits} cannot hold IEEE specials: they need an exponent field and a mantissa bit to tell NaN from infinity.", nameof(specials));
+        var format = new FpFormat(exponentBits, mantissaBits, bias, specials);
+        if (!(format.MaxValue > 0))
+            throw new ArgumentException($"{format} has no positive finite value.", nameof(specials));
+        return format;
+    }
+
+    /// <summary>
+    /// The all-finite ExMy format whose largest value is <paramref name="maxValue"/>: bias
+    /// b = log2(MaxValue at b = 0 / maxValue), which for e ≥ 1 is the LLM-FP4 relation
+    /// b = 2^e - log2(maxval) + log2(2 - 2^-m) - 1 (choosing the clipping range and the bias are the same thing).
+    /// For E0My the same rule uses that format's own largest code, (2^m - 1)·2^(1-b-m).
+    /// </summary>
+    public static FpFormat FromMaxValue(int exponentBits, int mantissaBits, double maxValue)
+    {
+        if (!(maxValue > 0) || !double.IsFinite(maxValue))
+            throw new ArgumentOutOfRangeException(nameof(maxValue), maxValue, "The maximum value must be positive and finite.");
+        var unbiased = Create(exponentBits, mantissaBits, 0);
+        return Create(exponentBits, mantissaBits, Math.Log2(unbiased.MaxValue / maxValue));
+    }
+
+    /// <summary>The same e, m and specials with another bias.</summary>
+    public FpFormat WithBias(double bias) => Create(ExponentBits, MantissaBits, bias, Specials);
+
+    /// <summary>
+    /// The factor s = 2^(Bias - bias) such that the format with exponent bias <paramref name="bias"/> quantizes x as
+    /// s·Q(x/s), Q being this format: a per-channel bias is a per-channel scale for the <see cref="FakeQuant"/> kernels.
+    /// </summary>
+    public double ScaleForBias(double bias) => Math.Pow(2.0, Bias - bias);
+
+    /// <summary>
+    /// Parses a preset name (case-insensitive: E2M1, E1M2, E3M0, E2M3, E3M2, E4M3, E5M2, Half, BFloat16) or the
+    /// <see cref="ToString"/> form "ExMy(b=B)" / "ExMy(b=B,NanOnly)".
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown name; the message lists the presets.</exception>
+    public static FpFormat Parse(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var trimmed = name.Trim();
+        switch (trimmed.ToUpperInvariant())
+        {
+            case "E2M1": return E2M1;
+            case "E1M2": return E1M2;
+            case "E3M0": return E3M0;
+            case "E2M3": return E2M3;
+            case "E3M2": return E3M2;
+            case "E4M3": return E4M3;
+            case "E5M2": return E5M2;
+            case "HALF": return Half;
+            case "BFLOAT16": return BFloat16;
+        }
+        var match = FormatText().Match(trimmed);
+        if (match.Success
+            && double.TryParse(match.Groups["bias"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double bias)
+            && (!match.Groups["specials"].Success || Enum.TryParse(match.Groups["specials"].Value, ignoreCase: true, out SpecialValues _)))
+        {
+            var specials = match.Groups["specials"].Success ? Enum.Parse<SpecialValues>(match.Groups["specials"].Value, ignoreCase: true) : SpecialValues.AllFinite;
+            return Create(int.Parse(match.Groups["e"].Value, CultureInfo.InvariantCulture), int.Parse(match.Groups["m"].Value, CultureInfo.InvariantCulture), bias, specials);
+        }
+        throw new ArgumentException($"Unknown number format '{name}'. Presets: {string.Join(", ", PresetNames)} (or ExMy(b=B), e.g. E2M1(b=0.7)).", nameof(name));
+    }
+
+    [GeneratedRegex(@"^E(?<e>\d+)M(?<m>\d+)\(b=(?<bias>[^,)]+)(,(?<specials>\w+))?\)$", RegexOptions.IgnoreCase)]
+    private static partial Regex FormatText();
+
+    /// <summary>
+    /// Rounds <paramref name="x"/> to the nearest value of the format, ties to even. AllFinite and NanOnly formats
+    /// saturate to ±<see cref="MaxValue"/> (±infinity included); Ieee formats round to ±infinity as IEEE 754 does
+    /// (so <c>Half.Quantize(x) == (float)(Half)x</c>). NaN stays NaN; ±0 keep their sign. The result is exact when
+    /// the value is a float32 (always for integer biases within the float32 range).
+    /// </summary>
+    public float Quantize(float x) => _hasGrid && HasIntegerBias ? _grid.Quantize(x) : QuantizeExact(x);
+
+    /// <summary>Element-wise <see cref="Quantize(float)"/> (SIMD for integer-bias formats within the float32 range). <paramref name="destination"/> may alias <paramref name="source"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="source"/>.</exception>
+    public void Quantize(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        if (destination.Length < source.Length)
+            throw new ArgumentException($"Destination holds {destination.Length} values, source {source.Length}.", nameof(destination));
+        if (_hasGrid && HasIntegerBias)
+        {
+            FakeQuant.QuantizeOnGrid(source, _grid, 1f, destination);
+            return;
+        }
+        for (int i = 0; i < source.Length; i++)
+            destination[i] = QuantizeExact(source[i]);
+    }
+
+    /// <summary>
+    /// Double-precision quantizer following LLM-FP4 literally on the integer-bias grid: p = max(⌊log2|y|⌋ + ⌊b⌋, 1),
+    /// step 2^(p-m-⌊b⌋), with y = |x|·2^(b-⌊b⌋); the result is scaled back and rounded once to float32.
+    /// Used where the float32 grid does not apply (real biases, formats beyond float32) and as the reference of the bit tricks.
+    /// </summary>
+    internal float QuantizeExact(float x)
+    {
+        if (float.IsNaN(x))
+            return x;
+        double magnitude = Math.Abs((double)x) / _gridToValue;
+        if (Specials != SpecialValues.Ieee)
+            magnitude = Math.Min(magnitude, _gridMax);
+        double rounded;
+        if (double.IsPositiveInfinity(magnitude))
+        {
+            rounded = magnitude;
+        }
+        else
+        {
+            int p = magnitude == 0 ? 1 : Math.Max(Math.ILogB(magnitude) + _gridBias, 1);
+            double step = Math.ScaleB(1.0, p - _gridBias - MantissaBits);
+            rounded = Math.Round(magnitude / step, MidpointRounding.ToEven) * step;
+            if (rounded > _gridMax)
+                rounded = double.PositiveInfinity;
+        }
+        return float.CopySign((float)(rounded * _gridToValue), x);
+    }
+
+    /// <summary>
+    /// The code (sign in bit e+m, then exponent, then mantissa) of <see cref="Quantize(float)"/>(x). NaN maps to the
+    /// format's NaN code (NanOnly: S.1…1.1…1; Ieee: exponent all ones, top mantissa bit set), keeping the sign bit.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The bias is not an integer.</exception>
+    /// <exception cref="ArgumentException">NaN into an AllFinite format.</exception>
+    public int Encode(float x)
+    {
+        RequireIntegerBias(nameof(Encode));
+        float q = Quantize(x);
+        int magnitudeBits = ExponentBits + MantissaBits;
+        int sign = float.IsNegative(q) ? 1 << magnitudeBits : 0;
+        int allOnesExponent = (1 << ExponentBits) - 1;
+        if (float.IsNaN(q))
+        {
+            return Specials switch
+            {
+                SpecialValues.NanOnly => sign | (int)((1u << magnitudeBits) - 1),
+                SpecialValues.Ieee => sign | (allOnesExponent << MantissaBits) | (1 << (MantissaBits - 1)),
+                _ => throw new ArgumentException($"{this} has every code finite: NaN has no code.", nameof(x)),
+            };
+        }
+        if (float.IsInfinity(q))
+            return sign | (allOnesExponent << MantissaBits);
+        double magnitude = Math.Abs((double)q);
+        if (magnitude < MinNormal)
+            return sign | (int)(magnitude / Math.ScaleB(1.0, 1 - _gridBias - MantissaBits));
+        int exponentCode = Math.ILogB(magnitude) + _gridBias;
+        int mantissaCode = (int)(magnitude / Math.ScaleB(1.0, exponentCode - _gridBias - MantissaBits)) - (1 << MantissaBits);
+        return sign | (exponentCode << MantissaBits) | mantissaCode;
+    }
+
+    /// <summary>The value of <paramref name="code"/> (its low <see cref="BitWidth"/> bits), rounded to float32.</summary>
+    /// <exception cref="InvalidOperationException">The bias is not an integer.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The code has bits above <see cref="BitWidth"/>.</exception>
+    public float Decode(int code)
+    {
+        RequireIntegerBias(nameof(Decode));
+        uint bits = (uint)code;
+        if (BitWidth < 32 && bits >> BitWidth != 0)
+            throw new ArgumentOutOfRangeException(nameof(code), code, $"{this} has {BitWidth}-bit codes.");
+        bool negative = ((bits >> (ExponentBits + MantissaBits)) & 1) != 0;
+        int exponentCode = (int)((bits >> MantissaBits) & ((1u << ExponentBits) - 1));
+        int mantissaCode = (int)(bits & ((1u << MantissaBits) - 1));
+        int allOnesExponent = (1 << ExponentBits) - 1;
+        float magnitude;
+        if (Specials == SpecialValues.Ieee && exponentCode == allOnesExponent)
+            magnitude = mantissaCode == 0 ? float.PositiveInfinity : float.NaN;
+        else if (Specials == SpecialValues.NanOnly && exponentCode == allOnesExponent && mantissaCode == (1 << MantissaBits) - 1)
+            magnitude = float.NaN;
+        else
+            magnitude = (float)Magnitude(exponentCode, mantissaCode);
+        return negative ? -magnitude : magnitude;
+    }
+
+    /// <summary>Every finite non-negative value, ascending (0 first), as doubles (exact for any bias).</summary>
+    /// <exception cref="InvalidOperationException">The format is wider than <see cref="MaxListedBitWidth"/> bits.</exception>
+    public IReadOnlyList<double> Values => _values ??= ListValues();
+
+    private IReadOnlyList<double> ListValues()
+    {
+        if (BitWidth > MaxListedBitWidth)
+            throw new InvalidOperationException($"{this} has 2^{BitWidth - 1} magnitudes; Values lists formats of at most {MaxListedBitWidth} bits.");
+        var values = new List<double>();
+        for (int exponentCode = 0; exponentCode <= _topExponentCode; exponentCode++)
+        {
+            int lastMantissa = exponentCode == _topExponentCode ? _topMantissaCode : (1 << MantissaBits) - 1;
+            for (int mantissaCode = 0; mantissaCode <= lastMantissa; mantissaCode++)
+                values.Add(Magnitude(exponentCode, mantissaCode));
+        }
+        return values.AsReadOnly();
+    }
+
+    private double Magnitude(int exponentCode, int mantissaCode) => GridMagnitude(exponentCode, mantissaCode) * _gridToValue;
+
+    private double GridMagnitude(int exponentCode, int mantissaCode)
+    {
+        double significand = exponentCode == 0 ? mantissaCode : (1 << MantissaBits) + mantissaCode;
+        return Math.ScaleB(significand, Math.Max(exponentCode, 1) - _gridBias - MantissaBits);
+    }
+
+    private void RequireIntegerBias(string operation)
+    {
+        if (!HasIntegerBias)
+            throw new InvalidOperationException($"{operation} needs an integer exponent bias; {this} has codes only after scaling by 2^({_gridBias} - b).");
+    }
+
+    /// <summary>"ExMy(b=B)" with the shortest round-trip bias, plus ",NanOnly" or ",Ieee" when not all codes are finite.</summary>
+    public override string ToString()
+    {
+        var bias = Bias.ToString("R", CultureInfo.InvariantCulture);
+        var specials = Specials == SpecialValues.AllFinite ? "" : "," + Specials;
+        return $"E{ExponentBits}M{MantissaBits}(b={bias}{specials})";
+    }
+
+    public bool Equals(FpFormat? other) =>
+        other is not null && ExponentBits == other.ExponentBits && MantissaBits == other.MantissaBits
+        && Bias.Equals(other.Bias) && Specials == other.Specials;
+
+    public override bool Equals(object? obj) => Equals(obj as FpFormat);
+
+    public override int GetHashCode() => HashCode.Combine(ExponentBits, MantissaBits, Bias, Specials);
+
+    public static bool operator ==(FpFormat? left, FpFormat? right) => left is null ? right is null : left.Equals(right);
+
+    public static bool operator !=(FpFormat? left, FpFormat? right) => !(left == right);
+
+    private sealed class FpFormatJsonConverter : JsonConverter<FpFormat>
+    {
+        public override FpFormat Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            Parse(reader.GetString() ?? throw new JsonException("A number format must be a string such as \"E2M1(b=1)\"."));
+
+        public override void Write(Utf8JsonWriter writer, FpFormat value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
+    }
+}
