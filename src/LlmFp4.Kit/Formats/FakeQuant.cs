@@ -70,7 +70,7 @@ public static class FakeQuant
     {
         if (format.HasFastGrid)
         {
-            float gridScale = format.HasIntegerBias ? scale : (float)(scale * format.GridToValue);
+            float gridScale = format.HasIntegerBias ? scale : scale * (float)format.GridToValue;
             QuantizeOnGrid(x, format.Grid, gridScale, destination, width);
             return;
         }
