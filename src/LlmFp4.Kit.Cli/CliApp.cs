@@ -28,7 +28,8 @@ public static class CliApp
         var parse = root.Parse(args);
         try
         {
-            return parse.Invoke();
+            // Without this, System.CommandLine prints its own "Unhandled exception" stack trace and the catch below never runs.
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
