@@ -233,6 +233,15 @@ public class FakeQuantTests
     }
 
     [Fact]
+    public void GranularitySerialisesAsData()
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(Granularity.PerGroup(128));
+        Assert.Equal("{\"Kind\":\"PerGroup\",\"GroupSize\":128}", json);
+        Assert.Equal(Granularity.PerGroup(128), System.Text.Json.JsonSerializer.Deserialize<Granularity>(json));
+        Assert.Equal(Granularity.PerRow, System.Text.Json.JsonSerializer.Deserialize<Granularity>("{\"Kind\":\"PerRow\"}"));
+    }
+
+    [Fact]
     public void BadShapesAndScalesGiveClearErrors()
     {
         var x = new float[12];
