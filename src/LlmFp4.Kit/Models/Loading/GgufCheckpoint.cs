@@ -52,6 +52,7 @@ public static class GgufCheckpoint
         {
             var gguf = GgufReader.Read(file);
             var config = ReadConfig(gguf);
+            LlamaTensorLayout.CheckFits(config, file.Length, path);
             var byName = gguf.Tensors.ToDictionary(t => t.Name);
             var found = new Dictionary<string, CheckpointTensor>();
             foreach (var (name, _) in LlamaTensorLayout.Expected(config))

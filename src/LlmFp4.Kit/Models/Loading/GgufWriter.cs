@@ -77,11 +77,12 @@ public sealed class GgufWriter
             }
             writer.Flush();
             Pad(stream, alignment);
-            long dataStart = stream.Position;
+            // The data section starts aligned, so padding each tensor to the alignment lands every
+            // tensor at the offset written above (gguf-py pads the same way, the last tensor included).
             foreach (var tensor in _tensors)
             {
                 tensor.WriteData(stream);
-                if (stream.Position - dataStart < offset) Pad(stream, alignment);
+                Pad(stream, alignment);
             }
         });
     }

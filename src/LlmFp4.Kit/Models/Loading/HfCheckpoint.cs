@@ -37,11 +37,11 @@ public static class HfCheckpoint
         var files = new List<MappedFile>();
         try
         {
+            foreach (string shard in shards) files.Add(MappedFile.Open(Path.Combine(folder, shard)));
+            LlamaTensorLayout.CheckFits(config, files.Sum(f => f.Length), folder);
             var found = new Dictionary<string, CheckpointTensor>();
-            foreach (string shard in shards)
+            foreach (var (shard, file) in shards.Zip(files))
             {
-                var file = MappedFile.Open(Path.Combine(folder, shard));
-                files.Add(file);
                 foreach (var entry in SafeTensorsReader.ReadHeader(file).Entries)
                 {
                     // With an index, a tensor counts only in the shard the index names for it.

@@ -62,8 +62,16 @@ public static class Llama2cCheckpoint
         try
         {
             var config = ReadConfig(file);
-            var sections = Sections(config);
-            long expectedLength = HeaderBytes + sections.Sum(s => LlamaTensorLayout.ElementCount(s.Shape)) * sizeof(float);
+            long expectedLength;
+            try
+            {
+                long ropeTables = 2L * config.MaxPositionEmbeddings * (config.HeadDim / 2);
+                expectedLength = checked(HeaderBytes + (LlamaTensorLayout.ParameterCount(config) + ropeTables) * sizeof(float));
+            }
+            catch (OverflowException)
+            {
+                expectedLength = long.MaxValue;
+            }
             if (file.Length != expectedLength)
                 throw new InvalidDataException(
                     $"{path}: file has {file.Length} bytes but its header (dim {config.HiddenSize}, hidden_dim {config.IntermediateSize}, " +
@@ -72,7 +80,7 @@ public static class Llama2cCheckpoint
                     $"implies {expectedLength} bytes ({(file.Length < expectedLength ? "truncated" : "trailing data")}; not a llama2.c run.c checkpoint?).");
             var found = new Dictionary<string, CheckpointTensor>();
             long offset = HeaderBytes;
-            foreach (var section in sections)
+            foreach (var section in Sections(config))
             {
                 if (section.HfName is { } name)
                     found[name] = new CheckpointTensor

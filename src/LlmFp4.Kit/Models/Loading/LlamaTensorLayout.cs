@@ -52,6 +52,38 @@ public static class LlamaTensorLayout
     }
 
     /// <summary>
+    /// Elements of all <see cref="Expected"/> tensors, from the config alone (no per-tensor list), so a
+    /// corrupt header can be checked against the file size before anything is allocated.
+    /// Throws <see cref="OverflowException"/> for absurd configs.
+    /// </summary>
+    public static long ParameterCount(LlamaConfig config)
+    {
+        checked
+        {
+            long hidden = config.HiddenSize, intermediate = config.IntermediateSize, headDim = config.HeadDim;
+            long qRows = config.NumAttentionHeads * headDim, kvRows = config.KeyValueHeads * headDim;
+            long perLayer = 2 * hidden + qRows * hidden + 2 * kvRows * hidden + hidden * qRows + 3 * intermediate * hidden;
+            long embedding = (long)config.VocabSize * hidden;
+            return embedding + config.NumHiddenLayers * perLayer + hidden + (config.TieWordEmbeddings ? 0 : embedding);
+        }
+    }
+
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> when <paramref name="config"/> calls for more weights than
+    /// <paramref name="bytesAvailable"/> could hold at two bytes each: a corrupt header, caught before allocating.
+    /// </summary>
+    internal static void CheckFits(LlamaConfig config, long bytesAvailable, string source)
+    {
+        long parameters;
+        try { parameters = ParameterCount(config); }
+        catch (OverflowException) { parameters = long.MaxValue; }
+        if (parameters > bytesAvailable / 2)
+            throw new InvalidDataException(
+                $"{source}: the config calls for {(parameters == long.MaxValue ? "an absurd number of" : parameters.ToString())} weights, " +
+                $"more than {bytesAvailable} bytes of files can hold (corrupt header or truncated file).");
+    }
+
+    /// <summary>
     /// Heads whose rows a q or k projection rotates: <see cref="LlamaConfig.NumAttentionHeads"/> for
     /// <c>q_proj</c>, <see cref="LlamaConfig.KeyValueHeads"/> for <c>k_proj</c>, 0 for any other tensor.
     /// </summary>

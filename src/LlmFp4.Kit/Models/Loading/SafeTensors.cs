@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Unicode;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -58,6 +59,8 @@ public static class SafeTensorsReader
         var json = file.Bytes(8, (int)headerLength);
         if (json.Length == 0 || json[0] != (byte)'{')
             throw new InvalidDataException($"{path}: header does not start with '{{' (not a safetensors file?).");
+        if (!Utf8.IsValid(json))
+            throw new InvalidDataException($"{path}: header is not valid UTF-8.");
         long dataStart = 8 + (long)headerLength;
         long dataLength = file.Length - dataStart;
 
