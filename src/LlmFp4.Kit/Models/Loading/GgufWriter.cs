@@ -24,7 +24,7 @@ public sealed class GgufWriter
         _metadata.Add((key, value));
     }
 
-    /// <summary>Adds a tensor given in row-major order; it is stored with ggml's reversed dimensions.</summary>
+    /// <summary>Adds a tensor given in row-major order, stored with ggml's reversed dimensions. Values are read at <see cref="Save"/>.</summary>
     public void AddTensor(TensorToWrite tensor)
     {
         tensor.Check();
