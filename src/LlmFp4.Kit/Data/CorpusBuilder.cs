@@ -56,6 +56,7 @@ public static class CorpusBuilder
         if (!Directory.Exists(packagesFolder))
             throw new DirectoryNotFoundException($"Packages folder '{packagesFolder}' does not exist; run data/corpus/fetch-sources.sh first.");
         var packages = new[] { Bible, BibleText, Austen, Moby, Sotu }.Select(spec => Describe(packagesFolder, spec)).ToList();
+        string PackageFile(PackageSpec spec) => Path.Combine(packagesFolder, packages.Single(p => p.Name == spec.Name).File);
         string root = Path.Combine(packagesFolder, "root");
 
         var documents = new List<CorpusDocument>();
@@ -65,9 +66,9 @@ public static class CorpusBuilder
         progress?.Report("Jane Austen");
         documents.AddRange(CorpusSources.AustenNovels(Path.GetDirectoryName(RequireFile(Path.Combine(root, "usr/lib/R/site-library/janeaustenr/data/Rdata.rdb")))!));
         progress?.Report("Moby-Dick");
-        documents.AddRange(CorpusSources.MobyDickChapters(Path.Combine(packagesFolder, packages[3].File)));
+        documents.AddRange(CorpusSources.MobyDickChapters(PackageFile(Moby)));
         progress?.Report("State of the Union");
-        documents.AddRange(CorpusSources.StateOfTheUnionAddresses(Path.Combine(packagesFolder, packages[4].File)));
+        documents.AddRange(CorpusSources.StateOfTheUnionAddresses(PackageFile(Sotu)));
 
         var duplicate = documents.GroupBy(d => d.Id).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -144,14 +145,15 @@ public static class CorpusBuilder
 
     private static CorpusPackage Describe(string folder, PackageSpec spec)
     {
+        // The underscore in "bible-kjv_*.deb" keeps it from matching "bible-kjv-text_*.deb".
         var matches = Directory.GetFiles(folder, spec.FilePattern);
-        // "bible-kjv_*" must not pick up "bible-kjv-text_*": the pattern's underscore already separates them.
         if (matches.Length != 1)
             throw new FileNotFoundException($"Expected exactly one '{spec.FilePattern}' in '{folder}' for package {spec.Name}, found {matches.Length}; run data/corpus/fetch-sources.sh.");
         string file = Path.GetFileName(matches[0]);
+        string prefix = spec.FilePattern[..spec.FilePattern.IndexOf('*')];
         string version = spec.Registry == "Debian"
             ? file.Split('_')[1]
-            : file[(spec.FilePattern.Length - "*.tgz".Length)..^".tgz".Length];
+            : file[prefix.Length..^".tgz".Length];
         var bytes = File.ReadAllBytes(matches[0]);
         return new CorpusPackage(spec.Name, spec.Registry, version, spec.Licence, file, bytes.Length, Sha256(bytes));
     }

@@ -104,7 +104,7 @@ public static class RSerialization
         // SEXP type codes from R's Rinternals.h / serialize.c.
         private const int SymSxp = 1, ListSxp = 2, CharSxp = 9, LglSxp = 10, IntSxp = 13, RealSxp = 14,
             StrSxp = 16, VecSxp = 19, ExprSxp = 20, RefSxp = 255, NilValueSxp = 254, AltRepSxp = 238;
-        private const int Latin1Mask = 1 << 2, BytesMask = 1 << 1;
+        private const int BytesMask = 1 << 1, Latin1Mask = 1 << 2, Utf8Mask = 1 << 3, AsciiMask = 1 << 6;
 
         private int _pos;
         private readonly List<object?> _refs = [];
@@ -227,9 +227,10 @@ public static class RSerialization
             if (length == -1)
                 return null;
             var bytes = ReadBytes(length);
-            var encoding = (levels & Latin1Mask) != 0 ? Encoding.Latin1
-                : (levels & BytesMask) != 0 ? Encoding.Latin1
-                : (levels & ((1 << 3) | (1 << 6))) != 0 ? Encoding.UTF8
+            // Latin-1 strings, and "bytes" strings read one character per byte; UTF-8 and ASCII flags, or else
+            // the writer's native encoding, mean UTF-8.
+            var encoding = (levels & (Latin1Mask | BytesMask)) != 0 ? Encoding.Latin1
+                : (levels & (Utf8Mask | AsciiMask)) != 0 ? Encoding.UTF8
                 : _native;
             return encoding.GetString(bytes);
         }
