@@ -31,9 +31,37 @@ const tokenizers = {
   ],
 };
 
-const golden = { generator: "@huggingface/tokenizers 0.2.0", cases: [] };
+// A LLaMA-3 style variant of the committed tokenizer: Split by LLaMA-3's pattern, then ByteLevel without its
+// own regex, and ignore_merges. BpeTokenizerGoldenTests applies the same edit.
+const llama3Pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const variants = {
+  "data/tokenizer/tokenizer.json#llama3-split": (json) => {
+    json.pre_tokenizer = {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: llama3Pattern }, behavior: "Isolated", invert: false },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    };
+    json.model.ignore_merges = true;
+    return json;
+  },
+};
+tokenizers["data/tokenizer/tokenizer.json#llama3-split"] = [
+  "I'VE seen 12345 things\r\n\r\n  ok?! They'll   go.",
+  "Numbers 1234567 and 3.14159; dates 1790–2016.",
+  "Unicode: café, naïve, 東京, emoji 😀 — “quotes”.\n\n\nEnd",
+];
+
+function load(name) {
+  const [file, variant] = name.split("#");
+  const json = JSON.parse(readFileSync(file, "utf8"));
+  return new Tokenizer(variant ? variants[name](json) : json, {});
+}
+
+const golden = { generator: "@huggingface/tokenizers 0.2.0", llama3Pattern, cases: [] };
 for (const [file, texts] of Object.entries(tokenizers)) {
-  const tokenizer = new Tokenizer(JSON.parse(readFileSync(file, "utf8")), {});
+  const tokenizer = load(file);
   for (const text of texts) {
     const ids = tokenizer.encode(text, { add_special_tokens: false }).ids;
     golden.cases.push({ tokenizer: file, text, ids, decoded: ids.length ? tokenizer.decode(ids) : "" });

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LlmFp4.Kit.Models.Tokenizers;
 
 namespace LlmFp4.Kit.Tests.Tokenizers;
@@ -14,14 +15,33 @@ public class BpeTokenizerGoldenTests
 {
     private sealed record GoldenCase(string Tokenizer, string Text, int[] Ids, string Decoded);
     private sealed record GoldenSplit(string Tokenizer, string File, string TextSha256, int Count, string IdsSha256);
-    private sealed record Golden(List<GoldenCase> Cases, GoldenSplit TestSplit);
+    private sealed record Golden(string Llama3Pattern, List<GoldenCase> Cases, GoldenSplit TestSplit);
 
     private static readonly Golden Data = JsonSerializer.Deserialize<Golden>(
         File.ReadAllText(RepositoryFiles.Path("tests/golden/tokenizer_golden.json")),
         new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
 
     private static readonly Dictionary<string, BpeTokenizer> Tokenizers = Data.Cases.Select(c => c.Tokenizer).Distinct()
-        .ToDictionary(f => f, f => BpeTokenizer.Load(RepositoryFiles.Path(f)));
+        .ToDictionary(name => name, Load);
+
+    /// <summary>A committed file, or "file#llama3-split": the file with LLaMA-3's pre-tokenizer, as the golden script makes it.</summary>
+    private static BpeTokenizer Load(string name)
+    {
+        var parts = name.Split('#');
+        if (parts.Length == 1)
+            return BpeTokenizer.Load(RepositoryFiles.Path(name));
+        Assert.Equal("llama3-split", parts[1]);
+        var json = JsonNode.Parse(File.ReadAllText(RepositoryFiles.Path(parts[0])))!;
+        json["pre_tokenizer"] = new JsonObject
+        {
+            ["type"] = "Sequence",
+            ["pretokenizers"] = new JsonArray(
+                new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = Data.Llama3Pattern }, ["behavior"] = "Isolated", ["invert"] = false },
+                new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = false }),
+        };
+        json["model"]!["ignore_merges"] = true;
+        return BpeTokenizer.Parse(json.ToJsonString(), name);
+    }
 
     public static TheoryData<int> CaseIndices()
     {
