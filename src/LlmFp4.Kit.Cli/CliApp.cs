@@ -17,6 +17,8 @@ public static class CliApp
     public static IEnumerable<Command> Commands()
     {
         yield return FormatsCommand.Create();
+        yield return CorpusCommand.Create();
+        yield return TokenizerCommand.Create();
     }
 
     /// <summary>
