@@ -61,23 +61,20 @@ public sealed class FigureExportTests : IDisposable
     }
 
     [ChromiumFact]
-    public void SavePngWritesAPictureOfTheRequestedSizeThatDependsOnTheFigure()
+    public void SavePngWritesAPictureOfTheRequestedSize()
     {
-        string first = Path.Combine(directory, "figures", "first.png");
-        string second = Path.Combine(directory, "figures", "second.png");
+        string path = Path.Combine(directory, "figures", "everything.png");
 
-        FigureExport.SavePng(EverythingFigure(), first, 640, 360);
-        FigureExport.SavePng(new Figure().Add(Trace.Bar(new[] { "a", "b" }, new[] { 1.0, 3.0 })).WithTitle("bars"), second, 640, 360);
+        FigureExport.SavePng(EverythingFigure(), path, 640, 360);
 
-        byte[] png = File.ReadAllBytes(first);
+        byte[] png = File.ReadAllBytes(path);
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
         Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(png, 12, 4));
         Assert.Equal(640, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)));
         Assert.Equal(360, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
-        // A blank page would compress to a few hundred bytes and be the same for both figures.
-        Assert.True(png.Length > 5000, $"PNG is only {png.Length} bytes");
-        Assert.NotEqual(png, File.ReadAllBytes(second));
-        Assert.Equal(["first.png", "second.png"], Directory.GetFiles(Path.Combine(directory, "figures")).Select(Path.GetFileName).Order());
+        // A 640 × 360 page holding only a heading is under 4 kB; six subplots with ticks, text and heatmaps are not.
+        Assert.True(png.Length > 10_000, $"PNG is only {png.Length} bytes: was the plot drawn?");
+        Assert.Equal(["everything.png"], Directory.GetFiles(Path.Combine(directory, "figures")).Select(Path.GetFileName));
     }
 
     [Fact]
