@@ -83,7 +83,6 @@ public static class NotebookRunner
         var framework = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Where(path => string.Equals(Path.GetDirectoryName(path), frameworkDirectory, StringComparison.Ordinal))
-            .Where(IsManagedAssembly)
             .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path));
         return [.. framework, MetadataReference.CreateFromFile(typeof(NotebookGlobals).Assembly.Location)];
     });
@@ -143,19 +142,6 @@ public static class NotebookRunner
         {
             if (options.UseNotebookDirectory)
                 Environment.CurrentDirectory = previousDirectory;
-        }
-    }
-
-    private static bool IsManagedAssembly(string path)
-    {
-        try
-        {
-            AssemblyName.GetAssemblyName(path);
-            return true;
-        }
-        catch (BadImageFormatException)
-        {
-            return false;
         }
     }
 

@@ -97,10 +97,27 @@ public sealed class FigureExportTests : IDisposable
     {
         string html = FigureExport.ToHtml(EverythingFigure(), inlinePlotlyJs: true, plotlyJsPath: null);
 
-        Assert.Contains("npm ci", html);
+        Assert.Contains(WebUtility.HtmlEncode(FigureExport.PlotlyJsMissingMessage), html);
         Assert.Contains("&quot;heatmap&quot;", html);
         Assert.DoesNotContain("<script", html);
         Assert.DoesNotContain("http", html);
+    }
+
+    [Fact]
+    public void MissingPlotlyJsMessageSaysHowToInstallIt()
+    {
+        string? saved = Environment.GetEnvironmentVariable(FigureExport.PlotlyJsVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(FigureExport.PlotlyJsVariable, null);
+            Assert.Contains("npm ci", FigureExport.PlotlyJsMissingMessage);
+            Environment.SetEnvironmentVariable(FigureExport.PlotlyJsVariable, Path.Combine(directory, "gone.js"));
+            Assert.Contains("gone.js', which does not exist", FigureExport.PlotlyJsMissingMessage);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(FigureExport.PlotlyJsVariable, saved);
+        }
     }
 
     [Fact]
@@ -127,7 +144,8 @@ public sealed class FigureExportTests : IDisposable
 
             Assert.False(FigureExport.PngAvailable);
             var error = Assert.Throws<InvalidOperationException>(() => FigureExport.SavePng(new Figure(), Path.Combine(directory, "x.png")));
-            Assert.Contains(FigureExport.ChromiumVariable, error.Message);
+            Assert.Equal(FigureExport.PngUnavailableReason, error.Message);
+            Assert.Contains(FigureExport.PlotlyJsPath is null ? FigureExport.PlotlyJsVariable : FigureExport.ChromiumVariable, error.Message);
             Assert.False(File.Exists(Path.Combine(directory, "x.png")));
         }
         finally
