@@ -19,6 +19,7 @@ public static class CliApp
         yield return FormatsCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
+        yield return NotebooksCommand.Create();
     }
 
     /// <summary>
