@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using LlmFp4.Kit.Evaluation;
 using Spectre.Console;
@@ -114,7 +113,7 @@ public sealed class ResultsTable
     {
         var html = new StringBuilder();
         html.Append("<table style=\"border-collapse:collapse;font-family:sans-serif;font-size:13px\">\n");
-        html.Append("<caption style=\"text-align:left;padding:4px\">").Append(WebUtility.HtmlEncode(Caption)).Append("</caption>\n");
+        html.Append("<caption style=\"text-align:left;padding:4px\">").Append(Escape(Caption)).Append("</caption>\n");
         html.Append("<thead><tr>").Append(Th("setting", left: true));
         foreach (string header in TaskHeaders)
             html.Append(Th(header, left: false));
@@ -130,10 +129,14 @@ public sealed class ResultsTable
     }
 
     static string Th(string text, bool left) =>
-        $"<th style=\"border-bottom:1px solid #444;padding:4px 8px;text-align:{(left ? "left" : "right")}\">{WebUtility.HtmlEncode(text)}</th>";
+        $"<th style=\"border-bottom:1px solid #444;padding:4px 8px;text-align:{(left ? "left" : "right")}\">{Escape(text)}</th>";
 
     static string Td(string text, bool left) =>
-        $"<td style=\"padding:4px 8px;text-align:{(left ? "left" : "right")}\">{WebUtility.HtmlEncode(text)}</td>";
+        $"<td style=\"padding:4px 8px;text-align:{(left ? "left" : "right")}\">{Escape(text)}</td>";
+
+    /// <summary>HTML-escapes markup characters only, so "±" and "—" stay readable in the source.</summary>
+    static string Escape(string text) =>
+        text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
 
     static string EscapeMarkdown(string text) => text.Replace("|", "\\|");
 }
