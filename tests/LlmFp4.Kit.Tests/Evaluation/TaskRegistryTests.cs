@@ -15,7 +15,7 @@ public class TaskRegistryTests
         dir.File("data/tasks/lastword.jsonl", LastWordLine);
         string nested = Directory.CreateDirectory(Path.Combine(dir.Path, "notebooks", "deep")).FullName;
 
-        Assert.Equal(Path.Combine(dir.Path, "data"), TaskRegistry.FindDataDirectory(nested));
+        Assert.Equal(Path.Combine(dir.Path, "data"), TaskRegistry.FindDataDirectory(start: nested));
         var tasks = TaskRegistry.Parse("continuation, lastword", Path.Combine(dir.Path, "data"));
         Assert.Equal(["continuation (stand-in)", "lastword (stand-in)"], tasks.Select(t => t.DisplayName));
         Assert.IsType<MultipleChoiceTask>(tasks[0]);
@@ -33,6 +33,22 @@ public class TaskRegistryTests
 
         Assert.Equal(["piqa", "boolq"], tasks.Select(t => t.Name));
         Assert.False(((MultipleChoiceTask)tasks[1]).IncludeAccNorm);
+    }
+
+    [Fact]
+    public void PerplexityScoresTheHeldOutSplitByDefault()
+    {
+        using var dir = new TempDirectory();
+        dir.File("data/corpus/test.txt", "abcabc");
+
+        var task = TaskRegistry.Load("perplexity", Path.Combine(dir.Path, "data"));
+        var metrics = task.Evaluate(new LoglikelihoodScorer(new ConstantModel(4), new CharTokenizer()));
+
+        // BOS + 6 characters, one nat each: perplexity e, 6 nats over 6 bytes.
+        Assert.Equal(["perplexity", "bits_per_byte"], metrics.Select(m => m.Metric));
+        Assert.Equal(Math.E, metrics[0].Value, 6);
+        Assert.Equal(1 / Math.Log(2), metrics[1].Value, 6);
+        Assert.Equal(6, metrics[0].N);
     }
 
     [Fact]
