@@ -17,6 +17,8 @@ public static class CliApp
     public static IEnumerable<Command> Commands()
     {
         yield return FormatsCommand.Create();
+        yield return EvalCommand.Create();
+        yield return TasksCommand.Create();
     }
 
     /// <summary>
@@ -28,7 +30,8 @@ public static class CliApp
         var parse = root.Parse(args);
         try
         {
-            return parse.Invoke();
+            // The library's own handler would print the stack trace and swallow the exception; report it here instead.
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

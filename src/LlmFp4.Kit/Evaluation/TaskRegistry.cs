@@ -20,7 +20,7 @@ public static class TaskRegistry
     {
         var entries = spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (entries.Length == 0)
-            throw new ArgumentException("No tasks given. Known tasks: " + string.Join(", ", Known) + ".", nameof(spec));
+            throw new ArgumentException("No tasks given. Known tasks: " + string.Join(", ", Known) + ".");
         return [.. entries.Select(e => Load(e, dataDirectory))];
     }
 
@@ -31,13 +31,13 @@ public static class TaskRegistry
         string name = (colon < 0 ? entry : entry[..colon]).Trim().ToLowerInvariant();
         string? path = colon < 0 ? null : entry[(colon + 1)..].Trim();
         if (!Known.Contains(name))
-            throw new ArgumentException($"Unknown task '{name}'. Known tasks: {string.Join(", ", Known)}.", nameof(entry));
+            throw new ArgumentException($"Unknown task '{name}'. Known tasks: {string.Join(", ", Known)}.");
         if (path is null && name == Perplexity)
             path = Path.Combine(dataDirectory ?? FindDataDirectory("corpus"), "corpus", "test.txt");
         if (path is null)
         {
             if (!StandInTasks.IsStandIn(name))
-                throw new ArgumentException($"Task '{name}' needs its file: write {name}:PATH (the benchmark files are not shipped with the kit).", nameof(entry));
+                throw new ArgumentException($"Task '{name}' needs its file: write {name}:PATH (the benchmark files are not shipped with the kit).");
             path = Path.Combine(dataDirectory ?? FindDataDirectory(), "tasks", name + ".jsonl");
         }
 
