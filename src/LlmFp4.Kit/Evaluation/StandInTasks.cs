@@ -51,19 +51,53 @@ public static partial class StandInTasks
         return (GenerateContinuation(documents, options, random), GenerateLastWord(documents, options, random));
     }
 
-    /// <summary>Generates from the corpus file and writes <c>continuation.jsonl</c> and <c>lastword.jsonl</c> into <paramref name="outputDirectory"/>.</summary>
+    /// <summary>
+    /// Generates from the corpus file and writes <c>continuation.jsonl</c>, <c>lastword.jsonl</c> and a
+    /// <c>README.md</c> with their provenance (corpus SHA-256, options, the command that rebuilds them) into
+    /// <paramref name="outputDirectory"/>.
+    /// </summary>
     public static (int Continuation, int LastWord) GenerateFiles(string corpusPath, string outputDirectory, StandInTaskOptions? options = null)
     {
         if (!File.Exists(corpusPath))
             throw new FileNotFoundException($"Corpus file not found: {corpusPath}", corpusPath);
-        var (continuation, lastWord) = Generate(File.ReadAllText(corpusPath), options);
+        options ??= new StandInTaskOptions();
+        byte[] corpus = File.ReadAllBytes(corpusPath);
+        var (continuation, lastWord) = Generate(System.Text.Encoding.UTF8.GetString(corpus), options);
         Directory.CreateDirectory(outputDirectory);
         AtomicFile.WriteLines(Path.Combine(outputDirectory, Continuation + ".jsonl"), continuation.Select(e => JsonSerializer.Serialize(
             new ContinuationRecord(e.Id, e.Choices[0].Context, [.. e.Choices.Select(c => c.ChoiceText)], e.Gold), FileJson)));
         AtomicFile.WriteLines(Path.Combine(outputDirectory, LastWord + ".jsonl"), lastWord.Select(e => JsonSerializer.Serialize(
             new LastWordRecord(e.Id, e.Context, e.Target), FileJson)));
+        AtomicFile.WriteLines(Path.Combine(outputDirectory, "README.md"), Readme(corpusPath, corpus, options, continuation.Count, lastWord.Count));
         return (continuation.Count, lastWord.Count);
     }
+
+    static string[] Readme(string corpusPath, byte[] corpus, StandInTaskOptions options, int continuationCount, int lastWordCount) =>
+    [
+        "# Stand-in evaluation tasks",
+        "",
+        "Built by the kit from held-out text because the real zero-shot benchmarks are not available here.",
+        "They are stand-ins: not PIQA, HellaSwag, LAMBADA or any other benchmark, and not comparable with their numbers.",
+        "",
+        $"- `continuation.jsonl` ({continuationCount} items): `{{\"id\", \"context\", \"choices\": [4 sentences], \"label\"}}`. " +
+            $"{options.ContextSentences} sentences of a document, then its true next sentence among three sentences of other documents " +
+            "of about the same length. Scored as multiple choice (acc, acc_norm), each choice after a space.",
+        $"- `lastword.jsonl` ({lastWordCount} items): `{{\"id\", \"context\", \"target\"}}`. A passage of " +
+            $"{options.MinPassageWords}-{options.MaxPassageWords} words whose final word also occurs earlier in it; the target is scored " +
+            "after a space, as greedy exact match (acc) and perplexity of the word.",
+        "",
+        "## Provenance",
+        "",
+        $"- corpus: `{corpusPath.Replace('\\', '/')}`, SHA-256 `{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(corpus))}`",
+        $"- options: `{JsonSerializer.Serialize(options)}`",
+        $"- kit version: {KitInfo.Version}",
+        "",
+        "Rebuild (byte-identical for the same corpus and options):",
+        "",
+        "```",
+        $"llmfp4 tasks generate --corpus {corpusPath.Replace('\\', '/')} --out <this folder> --seed {options.Seed} --count {options.ContinuationCount}",
+        "```",
+    ];
 
     /// <summary>Reads <c>continuation.jsonl</c>: <c>{"id", "context", "choices": [4 sentences], "label"}</c>.</summary>
     public static TaskFile<MultipleChoiceExample> ReadContinuation(string path) =>

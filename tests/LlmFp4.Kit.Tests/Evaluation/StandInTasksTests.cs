@@ -94,6 +94,9 @@ public class StandInTasksTests
         string Read(string folder, string name) => File.ReadAllText(Path.Combine(dir.Path, folder, name + ".jsonl"));
         Assert.Equal(Read("a", "continuation"), Read("b", "continuation"));
         Assert.Equal(Read("a", "lastword"), Read("b", "lastword"));
+        string readme = File.ReadAllText(Path.Combine(dir.Path, "a", "README.md"));
+        Assert.Contains("--seed 3 --count 10", readme);
+        Assert.Contains("stand-ins", readme);
         Assert.NotEqual(Read("a", "continuation"), Read("c", "continuation"));
 
         var regenerated = StandInTasks.Generate(File.ReadAllText(corpus), options);
