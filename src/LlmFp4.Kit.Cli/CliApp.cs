@@ -20,6 +20,8 @@ public static class CliApp
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
         yield return NotebooksCommand.Create();
+        yield return EvalCommand.Create();
+        yield return TasksCommand.Create();
     }
 
     /// <summary>
