@@ -22,10 +22,10 @@ public sealed record TrainingConfig
     /// <summary>Sequences per forward/backward pass; gradients accumulate over BatchSize / MicroBatchSize passes.</summary>
     public int MicroBatchSize { get; init; } = 4;
 
-    public int Steps { get; init; } = 1000;
+    public int Steps { get; init; } = 900;
     public double PeakLearningRate { get; init; } = 2e-3;
     public double MinLearningRate { get; init; } = 2e-4;
-    public int WarmupSteps { get; init; } = 20;
+    public int WarmupSteps { get; init; } = 18;
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.95;
     public double Epsilon { get; init; } = 1e-8;

@@ -24,12 +24,13 @@ internal static class TinyTraining
         return Enumerable.Range(0, count).Select(_ => random.Next(vocab)).ToArray();
     }
 
-    /// <summary>A synthetic token stream with structure (a noisy repeating pattern) that a tiny model can learn.</summary>
+    /// <summary>A synthetic token stream with structure (a noisy pattern over 32 ids) that a tiny model can learn.</summary>
     public static int[] PatternTokens(int count, int vocab, int seed)
     {
         var random = new Random(seed);
         var tokens = new int[count];
-        for (int i = 0; i < count; i++) tokens[i] = random.NextDouble() < 0.1 ? random.Next(vocab) : (i * 7 + i / 5) % vocab;
+        int alphabet = Math.Min(vocab, 32);
+        for (int i = 0; i < count; i++) tokens[i] = random.NextDouble() < 0.1 ? random.Next(alphabet) : (i * 7 + i / 5) % alphabet;
         return tokens;
     }
 
