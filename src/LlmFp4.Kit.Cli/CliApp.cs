@@ -17,6 +17,7 @@ public static class CliApp
     public static IEnumerable<Command> Commands()
     {
         yield return FormatsCommand.Create();
+        yield return TrainCommand.Create();
     }
 
     /// <summary>

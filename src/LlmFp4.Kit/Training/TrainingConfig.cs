@@ -52,6 +52,9 @@ public sealed record TrainingConfig
 
     public string TrainText { get; init; } = "data/corpus/train.txt";
     public string ValidationText { get; init; } = "data/corpus/validation.txt";
+
+    /// <summary>Held-out split for the model card's test perplexity (never used while training).</summary>
+    public string TestText { get; init; } = "data/corpus/test.txt";
     public string Tokenizer { get; init; } = "data/tokenizer/tokenizer.json";
 
     /// <summary>Folder for tokenized-split caches (ignored by git).</summary>
