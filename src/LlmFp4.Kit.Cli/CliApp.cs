@@ -18,6 +18,8 @@ public static class CliApp
     {
         yield return FormatsCommand.Create();
         yield return TrainCommand.Create();
+        yield return CorpusCommand.Create();
+        yield return TokenizerCommand.Create();
     }
 
     /// <summary>
