@@ -22,10 +22,10 @@ public sealed record TrainingConfig
     /// <summary>Sequences per forward/backward pass; gradients accumulate over BatchSize / MicroBatchSize passes.</summary>
     public int MicroBatchSize { get; init; } = 4;
 
-    public int Steps { get; init; } = 900;
+    public int Steps { get; init; } = 1600;
     public double PeakLearningRate { get; init; } = 2e-3;
     public double MinLearningRate { get; init; } = 2e-4;
-    public int WarmupSteps { get; init; } = 18;
+    public int WarmupSteps { get; init; } = 32;
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.95;
     public double Epsilon { get; init; } = 1e-8;
@@ -45,7 +45,7 @@ public sealed record TrainingConfig
     public int CheckpointInterval { get; init; } = 50;
 
     /// <summary>Measure validation loss every this many steps (and at the end). 0 disables it.</summary>
-    public int EvalInterval { get; init; } = 50;
+    public int EvalInterval { get; init; } = 100;
 
     /// <summary>Validation windows (of SequenceLength + 1 tokens, non-overlapping, from the start of the split).</summary>
     public int EvalSequences { get; init; } = 32;
