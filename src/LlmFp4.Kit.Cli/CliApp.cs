@@ -18,6 +18,7 @@ public static class CliApp
     {
         yield return FormatsCommand.Create();
         yield return TrainCommand.Create();
+        yield return ModelCardCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
     }

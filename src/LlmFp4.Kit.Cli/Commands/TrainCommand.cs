@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using LlmFp4.Kit.Models;
-using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
 using LlmFp4.Kit.Training;
 using Spectre.Console;
@@ -55,7 +53,7 @@ public static class TrainCommand
             if (result.Finished)
             {
                 File.Copy(config.Tokenizer, Path.Combine(outDir, "tokenizer.json"), overwrite: true);
-                WriteModelCard(config, result, data, tokenizer, outDir);
+                ModelCardCommand.Build(outDir);
                 AnsiConsole.MarkupLineInterpolated($"[green]done[/]: {result.TokensSeen:N0} tokens in {result.ElapsedSeconds / 60:F1} min, final loss {result.LastLoss:F4}, validation {result.LastValidationLoss:F4}; model and MODEL_CARD.md in {outDir}");
             }
             else
@@ -65,35 +63,6 @@ public static class TrainCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>Prompts of the model card's samples: openings in the style of each part of the corpus, and plain ones.</summary>
-    public static readonly string[] SamplePrompts =
-    [
-        "In the beginning",
-        "And the LORD said unto Moses,",
-        "It is a truth universally acknowledged",
-        "Call me Ishmael.",
-        "The state of the Union",
-        "She had never",
-        "The whale",
-    ];
-
-    private static void WriteModelCard(TrainingConfig config, TrainingResult result, TrainingData data, ITokenizer tokenizer, string outDir)
-    {
-        var model = new LlamaModel(config.Model, HfCheckpoint.Open(outDir).ReadAllFloat32());
-        var test = tokenizer.Encode(File.Exists(config.TestText) ? File.ReadAllText(config.TestText)
-            : throw new FileNotFoundException($"train: test split '{config.TestText}' not found.", config.TestText));
-        var evaluations = new List<HeldOutEvaluation>();
-        foreach (var (split, tokens) in new[] { ("validation", data.Validation), ("test", test) })
-        {
-            AnsiConsole.WriteLine($"scoring the {split} split …");
-            evaluations.Add(ModelCard.Evaluate(split, model, tokens, data.Train, config.SequenceLength));
-        }
-        var samples = SamplePrompts.Select(prompt => (prompt, GreedyGeneration.Continue(model, tokenizer, prompt, 48))).ToList();
-        ModelCard.Write(outDir, Path.GetFileName(outDir.TrimEnd(Path.DirectorySeparatorChar)), config, result, evaluations, samples, Tensors.Gemm.Backend.Name);
-        foreach (var e in evaluations)
-            AnsiConsole.MarkupLineInterpolated($"{e.Split}: perplexity {e.ModelPerplexity:F2} (unigram {e.UnigramPerplexity:F2}) over {e.PredictedTokens:N0} tokens");
     }
 
     private static TrainingResult RunWithProgressBar(TrainingConfig config, TrainingData data, string outDir, bool resume, TimeSpan? maxTime)

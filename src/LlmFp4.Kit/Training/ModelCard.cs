@@ -51,10 +51,44 @@ public static class ModelCard
         return new HeldOutEvaluation(split, predicted, Math.Exp(modelNll / predicted), Math.Exp(unigramNll / predicted));
     }
 
-    /// <summary>Writes <c>MODEL_CARD.md</c> (atomically) into <paramref name="folder"/>.</summary>
-    public static void Write(string folder, string name, TrainingConfig config, TrainingResult result, IReadOnlyList<HeldOutEvaluation> evaluations,
-        IReadOnlyList<(string Prompt, string Continuation)> samples, string gemmBackend)
+    /// <summary>
+    /// Writes <c>MODEL_CARD.md</c> for the model in <paramref name="folder"/> (a <see cref="TrainingSession"/> output:
+    /// <c>config.json</c>, <c>model.safetensors</c>, <c>training_config.json</c>, <c>training_log.csv</c>): held-out perplexity
+    /// on the validation and test splits with the unigram baseline, and greedy samples from <paramref name="prompts"/>.
+    /// Returns the evaluations.
+    /// </summary>
+    public static IReadOnlyList<HeldOutEvaluation> Build(string folder, ITokenizer tokenizer, IReadOnlyList<string> prompts, int sampleTokens = 48,
+        Action<string>? log = null)
     {
+        string configPath = Path.Combine(folder, TrainingSession.ConfigFile);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"model card: '{configPath}' not found (not a training output folder?).", configPath);
+        var config = TrainingConfig.FromJson(File.ReadAllText(configPath), configPath);
+        var rows = TrainingLog.Read(Path.Combine(folder, TrainingSession.LogFile));
+        if (rows.Count == 0 || rows[^1].Step != config.Steps)
+            throw new InvalidDataException($"model card: the training log in {folder} ends at step {(rows.Count == 0 ? 0 : rows[^1].Step)} of {config.Steps}; finish training first.");
+        LlamaModel model;
+        using (var checkpoint = HfCheckpoint.Open(folder)) model = new LlamaModel(checkpoint.Config, checkpoint.ReadAllFloat32());
+
+        int[] train = TrainingData.Tokenize(config.TrainText, config, tokenizer, log);
+        var evaluations = new List<HeldOutEvaluation>();
+        foreach (var (split, path) in new[] { ("validation", config.ValidationText), ("test", config.TestText) })
+        {
+            log?.Invoke($"scoring the {split} split …");
+            evaluations.Add(Evaluate(split, model, TrainingData.Tokenize(path, config, tokenizer, log), train, config.SequenceLength));
+        }
+        log?.Invoke("sampling …");
+        var samples = prompts.Select(prompt => (prompt, GreedyGeneration.Continue(model, tokenizer, prompt, sampleTokens))).ToList();
+        Write(folder, Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar)), config, rows, evaluations, samples,
+            Tensors.Gemm.Backend.Name);
+        return evaluations;
+    }
+
+    /// <summary>Writes <c>MODEL_CARD.md</c> (atomically) into <paramref name="folder"/>.</summary>
+    public static void Write(string folder, string name, TrainingConfig config, IReadOnlyList<TrainingLogRow> log,
+        IReadOnlyList<HeldOutEvaluation> evaluations, IReadOnlyList<(string Prompt, string Continuation)> samples, string gemmBackend)
+    {
+        var last = log[^1];
+        double? lastValidation = log.LastOrDefault(r => r.ValidationLoss is not null)?.ValidationLoss;
         var c = config.Model;
         long parameters = LlamaTensorLayout.ParameterCount(c);
         long embedding = (long)c.VocabSize * c.HiddenSize;
@@ -82,10 +116,10 @@ public static class ModelCard
         s.AppendLine();
         s.AppendLine("## Training");
         s.AppendLine();
-        s.AppendLine(F($"- {result.Step} AdamW steps of {config.BatchSize} × {config.SequenceLength} tokens: {result.TokensSeen:N0} tokens seen."));
-        s.AppendLine(F($"- Wall time {result.ElapsedSeconds / 60:F1} min on 2 CPU cores (shared with other work), GEMM: {gemmBackend}."));
+        s.AppendLine(F($"- {last.Step} AdamW steps of {config.BatchSize} × {config.SequenceLength} tokens: {last.Tokens:N0} tokens seen."));
+        s.AppendLine(F($"- Wall time {last.ElapsedSeconds / 60:F1} min on 2 CPU cores (shared with other work); GEMM for this card: {gemmBackend}."));
         s.AppendLine(F($"- Learning rate: linear warm-up over {config.WarmupSteps} steps to {config.PeakLearningRate}, cosine decay to {config.MinLearningRate}; β = ({config.Beta1}, {config.Beta2}), weight decay {config.WeightDecay} (not on norm weights), gradient clipping at global norm {config.GradientClip}."));
-        s.AppendLine(F($"- Final training loss {result.LastLoss:F4} nats/token; validation loss (first {config.EvalSequences} windows of the validation split) {result.LastValidationLoss:F4}."));
+        s.AppendLine(F($"- Final training loss {last.TrainLoss:F4} nats/token; validation loss (first {config.EvalSequences} windows of the validation split) {lastValidation:F4}."));
         s.AppendLine("- Loss curve: `training_log.csv` (step, tokens, train_loss, lr, grad_norm, elapsed_s, val_loss).");
         s.AppendLine();
         s.AppendLine("Training config (`llmfp4 train --config` with this file reproduces the run bit for bit on the same GEMM backend):");

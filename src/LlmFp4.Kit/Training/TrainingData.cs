@@ -14,9 +14,10 @@ public sealed record TrainingData(int[] Train, int[] Validation)
     /// changed corpus or tokenizer is never served stale ids.
     /// </summary>
     public static TrainingData Load(TrainingConfig config, ITokenizer tokenizer, Action<string>? log = null) =>
-        new(LoadSplit(config.TrainText, config, tokenizer, log), LoadSplit(config.ValidationText, config, tokenizer, log));
+        new(Tokenize(config.TrainText, config, tokenizer, log), Tokenize(config.ValidationText, config, tokenizer, log));
 
-    private static int[] LoadSplit(string textPath, TrainingConfig config, ITokenizer tokenizer, Action<string>? log)
+    /// <summary>Token ids of one text file, through the cache described at <see cref="Load"/>.</summary>
+    public static int[] Tokenize(string textPath, TrainingConfig config, ITokenizer tokenizer, Action<string>? log = null)
     {
         if (!File.Exists(textPath)) throw new FileNotFoundException($"training data: text file '{textPath}' not found.", textPath);
         if (!File.Exists(config.Tokenizer)) throw new FileNotFoundException($"training data: tokenizer '{config.Tokenizer}' not found.", config.Tokenizer);

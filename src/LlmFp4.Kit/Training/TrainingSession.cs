@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using LlmFp4.Kit.Models.Loading;
 
 namespace LlmFp4.Kit.Training;
@@ -26,7 +25,6 @@ public static class TrainingSession
     public const string CheckpointFile = "checkpoint.bin";
     public const string LogFile = "training_log.csv";
     public const string ConfigFile = "training_config.json";
-    private const string LogHeader = "step,tokens,train_loss,lr,grad_norm,elapsed_s,val_loss";
 
     /// <summary>
     /// Trains from scratch, or with <paramref name="resume"/> continues from <c>checkpoint.bin</c> in
@@ -49,7 +47,7 @@ public static class TrainingSession
         int step = 0;
         long tokensSeen = 0;
         double elapsedBefore = 0;
-        var logRows = new List<string>();
+        var logRows = new List<TrainingLogRow>();
         if (resume)
         {
             var checkpoint = TrainingCheckpoint.Load(checkpointPath);
@@ -61,7 +59,7 @@ public static class TrainingSession
             step = checkpoint.Step;
             tokensSeen = checkpoint.TokensSeen;
             elapsedBefore = checkpoint.ElapsedSeconds;
-            logRows = ReadLog(logPath, step);
+            logRows = File.Exists(logPath) ? TrainingLog.Read(logPath).Where(row => row.Step <= step).ToList() : [];
         }
         else
         {
@@ -112,12 +110,11 @@ public static class TrainingSession
                 lastValidation = validationLoss = Evaluate(trainer, validation, window);
 
             double elapsed = elapsedBefore + clock.Elapsed.TotalSeconds;
-            logRows.Add(string.Join(",", step, tokensSeen, Format(loss), Format(learningRate), Format(norm), elapsed.ToString("F1", CultureInfo.InvariantCulture),
-                validationLoss is { } value ? Format(value) : ""));
+            logRows.Add(new TrainingLogRow(step, tokensSeen, loss, learningRate, norm, elapsed, validationLoss));
             if (step % config.CheckpointInterval == 0 || step == config.Steps)
             {
                 Checkpoint();
-                WriteLog(logPath, logRows);
+                TrainingLog.Write(logPath, logRows);
             }
             double tokensPerSecond = (step - startStep) * tokensPerStep / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
             progress?.Report(new TrainingProgress(step, config.Steps, tokensSeen, loss, learningRate, norm, tokensPerSecond,
@@ -125,7 +122,7 @@ public static class TrainingSession
         }
         if (step % config.CheckpointInterval != 0 && step != config.Steps && step > startStep)
             Checkpoint();
-        WriteLog(logPath, logRows);
+        TrainingLog.Write(logPath, logRows);
         if (step == config.Steps)
             HfCheckpointWriter.Save(outputDirectory, config.Model, trainer.Parameters.ToDictionary());
         return new TrainingResult(step, config.Steps, tokensSeen, elapsedBefore + clock.Elapsed.TotalSeconds, lastLoss, lastValidation);
@@ -151,22 +148,4 @@ public static class TrainingSession
             sum += trainer.Run(windows.Slice(start, batchTokens), 0);
         return sum / (windows.Length / window * (long)(window - 1));
     }
-
-    private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
-
-    private static List<string> ReadLog(string path, int lastStep)
-    {
-        if (!File.Exists(path)) return [];
-        return File.ReadLines(path).Skip(1)
-            .Where(line => int.TryParse(line.AsSpan(0, Math.Max(0, line.IndexOf(','))), CultureInfo.InvariantCulture, out int s) && s <= lastStep)
-            .ToList();
-    }
-
-    private static void WriteLog(string path, List<string> rows) =>
-        AtomicFile.Write(path, stream =>
-        {
-            using var writer = new StreamWriter(stream, leaveOpen: true);
-            writer.WriteLine(LogHeader);
-            foreach (string row in rows) writer.WriteLine(row);
-        });
 }

@@ -121,13 +121,19 @@ public class KernelGradientTests
     }
 
     [Fact]
-    public void RopeInverseUndoesTheRotation()
+    public void RopeGradientIsTheInverseRotation()
     {
-        var rope = new Rope(8, 10000, 16);
-        float[] x = TinyTraining.RandomValues(5 * 2 * 8, 14);
-        float[] y = (float[])x.Clone();
-        rope.Apply(y, 5, 2, 3);
-        rope.ApplyInverse(y, 5, 2, 3);
-        for (int i = 0; i < x.Length; i++) Assert.Equal(x[i], y[i], 1e-5f);
+        const int tokens = 5, heads = 2, headDim = 8, start = 3;
+        var rope = new Rope(headDim, 10000, 16);
+        float[] x = TinyTraining.RandomValues(tokens * heads * headDim, 14), dy = TinyTraining.RandomValues(x.Length, 15);
+        float[] dx = (float[])dy.Clone();
+        rope.ApplyInverse(dx, tokens, heads, start);
+        double Loss()
+        {
+            float[] y = (float[])x.Clone();
+            rope.Apply(y, tokens, heads, start);
+            return Dot(y, dy);
+        }
+        for (int i = 0; i < x.Length; i++) AssertClose(Numeric(x, i, Loss), dx[i], $"dx[{i}]");
     }
 }

@@ -11,7 +11,14 @@ public class TrainingSessionTests : IDisposable
         if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
     }
 
-    private static readonly TrainingConfig Config = TrainingConfig.Quick with { Steps = 6, CheckpointInterval = 2, EvalInterval = 3 };
+    // The quick recipe with a small vocabulary, enough for the synthetic 32-id token streams.
+    private static readonly TrainingConfig Config = TrainingConfig.Quick with
+    {
+        Model = TrainingConfig.Quick.Model with { VocabSize = 64 },
+        Steps = 6,
+        CheckpointInterval = 2,
+        EvalInterval = 3,
+    };
 
     private static TrainingData Data() =>
         new(TinyTraining.PatternTokens(5000, Config.Model.VocabSize, 1), TinyTraining.PatternTokens(1000, Config.Model.VocabSize, 2));
@@ -45,7 +52,7 @@ public class TrainingSessionTests : IDisposable
     [Fact]
     public void LossFallsOnLearnableData()
     {
-        var config = Config with { Steps = 40, WarmupSteps = 4, PeakLearningRate = 1e-2, MinLearningRate = 1e-3, CheckpointInterval = 40, EvalInterval = 0 };
+        var config = Config with { Steps = 30, WarmupSteps = 3, PeakLearningRate = 1e-2, MinLearningRate = 1e-3, CheckpointInterval = 40, EvalInterval = 0 };
         TrainingSession.Run(config, Data(), _folder);
         var losses = File.ReadAllLines(Path.Combine(_folder, TrainingSession.LogFile)).Skip(1)
             .Select(l => double.Parse(l.Split(',')[2], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
