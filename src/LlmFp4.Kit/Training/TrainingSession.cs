@@ -51,7 +51,7 @@ public static class TrainingSession
         if (resume)
         {
             var checkpoint = TrainingCheckpoint.Load(checkpointPath);
-            if (checkpoint.Config != config && checkpoint.Config.ToJson() != config.ToJson())
+            if (checkpoint.Config.ToJson() != config.ToJson())
                 throw new ArgumentException($"{checkpointPath}: was written with a different training config; resume with the same config ({ConfigFile}).");
             checkpoint.Parameters.CopyTo(trainer.Parameters.Values, 0);
             checkpoint.FirstMoment.CopyTo(m, 0);
