@@ -21,6 +21,7 @@ public static class CliApp
         yield return ModelCardCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
+        yield return NotebooksCommand.Create();
     }
 
     /// <summary>
