@@ -3,6 +3,7 @@ using System.Text;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
+using LlmFp4.Kit.Plotting;
 
 namespace LlmFp4.Kit.Training;
 
@@ -78,20 +79,46 @@ public static class ModelCard
         }
         log?.Invoke("sampling …");
         var samples = prompts.Select(prompt => (prompt, GreedyGeneration.Continue(model, tokenizer, prompt, sampleTokens))).ToList();
+        string? figure = null;
+        if (FigureExport.PngAvailable)
+        {
+            figure = LossFigureFile;
+            FigureExport.SavePng(LossFigure(rows), Path.Combine(folder, figure));
+        }
+        else
+        {
+            log?.Invoke($"no loss figure: {FigureExport.PngUnavailableReason}");
+        }
         Write(folder, Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar)), config, rows, evaluations, samples,
-            Tensors.Gemm.Backend.Name);
+            Tensors.Gemm.Backend.Name, figure);
         return evaluations;
+    }
+
+    public const string LossFigureFile = "training_loss.png";
+
+    /// <summary>Training loss per step and the periodic validation loss, against tokens seen (millions).</summary>
+    public static Figure LossFigure(IReadOnlyList<TrainingLogRow> log)
+    {
+        var validation = log.Where(r => r.ValidationLoss is not null).ToList();
+        return new Figure()
+            .Add(Trace.Line(PlotValues.Of(log.Select(r => r.Tokens / 1e6)), PlotValues.Of(log.Select(r => r.TrainLoss)), "training (batch)"))
+            .Add(Trace.LineMarkers(PlotValues.Of(validation.Select(r => r.Tokens / 1e6)), PlotValues.Of(validation.Select(r => r.ValidationLoss!.Value)), "validation"))
+            .WithTitle("Training loss")
+            .WithXAxis("tokens seen (millions)")
+            .WithYAxis("cross-entropy (nats/token)")
+            .WithSize(900, 500);
     }
 
     /// <summary>Writes <c>MODEL_CARD.md</c> (atomically) into <paramref name="folder"/>.</summary>
     public static void Write(string folder, string name, TrainingConfig config, IReadOnlyList<TrainingLogRow> log,
-        IReadOnlyList<HeldOutEvaluation> evaluations, IReadOnlyList<(string Prompt, string Continuation)> samples, string gemmBackend)
+        IReadOnlyList<HeldOutEvaluation> evaluations, IReadOnlyList<(string Prompt, string Continuation)> samples, string gemmBackend,
+        string? lossFigure = null)
     {
         var last = log[^1];
         double? lastValidation = log.LastOrDefault(r => r.ValidationLoss is not null)?.ValidationLoss;
         var c = config.Model;
         long parameters = LlamaTensorLayout.ParameterCount(c);
-        long embedding = (long)c.VocabSize * c.HiddenSize;
+        long embedding = (long)c.VocabSize * c.HiddenSize, lmHead = c.TieWordEmbeddings ? 0 : embedding;
         var s = new StringBuilder();
         string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
         s.AppendLine($"# {name}");
@@ -112,7 +139,7 @@ public static class ModelCard
         s.AppendLine(F($"| MLP intermediate size | {c.IntermediateSize} |"));
         s.AppendLine(F($"| context | {c.MaxPositionEmbeddings} positions (trained on {config.SequenceLength}-token windows) |"));
         s.AppendLine(F($"| RMSNorm eps | {c.RmsNormEps} |"));
-        s.AppendLine(F($"| parameters | {parameters:N0} ({parameters - 2 * embedding:N0} in decoder layers, {embedding:N0} embedding, {(c.TieWordEmbeddings ? 0 : embedding):N0} lm_head, final norm {c.HiddenSize}) |"));
+        s.AppendLine(F($"| parameters | {parameters:N0} ({parameters - embedding - lmHead - c.HiddenSize:N0} in decoder layers, {embedding:N0} embedding, {lmHead:N0} lm_head, {c.HiddenSize} final norm) |"));
         s.AppendLine();
         s.AppendLine("## Training");
         s.AppendLine();
@@ -121,6 +148,11 @@ public static class ModelCard
         s.AppendLine(F($"- Learning rate: linear warm-up over {config.WarmupSteps} steps to {config.PeakLearningRate}, cosine decay to {config.MinLearningRate}; β = ({config.Beta1}, {config.Beta2}), weight decay {config.WeightDecay} (not on norm weights), gradient clipping at global norm {config.GradientClip}."));
         s.AppendLine(F($"- Final training loss {last.TrainLoss:F4} nats/token; validation loss (first {config.EvalSequences} windows of the validation split) {lastValidation:F4}."));
         s.AppendLine("- Loss curve: `training_log.csv` (step, tokens, train_loss, lr, grad_norm, elapsed_s, val_loss).");
+        if (lossFigure is not null)
+        {
+            s.AppendLine();
+            s.AppendLine($"![Training and validation loss]({lossFigure})");
+        }
         s.AppendLine();
         s.AppendLine("Training config (`llmfp4 train --config` with this file reproduces the run bit for bit on the same GEMM backend):");
         s.AppendLine();
