@@ -22,6 +22,8 @@ public static class CliApp
         yield return NotebooksCommand.Create();
         yield return EvalCommand.Create();
         yield return TasksCommand.Create();
+        yield return TrainCommand.Create();
+        yield return ModelCardCommand.Create();
     }
 
     /// <summary>
