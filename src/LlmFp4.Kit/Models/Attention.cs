@@ -1,0 +1,153 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace LlmFp4.Kit.Models;
+
+/// <summary>
+/// Causal scaled dot-product attention for one head, split in its two matrix products so a caller can
+/// act on the probabilities in between (quantize them, keep them for the backward pass).
+/// Query row i sits at position <c>keys − queries + i</c> and sees keys <c>0 ..</c> that position, so the
+/// same kernels serve a full forward (queries = keys) and decoding against a KV cache (queries &lt; keys).
+/// Rows are addressed with a stride, so one head can be read straight out of a [tokens × heads·headDim]
+/// projection. Grouped-query attention is the caller passing the shared KV head's offset.
+/// </summary>
+public static class Attention
+{
+    /// <summary>
+    /// <c>probs[i, j] = softmax_j(scale · q_i · k_j)</c> over the visible keys <c>j ≤ keys − queries + i</c>, and 0
+    /// for the masked ones; <paramref name="probs"/> is [queries × keys]. Dot products in float32 (SIMD, fixed
+    /// order), softmax as <see cref="Softmax.Forward"/>. NaN in q or k gives NaN rows.
+    /// </summary>
+    public static void CausalProbabilities(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
+        int queries, int keys, int headDim, float scale, Span<float> probs)
+    {
+        CheckShapes(q, queryStride, k, keyStride, queries, keys, headDim, probs.Length, "CausalProbabilities");
+        for (int i = 0; i < queries; i++)
+        {
+            int visible = keys - queries + i + 1;
+            Span<float> row = probs.Slice(i * keys, keys);
+            ReadOnlySpan<float> query = q.Slice(i * queryStride, headDim);
+            for (int j = 0; j < visible; j++) row[j] = scale * Dot(query, k.Slice(j * keyStride, headDim));
+            Softmax.Forward(row[..visible], row);
+            row[visible..].Clear();
+        }
+    }
+
+    /// <summary>Scalar reference for <see cref="CausalProbabilities"/>: dot products and softmax in double.</summary>
+    public static void CausalProbabilitiesScalar(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
+        int queries, int keys, int headDim, float scale, Span<float> probs)
+    {
+        CheckShapes(q, queryStride, k, keyStride, queries, keys, headDim, probs.Length, "CausalProbabilities");
+        for (int i = 0; i < queries; i++)
+        {
+            int visible = keys - queries + i + 1;
+            Span<float> row = probs.Slice(i * keys, keys);
+            for (int j = 0; j < visible; j++)
+            {
+                double dot = 0;
+                for (int d = 0; d < headDim; d++) dot += (double)q[i * queryStride + d] * k[j * keyStride + d];
+                row[j] = (float)(scale * dot);
+            }
+            Softmax.ForwardScalar(row[..visible], row);
+            row[visible..].Clear();
+        }
+    }
+
+    /// <summary>
+    /// <c>output_i = Σ_j probs[i, j] · v_j</c> over the visible keys <c>j ≤ keys − queries + i</c> (masked entries
+    /// of <paramref name="probs"/> are never read), with
+    /// <paramref name="probs"/> [queries × keys]; output rows written with <paramref name="outputStride"/>.
+    /// Accumulates in float32 in ascending j with one FMA per term. NaN propagates.
+    /// </summary>
+    public static void WeightedSum(ReadOnlySpan<float> probs, ReadOnlySpan<float> v, int valueStride,
+        int queries, int keys, int headDim, Span<float> output, int outputStride)
+    {
+        CheckWeightedSum(probs, v, valueStride, queries, keys, headDim, output, outputStride);
+        for (int i = 0; i < queries; i++)
+        {
+            Span<float> target = output.Slice(i * outputStride, headDim);
+            target.Clear();
+            ReadOnlySpan<float> row = probs.Slice(i * keys, keys - queries + i + 1);
+            for (int j = 0; j < row.Length; j++) MultiplyAdd(row[j], v.Slice(j * valueStride, headDim), target);
+        }
+    }
+
+    /// <summary>Scalar reference for <see cref="WeightedSum"/>, in double.</summary>
+    public static void WeightedSumScalar(ReadOnlySpan<float> probs, ReadOnlySpan<float> v, int valueStride,
+        int queries, int keys, int headDim, Span<float> output, int outputStride)
+    {
+        CheckWeightedSum(probs, v, valueStride, queries, keys, headDim, output, outputStride);
+        for (int i = 0; i < queries; i++)
+            for (int d = 0; d < headDim; d++)
+            {
+                double sum = 0;
+                for (int j = 0; j < keys - queries + i + 1; j++) sum += (double)probs[i * keys + j] * v[j * valueStride + d];
+                output[i * outputStride + d] = (float)sum;
+            }
+    }
+
+    /// <summary>Σ x[i]·y[i] with Vector256 lanes combined in a fixed order, then a scalar tail.</summary>
+    private static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<float>.Count)
+        {
+            var acc = Vector256<float>.Zero;
+            ref float xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            ref float yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Vector256.LoadUnsafe(ref yr, (nuint)i), acc);
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < x.Length; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
+        return sum;
+    }
+
+    /// <summary>target += a·x, one FMA per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MultiplyAdd(float a, ReadOnlySpan<float> x, Span<float> target)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var scale = Vector256.Create(a);
+            ref float xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            ref float tr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(target);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                Vector256.FusedMultiplyAdd(scale, Vector256.LoadUnsafe(ref xr, (nuint)i), Vector256.LoadUnsafe(ref tr, (nuint)i))
+                    .StoreUnsafe(ref tr, (nuint)i);
+        }
+        for (; i < x.Length; i++) target[i] = MathF.FusedMultiplyAdd(a, x[i], target[i]);
+    }
+
+    private static void CheckShapes(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
+        int queries, int keys, int headDim, int probsLength, string kernel)
+    {
+        if (queries < 0 || keys < queries)
+            throw new ArgumentException($"{kernel}: need 0 ≤ queries ≤ keys, got {queries} queries and {keys} keys.");
+        if (headDim <= 0 || queryStride < headDim || keyStride < headDim)
+            throw new ArgumentException($"{kernel}: strides ({queryStride}, {keyStride}) must be at least the head dimension {headDim} > 0.");
+        if (queries > 0 && q.Length < (long)(queries - 1) * queryStride + headDim)
+            throw new ArgumentException($"{kernel}: q has {q.Length} elements, too few for {queries} rows of stride {queryStride}.");
+        if (keys > 0 && k.Length < (long)(keys - 1) * keyStride + headDim)
+            throw new ArgumentException($"{kernel}: k has {k.Length} elements, too few for {keys} rows of stride {keyStride}.");
+        if (probsLength < (long)queries * keys)
+            throw new ArgumentException($"{kernel}: probs has {probsLength} elements, needs {(long)queries * keys}.");
+    }
+
+    private static void CheckWeightedSum(ReadOnlySpan<float> probs, ReadOnlySpan<float> v, int valueStride,
+        int queries, int keys, int headDim, Span<float> output, int outputStride)
+    {
+        if (queries < 0 || keys < queries)
+            throw new ArgumentException($"WeightedSum: need 0 ≤ queries ≤ keys, got {queries} queries and {keys} keys.");
+        if (headDim <= 0 || valueStride < headDim || outputStride < headDim)
+            throw new ArgumentException($"WeightedSum: strides ({valueStride}, {outputStride}) must be at least the head dimension {headDim} > 0.");
+        if (probs.Length < (long)queries * keys)
+            throw new ArgumentException($"WeightedSum: probs has {probs.Length} elements, needs {(long)queries * keys}.");
+        if (keys > 0 && v.Length < (long)(keys - 1) * valueStride + headDim)
+            throw new ArgumentException($"WeightedSum: v has {v.Length} elements, too few for {keys} rows of stride {valueStride}.");
+        if (queries > 0 && output.Length < (long)(queries - 1) * outputStride + headDim)
+            throw new ArgumentException($"WeightedSum: output has {output.Length} elements, too few for {queries} rows of stride {outputStride}.");
+    }
+}

@@ -1,0 +1,341 @@
+using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
+
+namespace LlmFp4.Kit.Models;
+
+/// <summary>
+/// A LLaMA-architecture causal language model in float32 (Hugging Face <c>LlamaForCausalLM</c> semantics):
+/// token embedding, decoder layers (RMSNorm, RoPE, causal multi-head / grouped-query attention, SwiGLU MLP),
+/// final norm and a tied or untied lm_head. Every linear layer carries an input quantization point and can
+/// be observed; the attention matmuls carry optional points (see <see cref="LlamaDecoderLayer"/>).
+/// Not thread-safe: one forward at a time per model (activation buffers are reused across calls).
+/// </summary>
+public sealed class LlamaModel : ICausalLanguageModel
+{
+    private readonly LlamaWorkspace _workspace;
+    private int _maxBatchTokens = 4096;
+
+    /// <summary>
+    /// Builds the model from Hugging Face–named float32 weights with HF shapes (row-major; Linear weights
+    /// [out, in]). The arrays are kept, not copied. <c>lm_head.weight</c> is ignored when
+    /// <c>tie_word_embeddings</c> is set (the head then shares the embedding array) and required otherwise;
+    /// <c>rotary_emb.inv_freq</c> buffers are ignored. A missing, mis-sized or unexpected tensor throws an
+    /// <see cref="ArgumentException"/> naming it.
+    /// </summary>
+    public LlamaModel(LlamaConfig config, IReadOnlyDictionary<string, float[]> weights)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        config.Validate();
+        Config = config;
+
+        var used = new HashSet<string>();
+        float[] Take(string name, int[] shape)
+        {
+            if (!weights.TryGetValue(name, out float[]? data))
+                throw new ArgumentException($"{name}: missing (expected shape {Tensor.FormatShape(shape)}).");
+            long expected = shape.Aggregate(1L, (product, dim) => product * dim);
+            if (data.Length != expected)
+                throw new ArgumentException($"{name}: expected shape {Tensor.FormatShape(shape)} ({expected} values), got {data.Length} values.");
+            used.Add(name);
+            return data;
+        }
+
+        int vocab = config.VocabSize, hidden = config.HiddenSize;
+        Embedding = new NamedTensor("model.embed_tokens.weight", [vocab, hidden], Take("model.embed_tokens.weight", [vocab, hidden]));
+        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(i, config, Take)).ToArray();
+        FinalNorm = new NamedTensor("model.norm.weight", [hidden], Take("model.norm.weight", [hidden]));
+        LmHead = new LinearLayer("lm_head", hidden, vocab,
+            config.TieWordEmbeddings ? Embedding.Data : Take("lm_head.weight", [vocab, hidden]));
+        if (config.TieWordEmbeddings) used.Add("lm_head.weight");
+
+        foreach (string name in weights.Keys)
+            if (!used.Contains(name) && !name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal))
+                throw new ArgumentException($"{name}: unexpected tensor for a LLaMA model (no such parameter in {nameof(LlamaModel)}).");
+
+        Linears = [.. Layers.SelectMany(layer => layer.Linears), LmHead];
+        AttentionMatMulPoints = [.. Layers.SelectMany(layer => layer.AttentionMatMulPoints)];
+        Rope = new Rope(config.HeadDim, config.RopeTheta, config.MaxPositionEmbeddings);
+        _workspace = new LlamaWorkspace(config);
+    }
+
+    /// <summary>
+    /// A model with weights drawn from N(0, std²) by a seeded <see cref="Random"/> (Box–Muller, in
+    /// <see cref="WeightShapes"/> order) and norm weights of 1. Same config and seed → same weights.
+    /// </summary>
+    public static LlamaModel CreateRandom(LlamaConfig config, int seed, float std = 0.02f)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var random = new Random(seed);
+        var weights = new Dictionary<string, float[]>();
+        foreach (var (name, shape) in WeightShapes(config))
+        {
+            var data = new float[shape.Aggregate(1, (product, dim) => product * dim)];
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) Array.Fill(data, 1f);
+            else FillNormal(data, random, std);
+            weights[name] = data;
+        }
+        return new LlamaModel(config, weights);
+    }
+
+    /// <summary>Every parameter of a model with this config, by HF name with its HF shape, in checkpoint order.</summary>
+    public static IReadOnlyList<(string Name, int[] Shape)> WeightShapes(LlamaConfig config)
+    {
+        int vocab = config.VocabSize, hidden = config.HiddenSize, kv = config.KeyValueHeads * config.HeadDim, inner = config.IntermediateSize;
+        var shapes = new List<(string, int[])> { ("model.embed_tokens.weight", [vocab, hidden]) };
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+        {
+            string prefix = $"model.layers.{i}";
+            shapes.Add(($"{prefix}.self_attn.q_proj.weight", [hidden, hidden]));
+            shapes.Add(($"{prefix}.self_attn.k_proj.weight", [kv, hidden]));
+            shapes.Add(($"{prefix}.self_attn.v_proj.weight", [kv, hidden]));
+            shapes.Add(($"{prefix}.self_attn.o_proj.weight", [hidden, hidden]));
+            shapes.Add(($"{prefix}.mlp.gate_proj.weight", [inner, hidden]));
+            shapes.Add(($"{prefix}.mlp.up_proj.weight", [inner, hidden]));
+            shapes.Add(($"{prefix}.mlp.down_proj.weight", [hidden, inner]));
+            shapes.Add(($"{prefix}.input_layernorm.weight", [hidden]));
+            shapes.Add(($"{prefix}.post_attention_layernorm.weight", [hidden]));
+        }
+        shapes.Add(("model.norm.weight", [hidden]));
+        if (!config.TieWordEmbeddings) shapes.Add(("lm_head.weight", [vocab, hidden]));
+        return shapes;
+    }
+
+    public LlamaConfig Config { get; }
+    public int VocabSize => Config.VocabSize;
+    public int ContextLength => Config.MaxPositionEmbeddings;
+
+    /// <summary>The token embedding table [vocab × hidden]; replace <see cref="NamedTensor.Data"/> to quantize it.</summary>
+    public NamedTensor Embedding { get; }
+    public IReadOnlyList<LlamaDecoderLayer> Layers { get; }
+    public NamedTensor FinalNorm { get; }
+
+    /// <summary>
+    /// The output projection. With tied embeddings its weight starts as the embedding array itself: writing
+    /// into either array changes both, replacing either array (the setters) unties them.
+    /// </summary>
+    public LinearLayer LmHead { get; }
+
+    /// <summary>Every linear layer in execution order: per layer q, k, v, o, gate, up, down; then lm_head.</summary>
+    public IReadOnlyList<LinearLayer> Linears { get; }
+
+    /// <summary>The optional attention-matmul points of all layers (q, k, probs, v per layer); all off by default.</summary>
+    public IReadOnlyList<QuantizationPoint> AttentionMatMulPoints { get; }
+
+    /// <summary>Sees every linear layer's input and output during forward passes; null = off.</summary>
+    public ILinearObserver? Observer { get; set; }
+
+    public Rope Rope { get; }
+
+    /// <summary>
+    /// Largest number of tokens <see cref="TokenLogProbs"/> runs in one forward pass (sequences are grouped
+    /// up to it; a longer single sequence still runs alone). Bounds the activation and logits buffers.
+    /// </summary>
+    public int MaxBatchTokens
+    {
+        get => _maxBatchTokens;
+        set => _maxBatchTokens = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(MaxBatchTokens), "MaxBatchTokens must be positive.");
+    }
+
+    /// <summary>
+    /// The current parameters under their HF names with HF shapes, wrapping the live arrays (no copy), in
+    /// <see cref="WeightShapes"/> order. <c>lm_head.weight</c> is included when the head is untied, or when it
+    /// no longer shares the embedding array (e.g. after a calibrator replaced it).
+    /// </summary>
+    public IEnumerable<(string Name, Tensor Tensor)> NamedWeights()
+    {
+        yield return (Embedding.Name, Embedding.AsTensor());
+        foreach (var layer in Layers)
+        {
+            foreach (var linear in layer.Linears)
+                yield return (linear.WeightName, new Tensor(linear.Weight, linear.OutFeatures, linear.InFeatures));
+            yield return (layer.InputNorm.Name, layer.InputNorm.AsTensor());
+            yield return (layer.PostAttentionNorm.Name, layer.PostAttentionNorm.AsTensor());
+        }
+        yield return (FinalNorm.Name, FinalNorm.AsTensor());
+        if (!ReferenceEquals(LmHead.Weight, Embedding.Data))
+            yield return (LmHead.WeightName, new Tensor(LmHead.Weight, LmHead.OutFeatures, LmHead.InFeatures));
+    }
+
+    /// <summary>A deep copy of the weights (tied head stays tied); quantizers and observer are not copied.</summary>
+    public LlamaModel Clone()
+    {
+        var weights = NamedWeights().ToDictionary(entry => entry.Name, entry => (float[])entry.Tensor.Data.Clone());
+        var config = Config.TieWordEmbeddings && weights.ContainsKey(LmHead.WeightName) ? Config with { TieWordEmbeddings = false } : Config;
+        return new LlamaModel(config, weights);
+    }
+
+    /// <summary>
+    /// Runs the batch and writes logits for every token of every sequence, sequence after sequence, into
+    /// <paramref name="logits"/> ([Σ lengths × vocab], row-major). Sequences may differ in length; each is
+    /// positioned from 0 and attends only to itself.
+    /// </summary>
+    public void Forward(IReadOnlyList<int[]> sequences, Span<float> logits)
+    {
+        int tokens = CheckSequences(sequences);
+        long needed = (long)tokens * VocabSize;
+        if (logits.Length < needed)
+            throw new ArgumentException($"Forward: logits has {logits.Length} elements, needs {needed} ({tokens} tokens × vocab {VocabSize}).");
+        if (tokens == 0) return;
+        RunLayers(sequences, tokens);
+        LmHead.Forward(_workspace.Normed, logits, tokens, _workspace.QuantizerInput, Observer);
+    }
+
+    /// <summary>Logits per sequence, each a fresh [length × vocab] array. Convenience over <see cref="Forward"/>.</summary>
+    public float[][] Logits(IReadOnlyList<int[]> sequences)
+    {
+        int tokens = CheckSequences(sequences);
+        float[] all = _workspace.EnsureLogits(tokens);
+        Forward(sequences, all);
+        var result = new float[sequences.Count][];
+        int row = 0;
+        for (int s = 0; s < sequences.Count; s++)
+        {
+            result[s] = all.AsSpan(row * VocabSize, sequences[s].Length * VocabSize).ToArray();
+            row += sequences[s].Length;
+        }
+        return result;
+    }
+
+    /// <inheritdoc />
+    public float[][] TokenLogProbs(IReadOnlyList<int[]> sequences)
+    {
+        CheckSequences(sequences);
+        var result = new float[sequences.Count][];
+        int start = 0;
+        while (start < sequences.Count)
+        {
+            int end = start, tokens = 0;
+            while (end < sequences.Count && (end == start || tokens + sequences[end].Length <= MaxBatchTokens))
+                tokens += sequences[end++].Length;
+            var group = new ArraySegment<int[]>(sequences.Skip(start).Take(end - start).ToArray());
+            float[] logits = _workspace.EnsureLogits(tokens);
+            Forward(group, logits);
+            int row = 0;
+            for (int s = start; s < end; s++)
+            {
+                int[] sequence = sequences[s];
+                var logProbs = new float[Math.Max(0, sequence.Length - 1)];
+                for (int i = 0; i < logProbs.Length; i++)
+                {
+                    ReadOnlySpan<float> rowLogits = logits.AsSpan((row + i) * VocabSize, VocabSize);
+                    logProbs[i] = rowLogits[sequence[i + 1]] - Softmax.LogSumExp(rowLogits);
+                }
+                result[s] = logProbs;
+                row += sequence.Length;
+            }
+            start = end;
+        }
+        return result;
+    }
+
+    /// <summary>Embedding and decoder layers, leaving the final-normed hidden states in the workspace.</summary>
+    private void RunLayers(IReadOnlyList<int[]> sequences, int tokens)
+    {
+        var ws = _workspace;
+        ws.EnsureTokens(tokens);
+        int hidden = Config.HiddenSize, heads = Config.NumAttentionHeads, kvHeads = Config.KeyValueHeads;
+        float eps = (float)Config.RmsNormEps;
+
+        Span<float> residual = ws.Residual.AsSpan(0, tokens * hidden);
+        int row = 0;
+        foreach (int[] sequence in sequences)
+            foreach (int token in sequence)
+                Embedding.Data.AsSpan(token * hidden, hidden).CopyTo(residual.Slice(row++ * hidden, hidden));
+
+        Span<float> normed = ws.Normed.AsSpan(0, tokens * hidden);
+        Span<float> projection = ws.Projection.AsSpan(0, tokens * hidden);
+        foreach (var layer in Layers)
+        {
+            RmsNorm.Forward(residual, layer.InputNorm.Data, eps, normed);
+            layer.QProj.Forward(normed, ws.Query, tokens, ws.QuantizerInput, Observer);
+            layer.KProj.Forward(normed, ws.Key, tokens, ws.QuantizerInput, Observer);
+            layer.VProj.Forward(normed, ws.Value, tokens, ws.QuantizerInput, Observer);
+            row = 0;
+            foreach (int[] sequence in sequences)
+            {
+                Rope.Apply(ws.Query.AsSpan(row * hidden), sequence.Length, heads, 0);
+                Rope.Apply(ws.Key.AsSpan(row * kvHeads * Config.HeadDim), sequence.Length, kvHeads, 0);
+                row += sequence.Length;
+            }
+            Quantize(layer.QueryMatMul, ws.Query, tokens, hidden);
+            Quantize(layer.KeyMatMul, ws.Key, tokens, kvHeads * Config.HeadDim);
+            Quantize(layer.ValueMatMul, ws.Value, tokens, kvHeads * Config.HeadDim);
+            CausalSelfAttention(sequences, layer.ProbsMatMul.Quantizer);
+            layer.OProj.Forward(ws.Context, projection, tokens, ws.QuantizerInput, Observer);
+            System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
+
+            RmsNorm.Forward(residual, layer.PostAttentionNorm.Data, eps, normed);
+            int inner = Config.IntermediateSize;
+            layer.GateProj.Forward(normed, ws.Gate, tokens, ws.QuantizerInput, Observer);
+            layer.UpProj.Forward(normed, ws.Up, tokens, ws.QuantizerInput, Observer);
+            SwiGlu.Forward(ws.Gate.AsSpan(0, tokens * inner), ws.Up.AsSpan(0, tokens * inner), ws.Gate);
+            layer.DownProj.Forward(ws.Gate, projection, tokens, ws.QuantizerInput, Observer);
+            System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
+        }
+        RmsNorm.Forward(residual, FinalNorm.Data, eps, normed);
+    }
+
+    /// <summary>Attention for every (sequence, head) pair in parallel; each pair is independent, so results do not depend on scheduling.</summary>
+    private void CausalSelfAttention(IReadOnlyList<int[]> sequences, ITensorQuantizer? probsQuantizer)
+    {
+        var ws = _workspace;
+        int heads = Config.NumAttentionHeads, headDim = Config.HeadDim, group = heads / Config.KeyValueHeads;
+        int qWidth = heads * headDim, kvWidth = Config.KeyValueHeads * headDim;
+        float scale = 1f / MathF.Sqrt(headDim);
+        var starts = new int[sequences.Count];
+        int longest = 0;
+        for (int s = 1; s < sequences.Count; s++) starts[s] = starts[s - 1] + sequences[s - 1].Length;
+        foreach (int[] sequence in sequences) longest = Math.Max(longest, sequence.Length);
+
+        Parallel.For(0, sequences.Count * heads, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            () => ws.RentProbabilities(longest),
+            (item, _, probs) =>
+            {
+                int s = item / heads, head = item % heads, length = sequences[s].Length, start = starts[s];
+                if (length == 0) return probs;
+                Span<float> p = probs.AsSpan(0, length * length);
+                Attention.CausalProbabilities(ws.Query.AsSpan(start * qWidth + head * headDim), qWidth,
+                    ws.Key.AsSpan(start * kvWidth + head / group * headDim), kvWidth, length, length, headDim, scale, p);
+                probsQuantizer?.Apply(p, length, length);
+                Attention.WeightedSum(p, ws.Value.AsSpan(start * kvWidth + head / group * headDim), kvWidth, length, length, headDim,
+                    ws.Context.AsSpan(start * qWidth + head * headDim), qWidth);
+                return probs;
+            },
+            ws.ReturnProbabilities);
+    }
+
+    private static void Quantize(QuantizationPoint point, float[] values, int rows, int cols) =>
+        point.Quantizer?.Apply(values.AsSpan(0, rows * cols), rows, cols);
+
+    private int CheckSequences(IReadOnlyList<int[]> sequences)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        long tokens = 0;
+        for (int s = 0; s < sequences.Count; s++)
+        {
+            int[] sequence = sequences[s] ?? throw new ArgumentException($"Sequence {s} is null.");
+            if (sequence.Length > ContextLength)
+                throw new ArgumentException($"Sequence {s} has {sequence.Length} tokens, more than the context length {ContextLength} (max_position_embeddings).");
+            for (int i = 0; i < sequence.Length; i++)
+                if ((uint)sequence[i] >= (uint)VocabSize)
+                    throw new ArgumentException($"Sequence {s}, position {i}: token id {sequence[i]} is outside the vocabulary 0..{VocabSize - 1}.");
+            tokens += sequence.Length;
+        }
+        if (tokens * Math.Max(Config.HiddenSize, Config.IntermediateSize) > Array.MaxLength)
+            throw new ArgumentException($"A batch of {tokens} tokens is too large for one forward pass; split it.");
+        return (int)tokens;
+    }
+
+    private static void FillNormal(Span<float> data, Random random, float std)
+    {
+        for (int i = 0; i < data.Length; i += 2)
+        {
+            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+            double radius = std * Math.Sqrt(-2.0 * Math.Log(u1));
+            data[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
+            if (i + 1 < data.Length) data[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
+        }
+    }
+}

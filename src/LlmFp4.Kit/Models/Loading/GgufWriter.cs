@@ -1,0 +1,193 @@
+using System.Text;
+
+namespace LlmFp4.Kit.Models.Loading;
+
+/// <summary>
+/// Writes GGUF version 3 files: metadata pairs, then tensor infos, then tensor data, each tensor at a
+/// multiple of the alignment (<c>general.alignment</c> when set, else 32). Written to a temporary file, then renamed.
+/// </summary>
+public sealed class GgufWriter
+{
+    public const uint Version = 3;
+
+    private readonly List<(string Key, object Value)> _metadata = [];
+    private readonly List<(string Name, ulong[] Dimensions, GgmlType Type, long Bytes, Action<Stream> WriteData)> _tensors = [];
+
+    /// <summary>
+    /// Adds a metadata pair. The GGUF type follows the .NET type: <c>byte, sbyte, ushort, short, uint, int,
+    /// float, bool, string, ulong, long, double</c>, or a one-dimensional array of those or of arrays.
+    /// </summary>
+    public void AddMetadata(string key, object value)
+    {
+        if (TypeOf(value, key) == GgufValueType.Array) ElementTypeOf((Array)value, key);
+        if (_metadata.Any(m => m.Key == key)) throw new ArgumentException($"metadata key '{key}' added twice.");
+        _metadata.Add((key, value));
+    }
+
+    /// <summary>Adds a tensor given in row-major order, stored with ggml's reversed dimensions. Values are read at <see cref="Save"/>.</summary>
+    public void AddTensor(TensorToWrite tensor)
+    {
+        tensor.Check();
+        var type = tensor.DType switch { DType.F32 => GgmlType.F32, DType.F16 => GgmlType.F16, _ => GgmlType.BF16 };
+        Add(tensor.Name, tensor.Shape, type, (long)tensor.Values.Length * tensor.DType.ByteSize(), tensor.WriteData);
+    }
+
+    /// <summary>Adds a tensor whose bytes are already encoded in <paramref name="type"/> (a quantized tensor, say).</summary>
+    public void AddEncodedTensor(string name, int[] shape, GgmlType type, byte[] data) =>
+        Add(name, shape, type, data.Length, stream => stream.Write(data));
+
+    private void Add(string name, int[] shape, GgmlType type, long bytes, Action<Stream> writeData)
+    {
+        if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"tensor {name} added twice.");
+        if (shape.Length is 0 or > 4 || shape.Any(d => d <= 0))
+            throw new ArgumentException($"tensor {name}: shape {LlamaTensorLayout.FormatShape(shape)} must have 1 to 4 positive dimensions.");
+        _tensors.Add((name, shape.Reverse().Select(d => (ulong)d).ToArray(), type, bytes, writeData));
+    }
+
+    public void Save(string path)
+    {
+        uint alignment = _metadata.FirstOrDefault(m => m.Key == GgufFile.AlignmentKey).Value switch
+        {
+            null => GgufFile.DefaultAlignment,
+            uint a when a > 0 && (a & (a - 1)) == 0 => a,
+            var other => throw new ArgumentException($"{GgufFile.AlignmentKey} must be a power-of-two uint, got {other}."),
+        };
+        AtomicFile.Write(path, stream =>
+        {
+            using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+            writer.Write(GgufFile.Magic);
+            writer.Write(Version);
+            writer.Write((ulong)_tensors.Count);
+            writer.Write((ulong)_metadata.Count);
+            foreach (var (key, value) in _metadata)
+            {
+                WriteString(writer, key);
+                writer.Write((uint)TypeOf(value, key));
+                WriteValue(writer, value);
+            }
+            long offset = 0;
+            foreach (var tensor in _tensors)
+            {
+                WriteString(writer, tensor.Name);
+                writer.Write((uint)tensor.Dimensions.Length);
+                foreach (ulong d in tensor.Dimensions) writer.Write(d);
+                writer.Write((uint)tensor.Type);
+                writer.Write((ulong)offset);
+                offset = GgufReader.AlignUp(offset + tensor.Bytes, alignment);
+            }
+            writer.Flush();
+            Pad(stream, alignment);
+            // The data section starts aligned, so padding each tensor to the alignment lands every
+            // tensor at the offset written above (gguf-py pads the same way, the last tensor included).
+            foreach (var tensor in _tensors)
+            {
+                tensor.WriteData(stream);
+                Pad(stream, alignment);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Saves a model as llama.cpp's converter would: <c>llama.*</c> metadata, llama.cpp tensor names and
+    /// q/k rows permuted to adjacent-pair RoPE order (<see cref="RopeLayout.ToInterleaved"/>). No tokenizer is written.
+    /// </summary>
+    public static void SaveLlama(string path, LlamaConfig config, IReadOnlyDictionary<string, float[]> weights, DType dtype = DType.F32)
+    {
+        LlamaTensorLayout.CheckWeights(config, weights);
+        var gguf = new GgufWriter();
+        gguf.AddMetadata("general.architecture", "llama");
+        gguf.AddMetadata("general.file_type", dtype switch { DType.F32 => 0u, DType.F16 => 1u, _ => 32u });
+        gguf.AddMetadata("llama.vocab_size", (uint)config.VocabSize);
+        gguf.AddMetadata("llama.context_length", (uint)config.MaxPositionEmbeddings);
+        gguf.AddMetadata("llama.embedding_length", (uint)config.HiddenSize);
+        gguf.AddMetadata("llama.block_count", (uint)config.NumHiddenLayers);
+        gguf.AddMetadata("llama.feed_forward_length", (uint)config.IntermediateSize);
+        gguf.AddMetadata("llama.rope.dimension_count", (uint)config.HeadDim);
+        gguf.AddMetadata("llama.attention.head_count", (uint)config.NumAttentionHeads);
+        gguf.AddMetadata("llama.attention.head_count_kv", (uint)config.KeyValueHeads);
+        gguf.AddMetadata("llama.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
+        gguf.AddMetadata("llama.rope.freq_base", (float)config.RopeTheta);
+        if (config.BosTokenId is int bos) gguf.AddMetadata("tokenizer.ggml.bos_token_id", (uint)bos);
+        if (config.EosTokenId is int eos) gguf.AddMetadata("tokenizer.ggml.eos_token_id", (uint)eos);
+        foreach (var (name, shape) in LlamaTensorLayout.Expected(config))
+        {
+            float[] values = weights[name];
+            int heads = LlamaTensorLayout.RotaryHeads(config, name);
+            if (heads > 0)
+            {
+                var permuted = new float[values.Length];
+                RopeLayout.ToInterleaved(values, heads, shape[^1], permuted);
+                values = permuted;
+            }
+            gguf.AddTensor(new TensorToWrite(GgufCheckpoint.ToGgufName(name), shape, values, dtype));
+        }
+        gguf.Save(path);
+    }
+
+    private static void Pad(Stream stream, uint alignment)
+    {
+        long padding = GgufReader.AlignUp(stream.Position, alignment) - stream.Position;
+        for (long i = 0; i < padding; i++) stream.WriteByte(0);
+    }
+
+    private static void WriteString(BinaryWriter writer, string value)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(value);
+        writer.Write((ulong)bytes.Length);
+        writer.Write(bytes);
+    }
+
+    private static GgufValueType TypeOf(object value, string key) => TypeOf(value.GetType(), key);
+
+    private static GgufValueType TypeOf(Type type, string key) =>
+        type == typeof(byte) ? GgufValueType.UInt8 : type == typeof(sbyte) ? GgufValueType.Int8
+        : type == typeof(ushort) ? GgufValueType.UInt16 : type == typeof(short) ? GgufValueType.Int16
+        : type == typeof(uint) ? GgufValueType.UInt32 : type == typeof(int) ? GgufValueType.Int32
+        : type == typeof(float) ? GgufValueType.Float32 : type == typeof(bool) ? GgufValueType.Bool
+        : type == typeof(string) ? GgufValueType.String : type == typeof(ulong) ? GgufValueType.UInt64
+        : type == typeof(long) ? GgufValueType.Int64 : type == typeof(double) ? GgufValueType.Float64
+        : type.IsSZArray ? GgufValueType.Array
+        : throw new ArgumentException($"metadata '{key}': {type.Name} has no GGUF type.");
+
+    /// <summary>
+    /// The one type all elements of a GGUF array share: the array's element type, or for an
+    /// <c>object[]</c> the type of its elements, which must agree. Nested arrays are checked too.
+    /// </summary>
+    private static GgufValueType ElementTypeOf(Array array, string key)
+    {
+        var declared = array.GetType().GetElementType()!;
+        GgufValueType? type = declared == typeof(object) ? null : TypeOf(declared, key);
+        foreach (var item in array)
+        {
+            var itemType = TypeOf(item ?? throw new ArgumentException($"metadata '{key}': null array element."), key);
+            if (type is not null && itemType != type) throw new ArgumentException($"metadata '{key}': array elements differ in type.");
+            type = itemType;
+            if (item is Array inner) ElementTypeOf(inner, key);
+        }
+        return type ?? throw new ArgumentException($"metadata '{key}': cannot tell the element type of an empty object[].");
+    }
+
+    private static void WriteValue(BinaryWriter writer, object value)
+    {
+        switch (value)
+        {
+            case byte v: writer.Write(v); break;
+            case sbyte v: writer.Write(v); break;
+            case ushort v: writer.Write(v); break;
+            case short v: writer.Write(v); break;
+            case uint v: writer.Write(v); break;
+            case int v: writer.Write(v); break;
+            case float v: writer.Write(v); break;
+            case bool v: writer.Write((byte)(v ? 1 : 0)); break;
+            case string v: WriteString(writer, v); break;
+            case ulong v: writer.Write(v); break;
+            case long v: writer.Write(v); break;
+            case double v: writer.Write(v); break;
+            case Array array:
+                writer.Write((uint)ElementTypeOf(array, ""));
+                writer.Write((ulong)array.Length);
+                foreach (var item in array) WriteValue(writer, item);
+                break;
+        }
+    }
+}

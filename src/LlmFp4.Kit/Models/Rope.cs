@@ -1,0 +1,82 @@
+namespace LlmFp4.Kit.Models;
+
+/// <summary>
+/// Rotary position embedding in the Hugging Face LLaMA convention: each head vector is split into two
+/// halves (x1, x2) and rotated as <c>(x1·cos − x2·sin, x2·cos + x1·sin)</c> (<c>rotate_half</c>), with
+/// frequency <c>1/theta^(2i/headDim)</c> for pair i. Tables are computed once, in float32 as PyTorch does
+/// (float inverse frequency, float angle), so positions match a PyTorch model bit for bit in the angle.
+/// </summary>
+public sealed class Rope
+{
+    private readonly float[] _cos, _sin; // [maxPositions × headDim/2]
+
+    public int HeadDim { get; }
+    public int MaxPositions { get; }
+    public double Theta { get; }
+
+    public Rope(int headDim, double theta, int maxPositions)
+    {
+        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"Rope: head dimension must be positive and even, got {headDim}.");
+        if (maxPositions <= 0) throw new ArgumentException($"Rope: max positions must be positive, got {maxPositions}.");
+        if (!(theta > 0)) throw new ArgumentException($"Rope: theta must be positive, got {theta}.");
+        HeadDim = headDim;
+        MaxPositions = maxPositions;
+        Theta = theta;
+        int half = headDim / 2;
+        _cos = new float[maxPositions * half];
+        _sin = new float[maxPositions * half];
+        for (int i = 0; i < half; i++)
+        {
+            float inverseFrequency = 1f / (float)Math.Pow(theta, (float)(2 * i) / headDim);
+            for (int position = 0; position < maxPositions; position++)
+            {
+                float angle = position * inverseFrequency;
+                _cos[position * half + i] = (float)Math.Cos(angle);
+                _sin[position * half + i] = (float)Math.Sin(angle);
+            }
+        }
+    }
+
+    /// <summary>Cosines for one position, one per rotated pair (headDim/2 values).</summary>
+    public ReadOnlySpan<float> Cos(int position) => _cos.AsSpan(CheckPosition(position) * (HeadDim / 2), HeadDim / 2);
+
+    /// <summary>Sines for one position, one per rotated pair (headDim/2 values).</summary>
+    public ReadOnlySpan<float> Sin(int position) => _sin.AsSpan(CheckPosition(position) * (HeadDim / 2), HeadDim / 2);
+
+    /// <summary>
+    /// Rotates <paramref name="x"/> ([tokens × heads·headDim], row-major) in place; token t is at position
+    /// <c>startPosition + t</c>. Products and sums are rounded separately (no FMA), as PyTorch's eager ops.
+    /// </summary>
+    public void Apply(Span<float> x, int tokens, int heads, int startPosition) => Rotate(x, tokens, heads, startPosition, 1f);
+
+    /// <summary>The inverse (transpose) rotation, which the backward pass applies to gradients.</summary>
+    public void ApplyInverse(Span<float> x, int tokens, int heads, int startPosition) => Rotate(x, tokens, heads, startPosition, -1f);
+
+    private void Rotate(Span<float> x, int tokens, int heads, int startPosition, float direction)
+    {
+        int half = HeadDim / 2, width = heads * HeadDim;
+        if (x.Length < (long)tokens * width)
+            throw new ArgumentException($"Rope: input has {x.Length} elements, needs {(long)tokens * width} for {tokens} tokens × {heads} heads × {HeadDim}.");
+        if (startPosition < 0 || startPosition + tokens > MaxPositions)
+            throw new ArgumentException($"Rope: positions {startPosition}..{startPosition + tokens - 1} exceed the table of {MaxPositions} positions (max_position_embeddings).");
+        for (int t = 0; t < tokens; t++)
+        {
+            ReadOnlySpan<float> cos = _cos.AsSpan((startPosition + t) * half, half);
+            ReadOnlySpan<float> sin = _sin.AsSpan((startPosition + t) * half, half);
+            for (int h = 0; h < heads; h++)
+            {
+                Span<float> head = x.Slice(t * width + h * HeadDim, HeadDim);
+                for (int i = 0; i < half; i++)
+                {
+                    float x1 = head[i], x2 = head[i + half], s = direction * sin[i];
+                    head[i] = x1 * cos[i] - x2 * s;
+                    head[i + half] = x2 * cos[i] + x1 * s;
+                }
+            }
+        }
+    }
+
+    private int CheckPosition(int position) =>
+        (uint)position < (uint)MaxPositions ? position
+            : throw new ArgumentOutOfRangeException(nameof(position), $"Rope: position {position} is outside 0..{MaxPositions - 1}.");
+}

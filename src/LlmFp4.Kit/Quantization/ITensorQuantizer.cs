@@ -1,0 +1,11 @@
+namespace LlmFp4.Kit.Quantization;
+
+/// <summary>
+/// Fake quantization at one point of a model: replaces a row-major [rows × cols] block by its quantized
+/// values, in place (quantize, then dequantize back to float). Rows are tokens (or, for attention
+/// probabilities, query positions); cols are channels.
+/// </summary>
+public interface ITensorQuantizer
+{
+    void Apply(Span<float> values, int rows, int cols);
+}

@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+
+namespace LlmFp4.Kit.Tensors;
+
+/// <summary>
+/// GEMM through OpenBLAS <c>cblas_sgemm</c>, loaded at run time so the kit still runs (on the managed
+/// kernel) where OpenBLAS is not installed. OpenBLAS splits work over m and n, never over k, so results
+/// are deterministic for a fixed thread count.
+/// </summary>
+public sealed unsafe class OpenBlasGemm : IGemmBackend
+{
+    /// <summary>File names tried, in order.</summary>
+    public static readonly string[] LibraryNames = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libopenblas.dll", "openblas"];
+
+    private const int CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112;
+
+    private readonly delegate* unmanaged[Cdecl]<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> _sgemm;
+
+    public string Name { get; }
+
+    private OpenBlasGemm(nint sgemm, string name)
+    {
+        _sgemm = (delegate* unmanaged[Cdecl]<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)sgemm;
+        Name = name;
+    }
+
+    /// <summary>Loads OpenBLAS, or returns null when no library with <c>cblas_sgemm</c> is found.</summary>
+    public static OpenBlasGemm? TryLoad()
+    {
+        foreach (string library in LibraryNames)
+        {
+            if (!NativeLibrary.TryLoad(library, out nint handle)) continue;
+            if (NativeLibrary.TryGetExport(handle, "cblas_sgemm", out nint sgemm))
+                return new OpenBlasGemm(sgemm, Describe(handle, library));
+            NativeLibrary.Free(handle);
+        }
+        return null;
+    }
+
+    public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
+        bool transposeA, bool transposeB, float alpha, float beta)
+    {
+        if (k == 0)
+        {
+            // Reference BLAS returns early for k = 0 only when beta = 1; make the empty sum explicit.
+            ManagedGemm.ScaleC(c, beta);
+            return;
+        }
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            _sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                m, n, k, alpha, pa, transposeA ? m : k, pb, transposeB ? k : n, beta, pc, n);
+        }
+    }
+
+    private static string Describe(nint handle, string library)
+    {
+        string config = "OpenBLAS";
+        if (NativeLibrary.TryGetExport(handle, "openblas_get_config", out nint getConfig))
+            config = Marshal.PtrToStringAnsi(((delegate* unmanaged[Cdecl]<nint>)getConfig)()) ?? config;
+        // "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64": keep name and version.
+        string[] words = config.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string version = words.Length >= 2 ? $"{words[0]} {words[1]}" : config;
+
+        var details = new List<string> { library };
+        if (NativeLibrary.TryGetExport(handle, "openblas_get_parallel", out nint getParallel))
+            details.Add(((delegate* unmanaged[Cdecl]<int>)getParallel)() switch { 0 => "sequential", 1 => "pthread", 2 => "OpenMP", var p => $"parallel mode {p}" });
+        if (NativeLibrary.TryGetExport(handle, "openblas_get_num_threads", out nint getThreads))
+            details.Add($"{((delegate* unmanaged[Cdecl]<int>)getThreads)()} threads");
+        if (NativeLibrary.TryGetExport(handle, "openblas_get_corename", out nint getCore))
+            details.Add(Marshal.PtrToStringAnsi(((delegate* unmanaged[Cdecl]<nint>)getCore)()) ?? "unknown core");
+        return $"{version} ({string.Join(", ", details)})";
+    }
+}

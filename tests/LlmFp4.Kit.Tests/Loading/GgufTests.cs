@@ -1,0 +1,231 @@
+using LlmFp4.Kit.Models.Loading;
+using static LlmFp4.Kit.Tests.Loading.TinyCheckpoints;
+
+namespace LlmFp4.Kit.Tests.Loading;
+
+public class GgufTests
+{
+    [Fact]
+    public void MetadataOfEveryTypeRoundTrips()
+    {
+        using var temp = new TempFolder();
+        var values = new Dictionary<string, object>
+        {
+            ["u8"] = (byte)200, ["i8"] = (sbyte)-100, ["u16"] = (ushort)60000, ["i16"] = (short)-30000,
+            ["u32"] = 4_000_000_000u, ["i32"] = -2_000_000_000, ["f32"] = 1.5f, ["bool"] = true,
+            ["string"] = "héllo ▁world", ["u64"] = ulong.MaxValue, ["i64"] = long.MinValue, ["f64"] = Math.PI,
+            ["tokens"] = new[] { "<s>", "</s>", "▁a", "" }, ["scores"] = new[] { 0f, -1.5f }, ["empty"] = Array.Empty<int>(),
+            ["nested"] = new[] { new[] { 1L, 2L }, new[] { 3L } }, ["flags"] = new[] { true, false },
+        };
+        var writer = new GgufWriter();
+        foreach (var (key, value) in values) writer.AddMetadata(key, value);
+        writer.AddTensor(new TensorToWrite("t", [2, 3], new float[] { 1, 2, 3, 4, 5, 6 }, DType.F16));
+        string path = temp.File("m.gguf");
+        writer.Save(path);
+
+        var gguf = GgufFile.Read(path);
+        Assert.Equal(3u, gguf.Version);
+        Assert.Equal(values.Keys, gguf.Metadata.Keys);
+        foreach (var (key, value) in values)
+        {
+            if (key == "nested")
+            {
+                var nested = Assert.IsType<object[]>(gguf.Metadata[key]);
+                Assert.Equal([1L, 2L], Assert.IsType<long[]>(nested[0]));
+                Assert.Equal([3L], Assert.IsType<long[]>(nested[1]));
+            }
+            else Assert.Equal(value, gguf.Metadata[key]);
+        }
+        var tensor = Assert.Single(gguf.Tensors);
+        Assert.Equal([3UL, 2UL], tensor.Dimensions);
+        Assert.Equal([2L, 3L], tensor.Shape);
+        Assert.Equal(GgmlType.F16, tensor.Type);
+        Assert.Equal(0, tensor.Offset % 32);
+    }
+
+    [Theory]
+    [InlineData(DType.F32, false)]
+    [InlineData(DType.F16, true)]
+    [InlineData(DType.BF16, false)]
+    public void LlamaRoundTripUndoesTheRopePermutation(DType dtype, bool tied)
+    {
+        using var temp = new TempFolder();
+        var config = Config(tied);
+        var weights = Weights(config);
+        string path = temp.File("tiny.gguf");
+        GgufWriter.SaveLlama(path, config, weights, dtype);
+
+        using var checkpoint = CheckpointLoader.Open(path);
+        Assert.Equal(CheckpointFormat.Gguf, checkpoint.Format);
+        Assert.Equal(config, checkpoint.Config with { Architectures = config.Architectures });
+        var k = checkpoint.Tensors["model.layers.0.self_attn.k_proj.weight"];
+        Assert.Equal("blk.0.attn_k.weight", k.StoredName);
+        Assert.Equal(config.KeyValueHeads, k.InterleavedRopeHeads);
+        Assert.Equal(config.NumAttentionHeads, checkpoint.Tensors["model.layers.0.self_attn.q_proj.weight"].InterleavedRopeHeads);
+        AssertSameWeights(weights, checkpoint.ReadAllFloat32(), dtype);
+    }
+
+    [Fact]
+    public void StoredQAndKAreInLlamaCppOrder()
+    {
+        // An independent check of the stored layout: GGUF row 2j+s of head h is HF row s*d/2+j.
+        using var temp = new TempFolder();
+        var config = Config();
+        var weights = Weights(config);
+        string path = temp.File("tiny.gguf");
+        GgufWriter.SaveLlama(path, config, weights);
+        var gguf = GgufFile.Read(path);
+        var info = gguf.Tensors.Single(t => t.Name == "blk.1.attn_q.weight");
+        Assert.Equal([(ulong)config.HiddenSize, (ulong)config.HiddenSize], info.Dimensions);
+        var stored = new float[config.HiddenSize * config.HiddenSize];
+        DTypes.ToFloat32(File.ReadAllBytes(path).AsSpan((int)info.Offset, stored.Length * 4), DType.F32, stored);
+        var hf = weights["model.layers.1.self_attn.q_proj.weight"];
+        int d = config.HeadDim, columns = config.HiddenSize;
+        for (int h = 0; h < config.NumAttentionHeads; h++)
+            for (int j = 0; j < d / 2; j++)
+                for (int s = 0; s < 2; s++)
+                    Assert.Equal(hf.AsSpan((h * d + s * d / 2 + j) * columns, columns), stored.AsSpan((h * d + 2 * j + s) * columns, columns));
+    }
+
+    [Fact]
+    public void VocabularyComesFromTheTokenList()
+    {
+        using var temp = new TempFolder();
+        var config = Config();
+        var weights = Weights(config);
+        var writer = LlamaWriterWithout(config, weights, "llama.vocab_size");
+        writer.AddMetadata("tokenizer.ggml.tokens", Enumerable.Range(0, config.VocabSize).Select(i => $"t{i}").ToArray());
+        string path = temp.File("v.gguf");
+        writer.Save(path);
+        using var checkpoint = CheckpointLoader.Open(path);
+        Assert.Equal(config.VocabSize, checkpoint.Config.VocabSize);
+    }
+
+    [Fact]
+    public void CustomAlignmentIsHonoured()
+    {
+        using var temp = new TempFolder();
+        var writer = new GgufWriter();
+        writer.AddMetadata(GgufFile.AlignmentKey, 64u);
+        writer.AddTensor(new TensorToWrite("a", [3], new float[] { 1, 2, 3 }, DType.F32));
+        writer.AddTensor(new TensorToWrite("b", [5], new float[] { 4, 5, 6, 7, 8 }, DType.BF16));
+        string path = temp.File("a.gguf");
+        writer.Save(path);
+        var gguf = GgufFile.Read(path);
+        Assert.Equal(64u, gguf.Alignment);
+        Assert.All(gguf.Tensors, t => Assert.Equal(0, t.Offset % 64));
+        Assert.Equal(64, gguf.Tensors[1].Offset - gguf.Tensors[0].Offset);
+    }
+
+    [Fact]
+    public void QuantizedTensorIsAClearError()
+    {
+        using var temp = new TempFolder();
+        var config = Config();
+        var weights = Weights(config);
+        var writer = LlamaWriterWithout(config, weights, skipTensor: "blk.1.attn_v.weight");
+        // Q4_0 packs 32 weights in 18 bytes.
+        writer.AddEncodedTensor("blk.1.attn_v.weight", [8, 16], GgmlType.Q4_0, new byte[8 * 16 / 32 * 18]);
+        string path = temp.File("q.gguf");
+        writer.Save(path);
+        AssertInvalid(() => CheckpointLoader.Open(path), path, "unsupported tensor type Q4_0 for tensor blk.1.attn_v.weight");
+    }
+
+    [Fact]
+    public void MissingTensorAndMetadataAreNamed()
+    {
+        using var temp = new TempFolder();
+        var config = Config();
+        var weights = Weights(config);
+        string path = temp.File("m.gguf");
+        LlamaWriterWithout(config, weights, skipTensor: "blk.0.ffn_gate.weight").Save(path);
+        AssertInvalid(() => CheckpointLoader.Open(path), "missing tensor model.layers.0.mlp.gate_proj.weight", "blk.0.ffn_gate.weight");
+        LlamaWriterWithout(config, weights, "llama.block_count").Save(path);
+        AssertInvalid(() => CheckpointLoader.Open(path), path, "missing metadata llama.block_count");
+    }
+
+    [Fact]
+    public void OtherArchitecturesAreRejected()
+    {
+        using var temp = new TempFolder();
+        var writer = new GgufWriter();
+        writer.AddMetadata("general.architecture", "falcon");
+        string path = temp.File("f.gguf");
+        writer.Save(path);
+        AssertInvalid(() => CheckpointLoader.Open(path), path, "architecture 'falcon'");
+    }
+
+    [Fact]
+    public void WrongMagicAndVersionAreRejected()
+    {
+        using var temp = new TempFolder();
+        var config = Config();
+        string path = temp.File("x.gguf");
+        GgufWriter.SaveLlama(path, config, Weights(config));
+        var bytes = File.ReadAllBytes(path);
+
+        var badMagic = (byte[])bytes.Clone();
+        badMagic[0] = (byte)'X';
+        File.WriteAllBytes(path, badMagic);
+        AssertInvalid(() => CheckpointLoader.Open(path), path, "wrong magic");
+
+        foreach (uint version in new uint[] { 1, 4, 0x03000000 })
+        {
+            var badVersion = (byte[])bytes.Clone();
+            BitConverter.TryWriteBytes(badVersion.AsSpan(4), version);
+            File.WriteAllBytes(path, badVersion);
+            AssertInvalid(() => CheckpointLoader.Open(path), path, $"unsupported GGUF version {version}");
+        }
+    }
+
+    [Fact]
+    public void TruncatedFileNamesTheTensor()
+    {
+        using var temp = new TempFolder();
+        var config = Config();
+        string path = temp.File("t.gguf");
+        GgufWriter.SaveLlama(path, config, Weights(config));
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..^10]);
+        AssertInvalid(() => CheckpointLoader.Open(path), path, "tensor output.weight", "truncated");
+    }
+
+    [Fact]
+    public void OverlappingTensorsAreRejected()
+    {
+        using var temp = new TempFolder();
+        var writer = new GgufWriter();
+        writer.AddTensor(new TensorToWrite("a", [8], new float[8], DType.F32));
+        writer.AddTensor(new TensorToWrite("b", [8], new float[8], DType.F32));
+        string path = temp.File("o.gguf");
+        writer.Save(path);
+        var bytes = File.ReadAllBytes(path);
+        // Tensor b's offset field is the last 8 bytes of its info; point it at tensor a.
+        int bInfoEnd = IndexOf(bytes, "b"u8.ToArray()) + 1 + 4 + 8 + 4;
+        BitConverter.TryWriteBytes(bytes.AsSpan(bInfoEnd), 0UL);
+        File.WriteAllBytes(path, bytes);
+        AssertInvalid(() => GgufFile.Read(path), path, "overlaps");
+    }
+
+    private static int IndexOf(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle);
+
+    /// <summary>The writer <see cref="GgufWriter.SaveLlama"/> would use, less one metadata key or one tensor.</summary>
+    private static GgufWriter LlamaWriterWithout(Models.LlamaConfig config, Dictionary<string, float[]> weights,
+        string? skipKey = null, string? skipTensor = null)
+    {
+        using var temp = new TempFolder();
+        string full = temp.File("full.gguf");
+        GgufWriter.SaveLlama(full, config, weights);
+        var gguf = GgufFile.Read(full);
+        var writer = new GgufWriter();
+        foreach (var (key, value) in gguf.Metadata.Where(m => m.Key != skipKey)) writer.AddMetadata(key, value);
+        var bytes = File.ReadAllBytes(full);
+        foreach (var tensor in gguf.Tensors.Where(t => t.Name != skipTensor))
+        {
+            var values = new float[tensor.Shape.Aggregate(1L, (p, d) => p * d)];
+            DTypes.ToFloat32(bytes.AsSpan((int)tensor.Offset, values.Length * 4), DType.F32, values);
+            writer.AddTensor(new TensorToWrite(tensor.Name, tensor.Shape.Select(d => (int)d).ToArray(), values, DType.F32));
+        }
+        return writer;
+    }
+}

@@ -1,0 +1,103 @@
+using LlmFp4.Kit.Tensors;
+
+namespace LlmFp4.Kit.Tests.Tensors;
+
+public class GemmTests
+{
+    public static TheoryData<string> Backends()
+    {
+        var data = new TheoryData<string> { "managed512", "managed256", "managed1thread" };
+        if (OpenBlasGemm.TryLoad() is not null) data.Add("openblas");
+        return data;
+    }
+
+    private static IGemmBackend Create(string backend) => backend switch
+    {
+        "managed512" => new ManagedGemm(useVector512: true, threads: 2),
+        "managed256" => new ManagedGemm(useVector512: false, threads: 2),
+        "managed1thread" => new ManagedGemm(useVector512: true, threads: 1),
+        "openblas" => OpenBlasGemm.TryLoad()!,
+        _ => throw new ArgumentException(backend),
+    };
+
+    private static readonly (int M, int N, int K)[] Shapes =
+    [
+        (1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7), (1, 257, 33), (257, 1, 7), (33, 33, 257), (257, 33, 257),
+    ];
+
+    private static float[] Random(int length, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void MatchesNaiveReferenceForAllTransposesAndOddShapes(string backend)
+    {
+        var gemm = Create(backend);
+        var naive = new NaiveGemm();
+        foreach (var (m, n, k) in Shapes)
+            foreach (bool transposeA in new[] { false, true })
+                foreach (bool transposeB in new[] { false, true })
+                {
+                    float[] a = Random(m * k, 1), b = Random(k * n, 2), c = Random(m * n, 3);
+                    float[] expected = (float[])c.Clone();
+                    naive.MatMul(a, b, expected, m, n, k, transposeA, transposeB, 0.75f, 0.5f);
+                    gemm.MatMul(a, b, c, m, n, k, transposeA, transposeB, 0.75f, 0.5f);
+                    for (int i = 0; i < c.Length; i++)
+                        Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (1 + MathF.Sqrt(k)),
+                            $"{backend} m={m} n={n} k={k} tA={transposeA} tB={transposeB} at {i}: {c[i]} vs {expected[i]}");
+                }
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void BetaZeroOverwritesNaNAndEmptySumScalesC(string backend)
+    {
+        var gemm = Create(backend);
+        float[] a = Random(7 * 5, 4), b = Random(5 * 9, 5), expected = new float[63];
+        new NaiveGemm().MatMul(a, b, expected, 7, 9, 5, false, false, 1, 0);
+        float[] c = Enumerable.Repeat(float.NaN, 63).ToArray();
+        gemm.MatMul(a, b, c, 7, 9, 5, false, false, 1, 0);
+        for (int i = 0; i < c.Length; i++) Assert.Equal(expected[i], c[i], 1e-5f);
+
+        float[] kept = Enumerable.Repeat(2f, 6).ToArray();
+        gemm.MatMul([], [], kept, 2, 3, 0, false, false, 1, 0.5f);
+        Assert.All(kept, value => Assert.Equal(1f, value));
+    }
+
+    [Fact]
+    public void ManagedResultsAreBitIdenticalAcrossThreadsAndBatchRows()
+    {
+        int m = 300, n = 70, k = 600;
+        float[] a = Random(m * k, 6), b = Random(n * k, 7);
+        float[] serial = new float[m * n], parallel = new float[m * n];
+        new ManagedGemm(true, 1).MatMul(a, b, serial, m, n, k, false, true, 1, 0);
+        new ManagedGemm(true, 2).MatMul(a, b, parallel, m, n, k, false, true, 1, 0);
+        Assert.Equal(serial, parallel);
+
+        // A single row computed alone equals the same row inside the large product.
+        float[] row = new float[n];
+        new ManagedGemm(true, 2).MatMul(a.AsSpan(37 * k, k), b, row, 1, n, k, false, true, 1, 0);
+        Assert.Equal(serial.AsSpan(37 * n, n).ToArray(), row);
+    }
+
+    [Fact]
+    public void MatMulChecksLengthsWithClearMessages()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Gemm.MatMul(new float[5], new float[6], new float[4], 2, 2, 3));
+        Assert.Contains("A has 5 elements, needs 6", error.Message);
+        error = Assert.Throws<ArgumentException>(() => Gemm.MatMul(new float[6], new float[5], new float[4], 2, 2, 3, transposeB: true));
+        Assert.Contains("B has 5 elements, needs 6 for [2×3]", error.Message);
+        error = Assert.Throws<ArgumentException>(() => Gemm.MatMul(new float[6], new float[6], new float[3], 2, 2, 3));
+        Assert.Contains("C has 3 elements", error.Message);
+    }
+
+    [Fact]
+    public void DefaultBackendHasReadableName()
+    {
+        Assert.False(string.IsNullOrWhiteSpace(Gemm.Backend.Name));
+        if (OpenBlasGemm.TryLoad() is { } openBlas) Assert.StartsWith("OpenBLAS 0.", openBlas.Name);
+    }
+}
