@@ -17,6 +17,8 @@ public static class CliApp
     public static IEnumerable<Command> Commands()
     {
         yield return FormatsCommand.Create();
+        yield return EvalCommand.Create();
+        yield return TasksCommand.Create();
     }
 
     /// <summary>

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Models.Tokenizers;
+using LlmFp4.Kit.Reports;
+using Spectre.Console;
+
+namespace LlmFp4.Kit.Cli.Commands;
+
+/// <summary>A model ready to evaluate, with the name results are filed under.</summary>
+public sealed record EvalModel(string Name, ICausalLanguageModel Model, ITokenizer Tokenizer);
+
+/// <summary>`llmfp4 eval`: zero-shot tasks and perplexity with lm-eval semantics, results as JSON lines, CSV and a table.</summary>
+public static class EvalCommand
+{
+    /// <summary>
+    /// The verb, loading models with <paramref name="loadModel"/> (tests pass a fake); by default
+    /// <see cref="LoadModel"/>.
+    /// </summary>
+    public static Command Create(Func<string, EvalModel>? loadModel = null)
+    {
+        loadModel ??= LoadModel;
+        var model = new Option<string>("--model") { Description = "Model folder or checkpoint.", Required = true };
+        var tasks = new Option<string>("--tasks")
+        {
+            Description = $"Comma-separated tasks: {string.Join(", ", TaskRegistry.Known)}; benchmarks as name:PATH (e.g. piqa:valid.jsonl).",
+            DefaultValueFactory = _ => "continuation,lastword",
+        };
+        var limit = new Option<int?>("--limit") { Description = "Score only the first N examples of each task." };
+        var quant = new Option<string?>("--quant") { Description = "Quantization config (JSON file) to apply before evaluating." };
+        var output = new Option<string>("--out") { Description = "Results as JSON lines; a CSV is written beside it.", DefaultValueFactory = _ => "results.jsonl" };
+        var batch = new Option<int>("--batch-size") { Description = "Sequences per model call.", DefaultValueFactory = _ => 16 };
+        var dataDir = new Option<string?>("--data-dir") { Description = "The kit's data folder (default: found by walking up from here)." };
+        var seed = new Option<int>("--seed") { Description = "Seed recorded with the results (of the quantization run that made the model).", DefaultValueFactory = _ => 0 };
+
+        var command = new Command("eval", "Evaluate a model on zero-shot tasks (lm-eval semantics) and perplexity.");
+        foreach (var option in new Option[] { model, tasks, limit, quant, output, batch, dataDir, seed })
+            command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(quant) is { } quantConfig)
+                throw new NotSupportedException(
+                    $"--quant {quantConfig}: quantized evaluation is not available yet (the quantization configs come with the calibration stage); evaluate the full-precision model for now.");
+            var taskList = TaskRegistry.Parse(parse.GetValue(tasks)!, parse.GetValue(dataDir));
+            foreach (var task in taskList.Where(t => t.Skipped.Count > 0))
+                AnsiConsole.MarkupLineInterpolated(
+                    $"[yellow]warning:[/] {task.DisplayName}: skipped {task.Skipped.Count} record(s); first: {task.Skipped[0]}");
+
+            var loaded = loadModel(parse.GetValue(model)!);
+            var scorer = new LoglikelihoodScorer(loaded.Model, loaded.Tokenizer, new ScoringOptions(BatchSize: parse.GetValue(batch)));
+            var info = new EvalRunInfo(loaded.Name, QuantConfig: null, Seed: parse.GetValue(seed), Limit: parse.GetValue(limit));
+            var results = RunWithProgress(scorer, taskList, info);
+
+            string jsonl = parse.GetValue(output)!;
+            EvalResultFiles.WriteJsonLines(jsonl, results);
+            EvalResultFiles.WriteCsv(Path.ChangeExtension(jsonl, ".csv"), results);
+            AnsiConsole.Write(MetricsTable(results));
+            if (results.Any(r => r.Metric == "acc"))
+                AnsiConsole.Write(ResultsTable.FromResults(results).ToSpectreTable());
+            AnsiConsole.MarkupLineInterpolated($"Results: {jsonl} and {Path.ChangeExtension(jsonl, ".csv")}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Loads a model for evaluation. The LLaMA runtime and the tokenizer are not part of this build yet, so
+    /// this says so instead of guessing.
+    /// </summary>
+    public static EvalModel LoadModel(string path) =>
+        throw new NotSupportedException(
+            $"Cannot load {path}: evaluating a checkpoint needs the LLaMA runtime and the tokenizer, which are not in this build yet.");
+
+    static IReadOnlyList<EvalResult> RunWithProgress(LoglikelihoodScorer scorer, IReadOnlyList<IEvalTask> tasks, EvalRunInfo info)
+    {
+        IReadOnlyList<EvalResult> results = [];
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var bars = tasks.Select(t => context.AddTask(Markup.Escape(t.DisplayName), autoStart: false)).ToArray();
+                results = EvalRunner.Run(scorer, tasks, info, new SynchronousProgress<TaskProgress>(p =>
+                {
+                    var bar = bars[p.TaskIndex];
+                    bar.StartTask();
+                    bar.MaxValue = p.Step.Total;
+                    bar.Value = p.Step.Done;
+                }));
+                foreach (var bar in bars)
+                    bar.Value = bar.MaxValue;
+            });
+        return results;
+    }
+
+    static Table MetricsTable(IReadOnlyList<EvalResult> results)
+    {
+        var table = new Table().AddColumns("task", "metric").AddColumn(new TableColumn("value").RightAligned())
+            .AddColumn(new TableColumn("± stderr").RightAligned()).AddColumn(new TableColumn("n").RightAligned())
+            .AddColumn(new TableColumn("seconds").RightAligned());
+        foreach (var r in results)
+            table.AddRow(Markup.Escape(StandInTasks.DisplayName(r.Task)), r.Metric, r.Value.ToString("G5"),
+                r.Stderr?.ToString("G3") ?? "—", r.N.ToString(), r.WallTimeSeconds.ToString("F1"));
+        return table;
+    }
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Text;
+using LlmFp4.Kit.Evaluation;
+using Spectre.Console;
+
+namespace LlmFp4.Kit.Reports;
+
+/// <summary>One cell of a <see cref="ResultsTable"/>.</summary>
+public readonly record struct ResultCell(double Value, double? Stderr);
+
+/// <summary>One row of a <see cref="ResultsTable"/>: a model/quantization setting and its value per task.</summary>
+public sealed record ResultsRow(string Setting, IReadOnlyList<ResultCell?> Cells, double? Average);
+
+/// <summary>
+/// The paper's table layout: one row per (model, quantization) setting, one column per task, the average
+/// over tasks last. Accuracy-like metrics (<c>acc</c>, <c>acc_norm</c>) are shown in percent with one
+/// decimal, others as they are. Stand-in tasks carry their "(stand-in)" label in the header.
+/// Renders to the console (Spectre.Console), Markdown and HTML.
+/// </summary>
+public sealed class ResultsTable
+{
+    ResultsTable(string metric, IReadOnlyList<string> tasks, IReadOnlyList<ResultsRow> rows)
+    {
+        Metric = metric;
+        Tasks = tasks;
+        Rows = rows;
+    }
+
+    public string Metric { get; }
+
+    /// <summary>Task names, in the order they first appear in the results.</summary>
+    public IReadOnlyList<string> Tasks { get; }
+
+    /// <summary>Settings, in the order they first appear; the average is null unless the row has every task.</summary>
+    public IReadOnlyList<ResultsRow> Rows { get; }
+
+    /// <summary>Headers of the task columns, stand-ins labelled.</summary>
+    public IReadOnlyList<string> TaskHeaders => [.. Tasks.Select(StandInTasks.DisplayName)];
+
+    /// <summary>
+    /// Builds the table for <paramref name="metric"/> from <paramref name="results"/> (results for other metrics
+    /// are ignored; of repeated results for one cell the last wins). <paramref name="settingLabel"/> names a row;
+    /// by default the model, then the quantization config or "full precision".
+    /// </summary>
+    public static ResultsTable FromResults(IEnumerable<EvalResult> results, string metric = "acc", Func<EvalResult, string>? settingLabel = null)
+    {
+        settingLabel ??= r => $"{r.Model} · {r.QuantConfig ?? "full precision"}";
+        var tasks = new List<string>();
+        var settings = new List<string>();
+        var cells = new Dictionary<(string Setting, string Task), ResultCell>();
+        foreach (var result in results.Where(r => r.Metric == metric))
+        {
+            string setting = settingLabel(result);
+            if (!tasks.Contains(result.Task))
+                tasks.Add(result.Task);
+            if (!settings.Contains(setting))
+                settings.Add(setting);
+            cells[(setting, result.Task)] = new ResultCell(result.Value, result.Stderr);
+        }
+
+        var rows = settings.Select(setting =>
+        {
+            var row = tasks.Select(task => cells.TryGetValue((setting, task), out var cell) ? cell : (ResultCell?)null).ToList();
+            double? average = row.All(c => c is not null) ? row.Average(c => c!.Value.Value) : null;
+            return new ResultsRow(setting, row, average);
+        }).ToList();
+        return new ResultsTable(metric, tasks, rows);
+    }
+
+    /// <summary>A cell as text: "66.3" for accuracies (percent), "12.34" otherwise, "—" when missing.</summary>
+    public string Format(ResultCell? cell, bool withStderr = false)
+    {
+        if (cell is not ResultCell c)
+            return "—";
+        string value = FormatNumber(c.Value);
+        return withStderr && c.Stderr is double s ? $"{value} ± {FormatNumber(s)}" : value;
+    }
+
+    public string FormatAverage(ResultsRow row) => row.Average is double a ? FormatNumber(a) : "—";
+
+    bool IsAccuracy => Metric.StartsWith("acc", StringComparison.Ordinal);
+
+    string FormatNumber(double value) =>
+        IsAccuracy ? (100 * value).ToString("F1", CultureInfo.InvariantCulture) : value.ToString("F2", CultureInfo.InvariantCulture);
+
+    string Caption => IsAccuracy ? $"{Metric} (%)" : Metric;
+
+    public Table ToSpectreTable(bool withStderr = false)
+    {
+        var table = new Table().Title(Markup.Escape(Caption));
+        table.AddColumn("setting");
+        foreach (string header in TaskHeaders)
+            table.AddColumn(new TableColumn(Markup.Escape(header)).RightAligned());
+        table.AddColumn(new TableColumn("average").RightAligned());
+        foreach (var row in Rows)
+            table.AddRow([Markup.Escape(row.Setting), .. row.Cells.Select(c => Markup.Escape(Format(c, withStderr))), FormatAverage(row)]);
+        return table;
+    }
+
+    public string ToMarkdown(bool withStderr = false)
+    {
+        var md = new StringBuilder();
+        md.Append("| setting | ").AppendJoin(" | ", TaskHeaders.Select(EscapeMarkdown)).Append(" | average |\n");
+        md.Append("|---|").Append(string.Concat(Enumerable.Repeat("---:|", Tasks.Count + 1))).Append('\n');
+        foreach (var row in Rows)
+            md.Append("| ").Append(EscapeMarkdown(row.Setting)).Append(" | ")
+                .AppendJoin(" | ", row.Cells.Select(c => Format(c, withStderr))).Append(" | ").Append(FormatAverage(row)).Append(" |\n");
+        return md.ToString();
+    }
+
+    /// <summary>A self-contained HTML table (inline styles only), for notebooks and exported reports.</summary>
+    public string ToHtml(bool withStderr = false)
+    {
+        var html = new StringBuilder();
+        html.Append("<table style=\"border-collapse:collapse;font-family:sans-serif;font-size:13px\">\n");
+        html.Append("<caption style=\"text-align:left;padding:4px\">").Append(Escape(Caption)).Append("</caption>\n");
+        html.Append("<thead><tr>").Append(Th("setting", left: true));
+        foreach (string header in TaskHeaders)
+            html.Append(Th(header, left: false));
+        html.Append(Th("average", left: false)).Append("</tr></thead>\n<tbody>\n");
+        foreach (var row in Rows)
+        {
+            html.Append("<tr>").Append(Td(row.Setting, left: true));
+            foreach (var cell in row.Cells)
+                html.Append(Td(Format(cell, withStderr), left: false));
+            html.Append(Td(FormatAverage(row), left: false)).Append("</tr>\n");
+        }
+        return html.Append("</tbody>\n</table>").ToString();
+    }
+
+    static string Th(string text, bool left) =>
+        $"<th style=\"border-bottom:1px solid #444;padding:4px 8px;text-align:{(left ? "left" : "right")}\">{Escape(text)}</th>";
+
+    static string Td(string text, bool left) =>
+        $"<td style=\"padding:4px 8px;text-align:{(left ? "left" : "right")}\">{Escape(text)}</td>";
+
+    /// <summary>HTML-escapes markup characters only, so "±" and "—" stay readable in the source.</summary>
+    static string Escape(string text) =>
+        text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
+
+    static string EscapeMarkdown(string text) => text.Replace("|", "\\|");
+}
