@@ -1,5 +1,6 @@
-using System.Runtime.CompilerServices;
+using System.Buffers;
 using System.Runtime.Intrinsics;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Models;
 
@@ -15,19 +16,29 @@ public static class Attention
 {
     /// <summary>
     /// <c>probs[i, j] = softmax_j(scale · q_i · k_j)</c> over the visible keys <c>j ≤ keys − queries + i</c>, and 0
-    /// for the masked ones; <paramref name="probs"/> is [queries × keys]. Dot products in float32 (SIMD, fixed
-    /// order), softmax as <see cref="Softmax.Forward"/>. NaN in q or k gives NaN rows.
+    /// for the masked ones; <paramref name="probs"/> is [queries × keys]. Dot products in float32 (GEMM kernel,
+    /// ascending d, one FMA per term), softmax as <see cref="Softmax.Forward"/>. NaN in q or k gives NaN rows.
     /// </summary>
     public static void CausalProbabilities(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
         int queries, int keys, int headDim, float scale, Span<float> probs)
     {
         CheckShapes(q, queryStride, k, keyStride, queries, keys, headDim, probs.Length, "CausalProbabilities");
+        float[] queryRows = Gather(q, queryStride, queries, headDim), keyRows = Gather(k, keyStride, keys, headDim);
+        try
+        {
+            // The full rectangle through the GEMM kernel is cheaper than the triangle by dot products.
+            HeadGemm.MatMul(queryRows.AsSpan(0, queries * headDim), keyRows.AsSpan(0, keys * headDim), probs[..(queries * keys)],
+                queries, keys, headDim, transposeA: false, transposeB: true, alpha: scale, beta: 0);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(queryRows);
+            ArrayPool<float>.Shared.Return(keyRows);
+        }
         for (int i = 0; i < queries; i++)
         {
             int visible = keys - queries + i + 1;
             Span<float> row = probs.Slice(i * keys, keys);
-            ReadOnlySpan<float> query = q.Slice(i * queryStride, headDim);
-            for (int j = 0; j < visible; j++) row[j] = scale * Dot(query, k.Slice(j * keyStride, headDim));
             Softmax.Forward(row[..visible], row);
             row[visible..].Clear();
         }
@@ -54,22 +65,42 @@ public static class Attention
     }
 
     /// <summary>
-    /// <c>output_i = Σ_j probs[i, j] · v_j</c> over the visible keys <c>j ≤ keys − queries + i</c> (masked entries
-    /// of <paramref name="probs"/> are never read), with
+    /// <c>output_i = Σ_j probs[i, j] · v_j</c>, where the masked entries <c>j &gt; keys − queries + i</c> must be zero
+    /// (as <see cref="CausalProbabilities"/> leaves them), with
     /// <paramref name="probs"/> [queries × keys]; output rows written with <paramref name="outputStride"/>.
-    /// Accumulates in float32 in ascending j with one FMA per term. NaN propagates.
+    /// Accumulates in float32 in ascending j with one FMA per term (GEMM kernel). NaN propagates.
     /// </summary>
     public static void WeightedSum(ReadOnlySpan<float> probs, ReadOnlySpan<float> v, int valueStride,
         int queries, int keys, int headDim, Span<float> output, int outputStride)
     {
         CheckWeightedSum(probs, v, valueStride, queries, keys, headDim, output, outputStride);
-        for (int i = 0; i < queries; i++)
+        float[] valueRows = Gather(v, valueStride, keys, headDim), outputRows = ArrayPool<float>.Shared.Rent(queries * headDim);
+        try
         {
-            Span<float> target = output.Slice(i * outputStride, headDim);
-            target.Clear();
-            ReadOnlySpan<float> row = probs.Slice(i * keys, keys - queries + i + 1);
-            for (int j = 0; j < row.Length; j++) MultiplyAdd(row[j], v.Slice(j * valueStride, headDim), target);
+            HeadGemm.MatMul(probs[..(queries * keys)], valueRows.AsSpan(0, keys * headDim), outputRows.AsSpan(0, queries * headDim),
+                queries, headDim, keys, transposeA: false, transposeB: false, alpha: 1, beta: 0);
+            for (int i = 0; i < queries; i++)
+                outputRows.AsSpan(i * headDim, headDim).CopyTo(output.Slice(i * outputStride, headDim));
         }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(valueRows);
+            ArrayPool<float>.Shared.Return(outputRows);
+        }
+    }
+
+    /// <summary>
+    /// One head's products run on a single-threaded managed GEMM: callers parallelise over heads, and the
+    /// result must not depend on which GEMM backend the rest of the model uses.
+    /// </summary>
+    private static readonly ManagedGemm HeadGemm = new(Vector512.IsHardwareAccelerated, threads: 1);
+
+    /// <summary>Copies <paramref name="rows"/> strided rows of <paramref name="width"/> into a pooled contiguous buffer.</summary>
+    private static float[] Gather(ReadOnlySpan<float> source, int stride, int rows, int width)
+    {
+        float[] buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, rows * width));
+        for (int r = 0; r < rows; r++) source.Slice(r * stride, width).CopyTo(buffer.AsSpan(r * width, width));
+        return buffer;
     }
 
     /// <summary>Scalar reference for <see cref="WeightedSum"/>, in double.</summary>
@@ -84,41 +115,6 @@ public static class Attention
                 for (int j = 0; j < keys - queries + i + 1; j++) sum += (double)probs[i * keys + j] * v[j * valueStride + d];
                 output[i * outputStride + d] = (float)sum;
             }
-    }
-
-    /// <summary>Σ x[i]·y[i] with Vector256 lanes combined in a fixed order, then a scalar tail.</summary>
-    private static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
-    {
-        int i = 0;
-        float sum = 0;
-        if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<float>.Count)
-        {
-            var acc = Vector256<float>.Zero;
-            ref float xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            ref float yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-                acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Vector256.LoadUnsafe(ref yr, (nuint)i), acc);
-            sum = Vector256.Sum(acc);
-        }
-        for (; i < x.Length; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
-        return sum;
-    }
-
-    /// <summary>target += a·x, one FMA per element.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MultiplyAdd(float a, ReadOnlySpan<float> x, Span<float> target)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var scale = Vector256.Create(a);
-            ref float xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            ref float tr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(target);
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-                Vector256.FusedMultiplyAdd(scale, Vector256.LoadUnsafe(ref xr, (nuint)i), Vector256.LoadUnsafe(ref tr, (nuint)i))
-                    .StoreUnsafe(ref tr, (nuint)i);
-        }
-        for (; i < x.Length; i++) target[i] = MathF.FusedMultiplyAdd(a, x[i], target[i]);
     }
 
     private static void CheckShapes(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,

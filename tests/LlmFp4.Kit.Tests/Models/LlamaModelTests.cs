@@ -103,7 +103,7 @@ public class LlamaModelTests
         model.MaxBatchTokens = 10; // every sequence now runs in its own forward pass
         float[][] grouped = model.TokenLogProbs(batch);
         for (int s = 0; s < batch.Length; s++)
-            for (int i = 0; i < grouped[s].Length; i++) Assert.Equal(logProbs[s][i], grouped[s][i], 1e-6f);
+            for (int i = 0; i < grouped[s].Length; i++) Assert.Equal(logProbs[s][i], grouped[s][i], 1e-5f);
     }
 
     private sealed class RecordingQuantizer(string name, List<string> calls, Func<float, float>? map = null) : ITensorQuantizer
