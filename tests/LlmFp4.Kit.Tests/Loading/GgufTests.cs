@@ -210,7 +210,7 @@ public class GgufTests
     private static int IndexOf(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle);
 
     /// <summary>The writer <see cref="GgufWriter.SaveLlama"/> would use, less one metadata key or one tensor.</summary>
-    private static GgufWriter LlamaWriterWithout(Models.LlamaConfig config, Dictionary<string, float[]> weights,
+    private static GgufWriter LlamaWriterWithout(LlmFp4.Kit.Models.LlamaConfig config, Dictionary<string, float[]> weights,
         string? skipKey = null, string? skipTensor = null)
     {
         using var temp = new TempFolder();

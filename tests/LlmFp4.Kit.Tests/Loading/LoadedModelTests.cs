@@ -1,0 +1,40 @@
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Models.Loading;
+using static LlmFp4.Kit.Tests.Loading.TinyCheckpoints;
+
+namespace LlmFp4.Kit.Tests.Loading;
+
+public class LoadedModelTests
+{
+    private static readonly int[][] Sequences = [[1, 5, 9, 2, 12, 0, 7], [3, 3, 11]];
+
+    private static float[][] Logits(LlamaConfig config, IReadOnlyDictionary<string, float[]> weights) =>
+        new LlamaModel(config, weights).Logits(Sequences);
+
+    [Theory]
+    [InlineData("hf", DType.F32)]
+    [InlineData("gguf", DType.F32)]
+    [InlineData("llama2c", DType.F32)]
+    [InlineData("hf", DType.BF16)]
+    [InlineData("gguf", DType.F16)]
+    public void EveryFormatGivesTheLogitsOfTheOriginalWeights(string format, DType dtype)
+    {
+        using var temp = new TempFolder();
+        var config = Config() with { BosTokenId = null, EosTokenId = null };
+        var weights = Weights(config);
+        string path = temp.File(format == "llama2c" ? "model.bin" : format);
+        switch (format)
+        {
+            case "hf": HfCheckpointWriter.Save(path, config, weights, dtype); break;
+            case "gguf": GgufWriter.SaveLlama(path, config, weights, dtype); break;
+            default: Llama2cCheckpoint.Save(path, config, weights); break;
+        }
+        var stored = weights.ToDictionary(w => w.Key, w => Rounded(w.Value, dtype));
+
+        using var checkpoint = CheckpointLoader.Open(path);
+        var expected = Logits(config, stored);
+        var actual = Logits(checkpoint.Config, checkpoint.ReadAllFloat32());
+        for (int s = 0; s < Sequences.Length; s++)
+            Assert.True(expected[s].AsSpan().SequenceEqual(actual[s]), $"{format} {dtype}: logits of sequence {s} differ");
+    }
+}
