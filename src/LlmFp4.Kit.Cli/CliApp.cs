@@ -19,6 +19,8 @@ public static class CliApp
         yield return FormatsCommand.Create();
         yield return EvalCommand.Create();
         yield return TasksCommand.Create();
+        yield return CorpusCommand.Create();
+        yield return TokenizerCommand.Create();
     }
 
     /// <summary>

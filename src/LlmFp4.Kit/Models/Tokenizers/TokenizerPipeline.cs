@@ -1,0 +1,334 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace LlmFp4.Kit.Models.Tokenizers;
+
+/// <summary>
+/// The text stages of a Hugging Face tokenizer.json around the model: normalizer (text → text), pre-tokenizer
+/// (text → words) and decoder (token strings → text). Each supported "type" is one small function; an
+/// unsupported type is an error naming the file and the JSON field.
+/// </summary>
+internal static class TokenizerPipeline
+{
+    public delegate string Normalizer(string text);
+
+    /// <summary>Splits each piece further; <c>first</c> tells whether a piece starts the input text.</summary>
+    public delegate void PreTokenizer(string piece, bool first, List<string> output);
+
+    public delegate List<string> Decoder(List<string> tokens);
+
+    /// <summary>The GPT-2 pre-tokenization pattern (contractions, letters, digits, other symbols, white space).</summary>
+    public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+    public static readonly Regex Gpt2Regex = new(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+
+    public static Normalizer? ParseNormalizer(JsonElement e, string file, string field)
+    {
+        if (e.ValueKind == JsonValueKind.Null)
+            return null;
+        string type = Type(e, file, field);
+        switch (type)
+        {
+            case "Sequence":
+            {
+                var steps = Array(e, "normalizers", file, field)
+                    .Select((x, i) => ParseNormalizer(x, file, $"{field}.normalizers[{i}]")).OfType<Normalizer>().ToArray();
+                return text => steps.Aggregate(text, (t, step) => step(t));
+            }
+            case "Prepend":
+            {
+                string prepend = String(e, "prepend", file, field);
+                return text => text.Length == 0 ? text : prepend + text;
+            }
+            case "Replace":
+            {
+                var replace = ParseReplace(e, file, field);
+                return text => replace(text);
+            }
+            case "NFC": return text => text.Normalize(NormalizationForm.FormC);
+            case "NFD": return text => text.Normalize(NormalizationForm.FormD);
+            case "NFKC": return text => text.Normalize(NormalizationForm.FormKC);
+            case "NFKD": return text => text.Normalize(NormalizationForm.FormKD);
+            case "Lowercase": return text => text.ToLowerInvariant();
+            default: throw Unsupported(file, field, type, "Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase");
+        }
+    }
+
+    public static PreTokenizer? ParsePreTokenizer(JsonElement e, string file, string field)
+    {
+        if (e.ValueKind == JsonValueKind.Null)
+            return null;
+        string type = Type(e, file, field);
+        switch (type)
+        {
+            case "Sequence":
+            {
+                var steps = Array(e, "pretokenizers", file, field)
+                    .Select((x, i) => ParsePreTokenizer(x, file, $"{field}.pretokenizers[{i}]")).OfType<PreTokenizer>().ToArray();
+                return (piece, first, output) =>
+                {
+                    var pieces = new List<string> { piece };
+                    foreach (var step in steps)
+                    {
+                        var split = new List<string>();
+                        for (int i = 0; i < pieces.Count; i++)
+                            step(pieces[i], first && i == 0, split);
+                        pieces = split;
+                    }
+                    output.AddRange(pieces);
+                };
+            }
+            case "ByteLevel":
+            {
+                bool addPrefixSpace = Bool(e, "add_prefix_space", false);
+                bool useRegex = Bool(e, "use_regex", true);
+                return (piece, _, output) =>
+                {
+                    if (addPrefixSpace && !piece.StartsWith(' '))
+                        piece = " " + piece;
+                    if (!useRegex)
+                    {
+                        output.Add(ByteLevelAlphabet.Encode(piece));
+                        return;
+                    }
+                    foreach (var m in Gpt2Regex.EnumerateMatches(piece))
+                        output.Add(ByteLevelAlphabet.Encode(piece.AsSpan(m.Index, m.Length)));
+                };
+            }
+            case "Metaspace":
+            {
+                string replacement = String(e, "replacement", file, field);
+                string scheme = e.TryGetProperty("prepend_scheme", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()!
+                    : Bool(e, "add_prefix_space", true) ? "always" : "never";
+                if (scheme is not ("always" or "first" or "never"))
+                    throw new InvalidDataException($"{file}: {field}.prepend_scheme '{scheme}' is not one of always, first, never.");
+                bool split = Bool(e, "split", true);
+                return (piece, first, output) =>
+                {
+                    piece = piece.Replace(" ", replacement);
+                    if ((scheme == "always" || (scheme == "first" && first)) && piece.Length > 0 && !piece.StartsWith(replacement))
+                        piece = replacement + piece;
+                    if (!split)
+                    {
+                        output.Add(piece);
+                        return;
+                    }
+                    // Each word keeps the replacement character that precedes it ("MergedWithNext").
+                    int start = 0;
+                    for (int i = piece.IndexOf(replacement, 1, StringComparison.Ordinal); i > 0; i = piece.IndexOf(replacement, i + 1, StringComparison.Ordinal))
+                    {
+                        output.Add(piece[start..i]);
+                        start = i;
+                    }
+                    if (start < piece.Length)
+                        output.Add(piece[start..]);
+                };
+            }
+            case "Split":
+            {
+                var regex = Pattern(e, file, field);
+                string behavior = String(e, "behavior", file, field);
+                if (Bool(e, "invert", false))
+                    throw new InvalidDataException($"{file}: {field}.invert = true is not supported.");
+                if (behavior is not ("Isolated" or "Removed" or "MergedWithPrevious" or "MergedWithNext"))
+                    throw new InvalidDataException($"{file}: {field}.behavior '{behavior}' is not supported (Isolated, Removed, MergedWithPrevious, MergedWithNext).");
+                return (piece, _, output) => SplitByPattern(piece, regex, behavior, output);
+            }
+            default:
+                throw Unsupported(file, field, type, "Sequence, ByteLevel, Metaspace, Split");
+        }
+    }
+
+    public static Decoder? ParseDecoder(JsonElement e, string file, string field)
+    {
+        if (e.ValueKind == JsonValueKind.Null)
+            return null;
+        string type = Type(e, file, field);
+        switch (type)
+        {
+            case "Sequence":
+            {
+                var steps = Array(e, "decoders", file, field)
+                    .Select((x, i) => ParseDecoder(x, file, $"{field}.decoders[{i}]")).OfType<Decoder>().ToArray();
+                return tokens => steps.Aggregate(tokens, (t, step) => step(t));
+            }
+            case "ByteLevel":
+                return tokens =>
+                {
+                    var bytes = new List<byte>();
+                    foreach (var token in tokens)
+                        ByteLevelAlphabet.DecodeTo(token, bytes);
+                    return [Encoding.UTF8.GetString(bytes.ToArray())];
+                };
+            case "Replace":
+            {
+                var replace = ParseReplace(e, file, field);
+                return tokens => tokens.ConvertAll(t => replace(t));
+            }
+            case "ByteFallback":
+                return DecodeByteFallback;
+            case "Fuse":
+                return tokens => [string.Concat(tokens)];
+            case "Strip":
+            {
+                string content = String(e, "content", file, field);
+                if (content.Length != 1)
+                    throw new InvalidDataException($"{file}: {field}.content must be one character.");
+                int start = Int(e, "start", file, field), stop = Int(e, "stop", file, field);
+                return tokens => tokens.ConvertAll(t => Strip(t, content[0], start, stop));
+            }
+            case "Metaspace":
+            {
+                string replacement = String(e, "replacement", file, field);
+                bool stripFirst = e.TryGetProperty("prepend_scheme", out var s) && s.ValueKind == JsonValueKind.String
+                    ? s.GetString() != "never"
+                    : Bool(e, "add_prefix_space", true);
+                return tokens => tokens.Select((t, i) =>
+                {
+                    t = t.Replace(replacement, " ");
+                    return i == 0 && stripFirst && t.StartsWith(' ') ? t[1..] : t;
+                }).ToList();
+            }
+            default:
+                throw Unsupported(file, field, type, "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace");
+        }
+    }
+
+    /// <summary>
+    /// Turns runs of &lt;0xNN&gt; tokens into the text their bytes encode; a run that is not valid UTF-8 becomes
+    /// one U+FFFD per byte, as the Hugging Face decoder does.
+    /// </summary>
+    private static List<string> DecodeByteFallback(List<string> tokens)
+    {
+        var output = new List<string>(tokens.Count);
+        var pending = new List<byte>();
+        foreach (var token in tokens)
+        {
+            if (token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
+                && byte.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out byte b))
+            {
+                pending.Add(b);
+                continue;
+            }
+            Flush();
+            output.Add(token);
+        }
+        Flush();
+        return output;
+
+        void Flush()
+        {
+            if (pending.Count == 0)
+                return;
+            try
+            {
+                output.Add(new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(pending.ToArray()));
+            }
+            catch (DecoderFallbackException)
+            {
+                output.Add(new string('\uFFFD', pending.Count));
+            }
+            pending.Clear();
+        }
+    }
+
+    private static void SplitByPattern(string piece, Regex regex, string behavior, List<string> output)
+    {
+        int last = 0;
+        string? carry = null; // a match waiting to be merged with the next gap
+        foreach (var m in regex.EnumerateMatches(piece))
+        {
+            if (m.Length == 0)
+                continue;
+            string gap = piece[last..m.Index], match = piece.Substring(m.Index, m.Length);
+            last = m.Index + m.Length;
+            switch (behavior)
+            {
+                case "Isolated":
+                    Add(gap);
+                    Add(match);
+                    break;
+                case "Removed":
+                    Add(gap);
+                    break;
+                case "MergedWithPrevious":
+                    Add(gap + match);
+                    break;
+                default: // MergedWithNext
+                    Add((carry ?? "") + gap);
+                    carry = match;
+                    break;
+            }
+        }
+        Add((carry ?? "") + piece[last..]);
+
+        void Add(string s)
+        {
+            if (s.Length > 0)
+                output.Add(s);
+        }
+    }
+
+    private static string Strip(string token, char c, int start, int stop)
+    {
+        int from = 0, to = token.Length;
+        while (from < to && from < start && token[from] == c)
+            from++;
+        while (to > from && token.Length - to < stop && token[to - 1] == c)
+            to--;
+        return token[from..to];
+    }
+
+    private static Func<string, string> ParseReplace(JsonElement e, string file, string field)
+    {
+        var regex = Pattern(e, file, field);
+        string content = String(e, "content", file, field);
+        return text => regex.Replace(text, content.Replace("$", "$$"));
+    }
+
+    /// <summary>A {"String": s} pattern (matched literally) or {"Regex": r} pattern, as a .NET regex.</summary>
+    private static Regex Pattern(JsonElement e, string file, string field)
+    {
+        if (!e.TryGetProperty("pattern", out var p) || p.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{file}: {field}.pattern is missing or not an object.");
+        try
+        {
+            if (p.TryGetProperty("String", out var s) && s.ValueKind == JsonValueKind.String)
+                return new Regex(Regex.Escape(s.GetString()!), RegexOptions.CultureInvariant);
+            if (p.TryGetProperty("Regex", out var r) && r.ValueKind == JsonValueKind.String)
+                return new Regex(r.GetString()!, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"{file}: {field}.pattern is not a regular expression .NET can read ({ex.Message}).", ex);
+        }
+        throw new InvalidDataException($"{file}: {field}.pattern has neither a \"String\" nor a \"Regex\" entry.");
+    }
+
+    private static string Type(JsonElement e, string file, string field) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String
+            ? t.GetString()!
+            : throw new InvalidDataException($"{file}: {field} has no \"type\".");
+
+    private static IEnumerable<JsonElement> Array(JsonElement e, string name, string file, string field) =>
+        e.TryGetProperty(name, out var a) && a.ValueKind == JsonValueKind.Array
+            ? a.EnumerateArray()
+            : throw new InvalidDataException($"{file}: {field}.{name} is missing or not an array.");
+
+    private static string String(JsonElement e, string name, string file, string field) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+            ? v.GetString()!
+            : throw new InvalidDataException($"{file}: {field}.{name} is missing or not a string.");
+
+    private static int Int(JsonElement e, string name, string file, string field) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)
+            ? i
+            : throw new InvalidDataException($"{file}: {field}.{name} is missing or not an integer.");
+
+    private static bool Bool(JsonElement e, string name, bool fallback) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
+
+    private static InvalidDataException Unsupported(string file, string field, string type, string supported) =>
+        new($"{file}: {field}.type '{type}' is not supported (supported: {supported}).");
+}
