@@ -18,14 +18,15 @@ public sealed record FpQuantizer(FpFormat Format, Granularity Granularity, float
         new(baseFormat, Granularity.PerRow, BiasScales(baseFormat, biases));
 
     /// <summary>
-    /// The pre-shifted bias of FPQ, simulated: input channel j gets bias ρ + offsets[j], i.e. scale 2^-(ρ + o_j)
-    /// (power-of-two multiples of the shared 2^-ρ).
+    /// The pre-shifted bias of FPQ, simulated: input channel j gets bias ρ + offsets[j], i.e. scale 2^-ρ·2^-o_j, formed
+    /// in float32 as the shared scale times a power of two (exact) so the folded form reproduces it bit for bit.
     /// </summary>
     public static FpQuantizer PreShifted(FpFormat baseFormat, double rho, ReadOnlySpan<int> offsets)
     {
-        var biases = new double[offsets.Length];
-        for (int j = 0; j < offsets.Length; j++) biases[j] = rho + offsets[j];
-        return new FpQuantizer(baseFormat, Granularity.PerColumn, BiasScales(baseFormat, biases));
+        float shared = BiasScale(baseFormat, rho);
+        var scales = new float[offsets.Length];
+        for (int j = 0; j < offsets.Length; j++) scales[j] = MathF.ScaleB(shared, -offsets[j]);
+        return new FpQuantizer(baseFormat, Granularity.PerColumn, scales);
     }
 
     /// <summary>The scale that applies exponent bias <paramref name="bias"/> to <paramref name="baseFormat"/>, in float32.</summary>
