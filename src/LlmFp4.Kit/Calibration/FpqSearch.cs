@@ -56,8 +56,12 @@ internal sealed class FpqSearch
     private readonly bool _useActivationGrams;
     private float[]? _inputGram;
 
+    /// <summary>
+    /// Prepares the search of <paramref name="group"/>'s layers; <paramref name="activationGrams"/> forces the activation
+    /// phase onto the Gram (true) or the direct (false) evaluation, null picks by cost and memory.
+    /// </summary>
     public FpqSearch(InputGroup group, QuantSpec? weights, QuantSpec? activations, SearchSettings settings, bool preShifted,
-        IProgress<CalibrationProgress>? progress = null)
+        IProgress<CalibrationProgress>? progress = null, bool? activationGrams = null)
     {
         _group = group;
         _weights = weights;
@@ -74,7 +78,7 @@ internal sealed class FpqSearch
 
         long gramBytes = (long)_activationFormats.Length * _multipliers.Length * _in * _in * sizeof(float);
         int outputs = group.Layers.Sum(l => l.OutFeatures);
-        _useActivationGrams = gramBytes <= GramCacheBytes && _in <= (long)settings.Rounds * outputs;
+        _useActivationGrams = activationGrams ?? (gramBytes <= GramCacheBytes && _in <= (long)settings.Rounds * outputs);
     }
 
     public IReadOnlyList<LayerSearchResult> Run()

@@ -25,8 +25,9 @@ public static partial class QuantPresets
         _ => "4/4/4",
     };
 
-    /// <summary>Every preset name with explicit bits, e.g. for --help and error messages.</summary>
-    public static IEnumerable<string> Names() => Methods.SelectMany(m => BitSettings.Select(b => $"{m}:{b}"));
+    /// <summary>Every valid method × named bit setting (SmoothQuant needs quantized activations, so it has no w4a16).</summary>
+    public static IEnumerable<string> Names() =>
+        Methods.SelectMany(m => BitSettings.Where(b => !(m == "smoothquant" && b.EndsWith("a16", StringComparison.Ordinal))).Select(b => $"{m}:{b}"));
 
     /// <summary>The config named <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">Unknown method or bit setting; the message lists what exists.</exception>
