@@ -154,7 +154,7 @@ public sealed class CalibrationResult
         SafeTensorsWriter.Write(Path.Combine(directory, TensorsFile),
             Tensors.Select(t => new TensorToWrite(t.Key, [t.Value.Length], t.Value, DType.F32)),
             new Dictionary<string, string> { ["config_hash"] = ConfigHash, ["model_weights_sha256"] = Model.WeightsSha256 });
-        var json = JsonSerializer.Serialize(new Document(this), QuantConfig.JsonOptions);
+        var json = JsonSerializer.Serialize(Document.From(this), QuantConfig.JsonOptions);
         AtomicFile.Write(Path.Combine(directory, JsonFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(json)));
     }
 
@@ -213,10 +213,8 @@ public sealed class CalibrationResult
         IReadOnlyDictionary<string, TensorQuantizer> AttentionQuantizers,
         IReadOnlyList<LayerCalibration> Layers)
     {
-        public Document(CalibrationResult result)
-            : this(result.Config, result.ConfigHash, result.Model, result.CalibrationTokens, result.Timings, result.Embedding,
-                result.AttentionQuantizers, result.Layers)
-        {
-        }
+        public static Document From(CalibrationResult result) =>
+            new(result.Config, result.ConfigHash, result.Model, result.CalibrationTokens, result.Timings, result.Embedding,
+                result.AttentionQuantizers, result.Layers);
     }
 }
