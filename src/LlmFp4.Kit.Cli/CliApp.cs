@@ -21,6 +21,7 @@ public static class CliApp
         yield return TasksCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
+        yield return CalibrateCommand.Create();
     }
 
     /// <summary>

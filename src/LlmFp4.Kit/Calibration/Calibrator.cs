@@ -38,7 +38,7 @@ public static class Calibrator
         var layers = config.Method switch
         {
             QuantMethod.MinMax => MinMaxLayers(config, groups, tensors),
-            QuantMethod.FpqBaseline or QuantMethod.Fpq => SearchLayers(config, groups, tensors, progress),
+            QuantMethod.FpqBaseline or QuantMethod.Fpq => SearchLayers(config, groups, tensors, timings, progress),
             QuantMethod.SmoothQuant => SmoothQuant.Run(model, config, groups, tensors),
             QuantMethod.Gptq => Gptq.Run(config, groups, tensors, progress),
             _ => throw new ArgumentOutOfRangeException(nameof(config), config.Method, "Unknown quantization method."),
@@ -96,14 +96,17 @@ public static class Calibrator
     }
 
     private static List<LayerCalibration> SearchLayers(QuantConfig config, IReadOnlyList<InputGroup> groups, Dictionary<string, float[]> tensors,
-        IProgress<CalibrationProgress>? progress)
+        Dictionary<string, double> timings, IProgress<CalibrationProgress>? progress)
     {
         bool preShifted = config.Method == QuantMethod.Fpq;
         var result = new List<LayerCalibration>();
-        foreach (var group in groups)
+        foreach (var (group, index) in groups.Select((g, i) => (g, i)))
         {
-            var search = new FpqSearch(group, config.Weights, config.Activations, config.Search, preShifted, progress);
-            foreach (var found in search.Run())
+            progress?.Report(new("layers", group.Name, index, groups.Count));
+            var clock = Stopwatch.StartNew();
+            var searched = new FpqSearch(group, config.Weights, config.Activations, config.Search, preShifted, progress).Run();
+            timings[$"search {group.Name}"] = clock.Elapsed.TotalSeconds;
+            foreach (var found in searched)
             {
                 var layer = found.Layer;
                 FpQuantizer? weight = found.WeightFormat is { } wf ? FpQuantizer.PerRow(wf, found.WeightBiases) : null;
@@ -128,6 +131,7 @@ public static class Calibrator
                 });
             }
         }
+        progress?.Report(new("layers", "done", groups.Count, groups.Count));
         return result;
     }
 

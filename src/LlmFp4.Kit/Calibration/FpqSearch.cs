@@ -28,18 +28,19 @@ internal sealed record LayerSearchResult(
 /// <para>Weight phase (X̂ fixed): for output channel j, ‖O_j − Ô_j‖² = w_jᵀ(ΔᵀΔ)w_j + 2 d_j·((X̂ᵀΔ) w_j) + d_jᵀ(X̂ᵀX̂) d_j.
 /// The three in×in Gram matrices are computed once per activation setting; a candidate then costs one
 /// [out × in]·[in × in] product, and every row is scored at once, so each picks its own best candidate.</para>
-/// <para>Activation phase (Ŵ fixed): ‖O − Ô‖² = ⟨XᵀX, DᵀD⟩ + 2⟨Δ, X·DᵀŴ⟩ + ⟨ΔᵀΔ, ŴᵀŴ⟩. Per candidate that is one
-/// elementwise quantization, one dot product with the precomputed X·DᵀŴ, and the Gram ΔᵀΔ, which depends only on
-/// the candidate: it is shared by the layers of the group and kept across rounds. Where keeping those Grams would
+/// <para>Activation phase (Ŵ fixed): ‖O − Ô‖² = ⟨XᵀX, DᵀD⟩ + 2⟨XᵀΔ, DᵀŴ⟩ + ⟨ΔᵀΔ, ŴᵀŴ⟩. A candidate enters only
+/// through XᵀΔ and ΔᵀΔ, which depend on nothing else: they are computed once (two [in × tokens]·[tokens × in]
+/// products), shared by the layers of the group and reused by every later round and by the weight phase
+/// (X̂ᵀX̂ = XᵀX + XᵀΔ + ΔᵀX + ΔᵀΔ, X̂ᵀΔ = XᵀΔ + ΔᵀΔ), so later rounds touch no token at all. Where keeping them would
 /// cost more memory than <see cref="GramCacheBytes"/> or more work than products with the weights (a wide input
 /// feeding a narrow layer: down_proj), the phase uses ‖X·Dᵀ + Δ·Ŵᵀ‖² directly, one [tokens × in]·[in × out] product
-/// per candidate.</para>
+/// per candidate and round.</para>
 /// <para>Gram matrices come from float32 GEMMs; the final sums are accumulated in double.</para>
 /// </remarks>
 internal sealed class FpqSearch
 {
     /// <summary>Largest total size of the per-candidate activation Grams kept across rounds.</summary>
-    public const long GramCacheBytes = 256L << 20;
+    public const long GramCacheBytes = 384L << 20;
 
     private readonly InputGroup _group;
     private readonly QuantSpec? _weights;
@@ -51,10 +52,10 @@ internal sealed class FpqSearch
     private readonly int _tokens, _in;
     private readonly FpFormat[] _weightFormats, _activationFormats;
     private readonly ActivationGrid[] _grids;
-    private readonly Dictionary<(int Format, int Index), float[]> _activationGrams = [];
-    private readonly Dictionary<(int Format, int Index), WeightGrams> _weightGrams = [];
+    private readonly Dictionary<(int Format, int Index), CandidateGrams> _candidateGrams = [];
     private readonly bool _useActivationGrams;
     private float[]? _inputGram;
+    private float[]? _delta;
 
     /// <summary>
     /// Prepares the search of <paramref name="group"/>'s layers; <paramref name="activationGrams"/> forces the activation
@@ -76,9 +77,9 @@ internal sealed class FpqSearch
         _activationFormats = activations is null ? [] : [.. activations.SearchFormats];
         _grids = [.. _activationFormats.Select(f => new ActivationGrid(f, group.Inputs, _tokens, _in, _multipliers, preShifted))];
 
-        long gramBytes = (long)_activationFormats.Length * _multipliers.Length * _in * _in * sizeof(float);
+        long gramBytes = 2L * _activationFormats.Length * _multipliers.Length * _in * _in * sizeof(float);
         int outputs = group.Layers.Sum(l => l.OutFeatures);
-        _useActivationGrams = activationGrams ?? (gramBytes <= GramCacheBytes && _in <= (long)settings.Rounds * outputs);
+        _useActivationGrams = activationGrams ?? (gramBytes <= GramCacheBytes && 2L * _in <= (long)settings.Rounds * outputs);
     }
 
     public IReadOnlyList<LayerSearchResult> Run()
@@ -219,17 +220,39 @@ internal sealed class FpqSearch
 
     private sealed record WeightGrams(float[] QuantizedGram, float[]? CrossGram, float[]? ErrorGram);
 
+    /// <summary>ΔᵀΔ and XᵀΔ of one activation candidate (Δ = X̂ − X).</summary>
+    private sealed record CandidateGrams(float[] ErrorGram, float[] InputErrorGram);
+
+    /// <summary>
+    /// The candidate's Grams: from the cache, or computed from its Δ (quantized into <paramref name="delta"/>, which then
+    /// holds Δ). Kept for the rest of the search when the Gram path is on, or when <paramref name="keep"/>.
+    /// </summary>
+    private CandidateGrams GramsOf(int format, int index, float[] delta, bool keep)
+    {
+        if (_candidateGrams.TryGetValue((format, index), out var cached)) return cached;
+        QuantizationError(format, index, delta);
+        var grams = new CandidateGrams(Gram(delta), CrossGram(_group.Inputs, delta));
+        if (_useActivationGrams || keep) _candidateGrams[(format, index)] = grams;
+        return grams;
+    }
+
     /// <summary>X̂ᵀX̂, X̂ᵀΔ and ΔᵀΔ for the activation setting (format, index); with activations off, XᵀX alone.</summary>
     private WeightGrams GramsFor(int format, int index)
     {
         if (_activations is null) return new WeightGrams(InputGram(), null, null);
-        if (_weightGrams.TryGetValue((format, index), out var cached)) return cached;
-        var quantized = Quantize(_grids[format].Quantizer(index));
-        var error = new float[quantized.Length];
-        TensorPrimitives.Subtract(quantized, _group.Inputs, error);
-        var grams = new WeightGrams(Gram(quantized), CrossGram(quantized, error), Gram(error));
-        _weightGrams[(format, index)] = grams;
-        return grams;
+        // The starting point (index -1) and the chosen candidates are few: keep them whatever the path.
+        var grams = GramsOf(format, index, Delta, keep: true);
+        var inputGram = InputGram();
+        var quantizedGram = new float[_in * _in];
+        var crossGram = new float[_in * _in];
+        for (int a = 0; a < _in; a++)
+            for (int b = 0; b < _in; b++)
+            {
+                float xd = grams.InputErrorGram[a * _in + b], dx = grams.InputErrorGram[b * _in + a], dd = grams.ErrorGram[a * _in + b];
+                quantizedGram[a * _in + b] = inputGram[a * _in + b] + xd + dx + dd;
+                crossGram[a * _in + b] = xd + dd;
+            }
+        return new WeightGrams(quantizedGram, crossGram, grams.ErrorGram);
     }
 
     private IReadOnlyList<FormatCurve> WeightPhase(LayerState state, int round)
@@ -307,7 +330,7 @@ internal sealed class FpqSearch
     {
         public required float[] Quantized;     // Ŵ
         public float[]? WeightGram;            // ŴᵀŴ (Gram path)
-        public float[]? Linear;                // X·DᵀŴ (Gram path)
+        public float[]? Mixed;                 // DᵀŴ (Gram path)
         public double Constant;                // ⟨XᵀX, DᵀD⟩ (Gram path)
         public float[]? Residual;              // X·Dᵀ (direct path)
     }
@@ -316,25 +339,23 @@ internal sealed class FpqSearch
     {
         var terms = states.ToDictionary(s => s, PrepareActivationTerms);
         var errors = states.ToDictionary(s => s, _ => _activationFormats.Select(_ => new double[_multipliers.Length]).ToArray());
-        var delta = new float[_tokens * _in];
+        var delta = Delta;
         float[]? output = _useActivationGrams ? null : new float[_tokens * states.Max(s => s.Layer.OutFeatures)];
         for (int f = 0; f < _activationFormats.Length; f++)
         {
             for (int i = 0; i < _multipliers.Length; i++)
             {
-                _grids[f].Quantizer(i).Apply(CopyInputs(delta), _tokens, _in);
-                TensorPrimitives.Subtract(delta, _group.Inputs, delta);
-                float[]? gram = null;
-                if (_useActivationGrams && !_activationGrams.TryGetValue((f, i), out gram))
-                    _activationGrams[(f, i)] = gram = Gram(delta);
+                CandidateGrams? grams = null;
+                if (_useActivationGrams) grams = GramsOf(f, i, delta, keep: false);
+                else QuantizationError(f, i, delta);
                 foreach (var state in states)
                 {
                     var t = terms[state];
                     int outs = state.Layer.OutFeatures;
                     double error;
-                    if (gram is not null)
+                    if (grams is not null)
                     {
-                        error = t.Constant + 2 * DoubleSums.DotParallel(delta, t.Linear!) + DoubleSums.Dot(gram, t.WeightGram!);
+                        error = t.Constant + 2 * DoubleSums.Dot(grams.InputErrorGram, t.Mixed!) + DoubleSums.Dot(grams.ErrorGram, t.WeightGram!);
                     }
                     else
                     {
@@ -379,10 +400,8 @@ internal sealed class FpqSearch
             var differenceGram = new float[_in * _in];
             Gemm.MatMul(difference, difference, differenceGram, _in, _in, outs, transposeA: true);
             terms.Constant = DoubleSums.Dot(InputGram(), differenceGram);
-            var mixed = new float[_in * _in];
-            Gemm.MatMul(difference, quantized, mixed, _in, _in, outs, transposeA: true);
-            terms.Linear = new float[_tokens * _in];
-            Gemm.MatMul(_group.Inputs, mixed, terms.Linear, _tokens, _in, _in);
+            terms.Mixed = new float[_in * _in];
+            Gemm.MatMul(difference, quantized, terms.Mixed, _in, _in, outs, transposeA: true);
         }
         else
         {
@@ -395,6 +414,9 @@ internal sealed class FpqSearch
     // ------------------------------------------------------------------ helpers
 
     private float[] InputGram() => _inputGram ??= Gram(_group.Inputs);
+
+    /// <summary>Scratch [tokens × in] for one candidate's Δ.</summary>
+    private float[] Delta => _delta ??= new float[_tokens * _in];
 
     private float[] Gram(float[] matrix)
     {
@@ -410,17 +432,11 @@ internal sealed class FpqSearch
         return gram;
     }
 
-    private float[] Quantize(TensorQuantizer quantizer)
+    /// <summary>Δ = Q(X) − X for activation candidate (format, index), into <paramref name="delta"/>.</summary>
+    private void QuantizationError(int format, int index, float[] delta)
     {
-        var copy = (float[])_group.Inputs.Clone();
-        quantizer.Apply(copy, _tokens, _in);
-        return copy;
-    }
-
-    private float[] CopyInputs(float[] destination)
-    {
-        _group.Inputs.CopyTo(destination, 0);
-        return destination;
+        _grids[format].Quantizer(index).Apply(_group.Inputs, delta, _tokens, _in);
+        TensorPrimitives.Subtract(delta, _group.Inputs, delta);
     }
 
     private static int ArgMin(IEnumerable<double> values)

@@ -45,5 +45,13 @@ public sealed record FpQuantizer(FpFormat Format, Granularity Granularity, float
         FakeQuant.QuantizeMatrix(values, rows, cols, Format, Granularity, Scales, values);
     }
 
+    /// <inheritdoc />
+    public override void Apply(ReadOnlySpan<float> source, Span<float> destination, int rows, int cols)
+    {
+        if (destination.Length != source.Length)
+            throw new ArgumentException($"{this}: destination holds {destination.Length} values, source {source.Length}.");
+        FakeQuant.QuantizeMatrix(source, rows, cols, Format, Granularity, Scales, destination);
+    }
+
     public override string ToString() => $"{Format} {Granularity} ({Scales.Length} scales)";
 }

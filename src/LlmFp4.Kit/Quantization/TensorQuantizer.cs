@@ -17,11 +17,20 @@ public abstract record TensorQuantizer : ITensorQuantizer
     /// <inheritdoc />
     public abstract void Apply(Span<float> values, int rows, int cols);
 
+    /// <summary>Writes the quantized [rows × cols] <paramref name="source"/> into <paramref name="destination"/> (same length, not overlapping unless identical).</summary>
+    public virtual void Apply(ReadOnlySpan<float> source, Span<float> destination, int rows, int cols)
+    {
+        if (destination.Length != source.Length)
+            throw new ArgumentException($"{this}: destination holds {destination.Length} values, source {source.Length}.");
+        source.CopyTo(destination);
+        Apply(destination, rows, cols);
+    }
+
     /// <summary>A quantized copy of a row-major [rows × cols] matrix.</summary>
     public float[] Quantize(ReadOnlySpan<float> values, int rows, int cols)
     {
-        var copy = values.ToArray();
-        Apply(copy, rows, cols);
+        var copy = new float[values.Length];
+        Apply(values, copy, rows, cols);
         return copy;
     }
 
