@@ -66,12 +66,18 @@ public static class EvalCommand
     }
 
     /// <summary>
-    /// Loads a model for evaluation. The LLaMA runtime and the tokenizer are not part of this build yet, so
-    /// this says so instead of guessing.
+    /// Loads a checkpoint into the float32 LLaMA runtime, with the <c>tokenizer.json</c> beside it or else the kit's
+    /// (data/tokenizer/tokenizer.json); results are filed under the folder or file name.
     /// </summary>
-    public static EvalModel LoadModel(string path) =>
-        throw new NotSupportedException(
-            $"Cannot load {path}: evaluating a checkpoint needs the LLaMA runtime and the tokenizer, which are not in this build yet.");
+    public static EvalModel LoadModel(string path)
+    {
+        var model = ModelFiles.Load(path);
+        string folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string tokenizer = File.Exists(Path.Combine(folder, "tokenizer.json"))
+            ? Path.Combine(folder, "tokenizer.json")
+            : Path.Combine(TaskRegistry.FindDataDirectory("tokenizer"), "tokenizer", "tokenizer.json");
+        return new EvalModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))), model, BpeTokenizer.Load(tokenizer));
+    }
 
     /// <summary>Loads or calibrates the --quant result, puts it on the model, and returns the label results are filed under ("name@hash").</summary>
     static string ApplyQuantization(EvalModel loaded, string quant, string modelPath)

@@ -25,8 +25,9 @@ internal static class Gptq
         var spec = config.Weights!;
         var result = new List<LayerCalibration>();
         int done = 0, total = groups.Sum(g => g.Layers.Count);
-        foreach (var group in groups)
+        foreach (var (group, index) in groups.Select((g, i) => (g, i)))
         {
+            progress?.Report(new("layers", group.Name, index, groups.Count));
             int features = group.Features;
             var gram = new float[features * features];
             Gemm.MatMul(group.Inputs, group.Inputs, gram, features, features, group.Tokens, transposeA: true);
