@@ -35,7 +35,16 @@ internal sealed record LayerSearchResult(
 /// cost more memory than <see cref="GramCacheBytes"/> or more work than products with the weights (a wide input
 /// feeding a narrow layer: down_proj), the phase uses ‖X·Dᵀ + Δ·Ŵᵀ‖² directly, one [tokens × in]·[in × out] product
 /// per candidate and round.</para>
-/// <para>Gram matrices come from float32 GEMMs; the final sums are accumulated in double.</para>
+/// <para>Gram matrices come from float32 GEMMs; the final sums are accumulated in double. A test checks every curve
+/// point against mean((O − Ô)²) computed directly in double, and that the same candidates win.</para>
+/// <para>Faithful to the reference code: the multipliers γ_i scale the exponent bias itself (not maxval), around the
+/// min-max bias of each format; every format keeps its own biases across rounds and the format is picked by the error
+/// at its best biases; rows of the weight pick their own candidate, the activation one per tensor. Differences, on
+/// purpose: the grid includes γ2 (the reference loop stops at k − 1, see <see cref="SearchSettings.IncludeEndpoint"/>);
+/// FPQ follows the baseline's order (weight bias, weight format, activation bias, activation format) where the
+/// reference's FPQ class searches both biases before both formats; the pre-shift offsets are
+/// clip(round(b~_j − ρ), 0, 2^e − 1) (METHODS §4) where the reference uses round(b~_j) − round(ρ); and a round whose
+/// inputs repeat the previous round's is not recomputed (its result would be identical).</para>
 /// </remarks>
 internal sealed class FpqSearch
 {

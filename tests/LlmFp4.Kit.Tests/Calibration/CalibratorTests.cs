@@ -112,6 +112,19 @@ public class CalibratorTests
     }
 
     [Fact]
+    public void Same_config_and_seed_give_the_same_result_bit_for_bit()
+    {
+        var model = TinyModel();
+        var config = QuantPresets.Get("fpq:4/4/4") with { Search = SmallGrid };
+        var first = Calibrator.Run(model, config, TinySet());
+        var second = Calibrator.Run(model, config, TinySet());
+        Assert.Equal(first.Tensors.Keys, second.Tensors.Keys);
+        foreach (var (name, values) in first.Tensors) Assert.Equal(values, second.Tensors[name]);
+        var options = QuantConfig.JsonOptions;
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(first.Layers, options), System.Text.Json.JsonSerializer.Serialize(second.Layers, options));
+    }
+
+    [Fact]
     public void A_result_refuses_another_model()
     {
         var set = TinySet();

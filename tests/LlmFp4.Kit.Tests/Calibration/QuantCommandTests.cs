@@ -7,6 +7,8 @@ using LlmFp4.Kit.Tests.Evaluation;
 
 namespace LlmFp4.Kit.Tests.Calibration;
 
+/// <summary>Runs the eval and calibrate verbs, which draw on AnsiConsole (hence the shared "Console" collection).</summary>
+[Collection("Console")]
 public class QuantCommandTests
 {
     private static LlamaModel CharModel() => LlamaModel.CreateRandom(CalibrationTestData.TinyConfig() with { VocabSize = 130 }, seed: 2, std: 0.1f);

@@ -3,6 +3,7 @@ using LlmFp4.Kit.Evaluation;
 
 namespace LlmFp4.Kit.Tests.Evaluation;
 
+[Collection("Console")]
 public class EvalCommandTests
 {
     [Fact]
