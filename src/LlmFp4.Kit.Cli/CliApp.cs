@@ -24,6 +24,7 @@ public static class CliApp
         yield return TasksCommand.Create();
         yield return TrainCommand.Create();
         yield return ModelCardCommand.Create();
+        yield return CalibrateCommand.Create();
     }
 
     /// <summary>

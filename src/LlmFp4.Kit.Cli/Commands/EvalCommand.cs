@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Tokenizers;
@@ -27,7 +28,10 @@ public static class EvalCommand
             DefaultValueFactory = _ => "continuation,lastword",
         };
         var limit = new Option<int?>("--limit") { Description = "Score only the first N examples of each task." };
-        var quant = new Option<string?>("--quant") { Description = "Quantization config (JSON file) to apply before evaluating." };
+        var quant = new Option<string?>("--quant")
+        {
+            Description = "Quantize before evaluating: a `llmfp4 calibrate` result folder, or a preset / JSON config (calibrated on first use, cached under results/calibration).",
+        };
         var output = new Option<string>("--out") { Description = "Results as JSON lines; a CSV is written beside it.", DefaultValueFactory = _ => "results.jsonl" };
         var batch = new Option<int>("--batch-size") { Description = "Sequences per model call.", DefaultValueFactory = _ => 16 };
         var dataDir = new Option<string?>("--data-dir") { Description = "The kit's data folder (default: found by walking up from here)." };
@@ -38,17 +42,15 @@ public static class EvalCommand
             command.Options.Add(option);
         command.SetAction(parse =>
         {
-            if (parse.GetValue(quant) is { } quantConfig)
-                throw new NotSupportedException(
-                    $"--quant {quantConfig}: quantized evaluation is not available yet (the quantization configs come with the calibration stage); evaluate the full-precision model for now.");
             var taskList = TaskRegistry.Parse(parse.GetValue(tasks)!, parse.GetValue(dataDir));
             foreach (var task in taskList.Where(t => t.Skipped.Count > 0))
                 AnsiConsole.MarkupLineInterpolated(
                     $"[yellow]warning:[/] {task.DisplayName}: skipped {task.Skipped.Count} record(s); first: {task.Skipped[0]}");
 
             var loaded = loadModel(parse.GetValue(model)!);
+            string? quantLabel = parse.GetValue(quant) is { } quantArgument ? ApplyQuantization(loaded, quantArgument, parse.GetValue(model)!) : null;
             var scorer = new LoglikelihoodScorer(loaded.Model, loaded.Tokenizer, new ScoringOptions(BatchSize: parse.GetValue(batch)));
-            var info = new EvalRunInfo(loaded.Name, QuantConfig: null, Seed: parse.GetValue(seed), Limit: parse.GetValue(limit));
+            var info = new EvalRunInfo(loaded.Name, QuantConfig: quantLabel, Seed: parse.GetValue(seed), Limit: parse.GetValue(limit));
             var results = RunWithProgress(scorer, taskList, info);
 
             string jsonl = parse.GetValue(output)!;
@@ -64,12 +66,33 @@ public static class EvalCommand
     }
 
     /// <summary>
-    /// Loads a model for evaluation. The LLaMA runtime and the tokenizer are not part of this build yet, so
-    /// this says so instead of guessing.
+    /// Loads a checkpoint into the float32 LLaMA runtime, with the <c>tokenizer.json</c> beside it or else the kit's
+    /// (data/tokenizer/tokenizer.json); results are filed under the folder or file name.
     /// </summary>
-    public static EvalModel LoadModel(string path) =>
-        throw new NotSupportedException(
-            $"Cannot load {path}: evaluating a checkpoint needs the LLaMA runtime and the tokenizer, which are not in this build yet.");
+    public static EvalModel LoadModel(string path)
+    {
+        var model = ModelFiles.Load(path);
+        string folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string tokenizer = File.Exists(Path.Combine(folder, "tokenizer.json"))
+            ? Path.Combine(folder, "tokenizer.json")
+            : Path.Combine(TaskRegistry.FindDataDirectory("tokenizer"), "tokenizer", "tokenizer.json");
+        return new EvalModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))), model, BpeTokenizer.Load(tokenizer));
+    }
+
+    /// <summary>Loads or calibrates the --quant result, puts it on the model, and returns the label results are filed under ("name@hash").</summary>
+    static string ApplyQuantization(EvalModel loaded, string quant, string modelPath)
+    {
+        if (loaded.Model is not LlamaModel llama)
+            throw new NotSupportedException($"--quant {quant}: quantization needs a LLaMA model from the kit's runtime, not {loaded.Model.GetType().Name}.");
+        var result = CalibrationCache.Resolve(quant, llama, CalibrationCache.DefaultRoot,
+            config => ModelFiles.CalibrationSet(config.Calibration, null, null), modelSource: modelPath,
+            progress: new SynchronousProgress<CalibrationProgress>(p =>
+            {
+                if (p.Stage == "layers") AnsiConsole.MarkupLineInterpolated($"[grey]calibrating {quant}: {p.Item} ({p.Done}/{p.Total})[/]");
+            }));
+        result.Apply(llama);
+        return $"{result.Config.Name ?? "config"}@{result.ConfigHash}";
+    }
 
     static IReadOnlyList<EvalResult> RunWithProgress(LoglikelihoodScorer scorer, IReadOnlyList<IEvalTask> tasks, EvalRunInfo info)
     {

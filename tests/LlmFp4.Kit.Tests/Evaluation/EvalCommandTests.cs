@@ -3,6 +3,7 @@ using LlmFp4.Kit.Evaluation;
 
 namespace LlmFp4.Kit.Tests.Evaluation;
 
+[Collection("Console")]
 public class EvalCommandTests
 {
     [Fact]
@@ -28,10 +29,13 @@ public class EvalCommandTests
     }
 
     [Fact]
-    public void QuantizedEvaluationIsRejectedUntilQuantizationExists()
+    public void QuantizedEvaluationNeedsALlamaModel()
     {
-        var eval = EvalCommand.Create(_ => throw new InvalidOperationException("must not load"));
-        var error = Assert.Throws<NotSupportedException>(() => eval.Parse(["--model", "m", "--quant", "w4a4.json"]).Invoke(new() { EnableDefaultExceptionHandler = false }));
-        Assert.Contains("not available yet", error.Message);
+        using var dir = new TempDirectory();
+        dir.File("data/corpus/test.txt", "some held-out text");
+        var eval = EvalCommand.Create(path => new EvalModel(path, new BigramModel(130, 512), new CharTokenizer()));
+        var error = Assert.Throws<NotSupportedException>(() => eval.Parse(["--model", "m", "--quant", "fpq:4/4/4", "--tasks", "perplexity",
+            "--data-dir", Path.Combine(dir.Path, "data")]).Invoke(new() { EnableDefaultExceptionHandler = false }));
+        Assert.Contains("LLaMA", error.Message);
     }
 }

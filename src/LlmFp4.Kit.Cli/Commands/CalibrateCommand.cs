@@ -1,0 +1,100 @@
+using System.CommandLine;
+using LlmFp4.Kit.Calibration;
+using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Models.Loading;
+using LlmFp4.Kit.Models.Tokenizers;
+using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
+using Spectre.Console;
+
+namespace LlmFp4.Kit.Cli.Commands;
+
+/// <summary>`llmfp4 calibrate`: runs a quantization method on a model and saves the result folder.</summary>
+public static class CalibrateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder or checkpoint (safetensors/HF folder, GGUF, llama2.c).", Required = true };
+        var config = new Option<string>("--config")
+        {
+            Description = $"Preset METHOD[:BITS] ({string.Join(", ", QuantPresets.Methods)}; BITS wXaY or E/W/A like 4/4/4) or a JSON config file.",
+            Required = true,
+        };
+        var size = new Option<int?>("--calib-size") { Description = "Calibration windows N (default: the config's, 32)." };
+        var length = new Option<int?>("--calib-len") { Description = "Tokens per window L (default: the config's, 512)." };
+        var seed = new Option<int?>("--seed") { Description = "Seed of the window draw (default: the config's, 0)." };
+        var text = new Option<string?>("--train-text") { Description = "Text to draw windows from (default: data/corpus/train.txt)." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: data/tokenizer/tokenizer.json)." };
+        var output = new Option<string?>("--out") { Description = $"Result folder (default: {CalibrationCache.DefaultRoot}/MODELHASH-CONFIGHASH)." };
+        var command = new Command("calibrate", "Calibrate a quantization config on a model (MinMax, FPQ baseline, FPQ, SmoothQuant, GPTQ) and save the result.");
+        foreach (var option in new Option[] { model, config, size, length, seed, text, tokenizer, output })
+            command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var quant = WithCalibration(QuantConfig.Resolve(parse.GetValue(config)!), parse.GetValue(size), parse.GetValue(length), parse.GetValue(seed));
+            string modelPath = parse.GetValue(model)!;
+            var loaded = ModelFiles.Load(modelPath);
+            var set = ModelFiles.CalibrationSet(quant.Calibration, parse.GetValue(text), parse.GetValue(tokenizer));
+            AnsiConsole.MarkupLineInterpolated($"[bold]{quant.Name ?? "config"}[/] (hash {quant.Hash}) on {modelPath}: {set.Windows.Count} × {quant.Calibration.SequenceLength} tokens; GEMM: {Gemm.Backend.Name}");
+            var result = RunWithProgress(loaded, quant, set, modelPath);
+            string directory = parse.GetValue(output) ?? CalibrationCache.DirectoryFor(CalibrationCache.DefaultRoot, result.Model, quant);
+            result.Save(directory);
+            AnsiConsole.Write(Summary(result));
+            AnsiConsole.MarkupLineInterpolated($"Calibrated in {result.Timings["total"]:F1} s; saved to {directory}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The config with the command line's calibration-data overrides (null keeps the config's value), validated.</summary>
+    public static QuantConfig WithCalibration(QuantConfig config, int? size, int? length, int? seed)
+    {
+        var calibration = config.Calibration with
+        {
+            Samples = size ?? config.Calibration.Samples,
+            SequenceLength = length ?? config.Calibration.SequenceLength,
+            Seed = seed ?? config.Calibration.Seed,
+        };
+        var result = config with { Calibration = calibration };
+        result.Validate();
+        return result;
+    }
+
+    /// <summary>Runs the calibration under a Spectre progress display: one bar for the layers, one for the current phase.</summary>
+    internal static CalibrationResult RunWithProgress(LlamaModel model, QuantConfig config, CalibrationSet set, string source)
+    {
+        CalibrationResult? result = null;
+        AnsiConsole.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var overall = context.AddTask("layers");
+                var phase = context.AddTask("capture");
+                result = Calibrator.Run(model, config, set, new SynchronousProgress<CalibrationProgress>(p =>
+                {
+                    var bar = p.Stage == "layers" ? overall : phase;
+                    bar.Description = Markup.Escape(p.Stage == "layers" ? $"layers: {p.Item}" : $"{p.Stage}: {p.Item}");
+                    bar.MaxValue = Math.Max(1, p.Total);
+                    bar.Value = p.Done;
+                }), source);
+            });
+        return result!;
+    }
+
+    private static Table Summary(CalibrationResult result)
+    {
+        var table = new Table().AddColumns("layer", "weights", "activations")
+            .AddColumn(new TableColumn("output MSE").RightAligned()).AddColumn(new TableColumn("rounds").RightAligned())
+            .AddColumn(new TableColumn("folded off-grid").RightAligned());
+        foreach (var layer in result.Layers)
+            table.AddRow(Markup.Escape(layer.Name), layer.WeightFormat ?? "—", layer.ActivationFormat ?? "—",
+                layer.OutputMse?.ToString("G4") ?? "—",
+                layer.Search is { } s ? $"{s.Rounds.Count}{(s.ConvergedAfterRound is { } c ? $" (stable after {c})" : "")}" : "—",
+                layer.Fold is { } f ? $"{f.OffGrid}/{f.NonZero}" : "—");
+        if (result.Embedding is { } e)
+            table.AddRow("model.embed_tokens", e.Format, "—", $"{e.Mse:G4} (table)", "—", "—");
+        return table;
+    }
+}

@@ -1,0 +1,37 @@
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Quantization;
+
+namespace LlmFp4.Kit.Calibration;
+
+/// <summary>
+/// Results filed by model and config: <c>{root}/{model weights hash}-{config hash}</c>, so a config is searched once per
+/// model and evaluated any number of times.
+/// </summary>
+public static class CalibrationCache
+{
+    /// <summary>Where results go when no folder is named: <c>results/calibration</c> under the current directory.</summary>
+    public static string DefaultRoot => Path.Combine("results", "calibration");
+
+    public static string DirectoryFor(string root, ModelIdentity model, QuantConfig config) =>
+        Path.Combine(root, $"{model.WeightsSha256}-{config.Hash}");
+
+    /// <summary>
+    /// Resolves a <c>--quant</c> argument for <paramref name="model"/>: a saved result folder is loaded; a preset name or
+    /// config file is looked up in <paramref name="root"/>, and calibrated (then saved there) when missing.
+    /// <paramref name="calibrationSet"/> is called only then.
+    /// </summary>
+    public static CalibrationResult Resolve(string quant, LlamaModel model, string root, Func<QuantConfig, CalibrationSet> calibrationSet,
+        IProgress<CalibrationProgress>? progress = null, string? modelSource = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(quant);
+        if (Directory.Exists(quant))
+            return CalibrationResult.Load(quant);
+        var config = QuantConfig.Resolve(quant);
+        string directory = DirectoryFor(root, ModelIdentity.Of(model, modelSource), config);
+        if (File.Exists(Path.Combine(directory, CalibrationResult.JsonFile)))
+            return CalibrationResult.Load(directory);
+        var result = Calibrator.Run(model, config, calibrationSet(config), progress, modelSource);
+        result.Save(directory);
+        return result;
+    }
+}

@@ -1,0 +1,518 @@
+using System.Numerics.Tensors;
+using LlmFp4.Kit.Formats;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
+
+namespace LlmFp4.Kit.Calibration;
+
+/// <summary>What the search chose for one layer.</summary>
+internal sealed record LayerSearchResult(
+    LinearLayer Layer,
+    FpFormat? WeightFormat,
+    double[]? WeightBiases,
+    FpFormat? ActivationFormat,
+    double? ActivationBias,
+    int[]? ActivationOffsets,
+    TensorQuantizer? InputQuantizer,
+    SearchTrace Trace);
+
+/// <summary>
+/// The LLM-FP4 search (METHODS §3, §4) for the layers of one <see cref="InputGroup"/>: each layer is searched on its
+/// own (objective: the MSE of its output X·Wᵀ on the calibration set), but candidates of the shared input are
+/// quantized once for all of them.
+/// </summary>
+/// <remarks>
+/// <para>Nothing is evaluated with a GEMM over all tokens per candidate. Write X̂ = X + Δ and Ŵ = W + D, so that
+/// O − Ô = −(Δ·Wᵀ + X̂·Dᵀ) = −(X·Dᵀ + Δ·Ŵᵀ); every term is an error, so no large numbers cancel.</para>
+/// <para>Weight phase (X̂ fixed): for output channel j, ‖O_j − Ô_j‖² = w_jᵀ(ΔᵀΔ)w_j + 2 d_j·((X̂ᵀΔ) w_j) + d_jᵀ(X̂ᵀX̂) d_j.
+/// The three in×in Gram matrices are computed once per activation setting; a candidate then costs one
+/// [out × in]·[in × in] product, and every row is scored at once, so each picks its own best candidate.</para>
+/// <para>Activation phase (Ŵ fixed): ‖O − Ô‖² = ⟨XᵀX, DᵀD⟩ + 2⟨XᵀΔ, DᵀŴ⟩ + ⟨ΔᵀΔ, ŴᵀŴ⟩. A candidate enters only
+/// through XᵀΔ and ΔᵀΔ, which depend on nothing else: they are computed once (two [in × tokens]·[tokens × in]
+/// products), shared by the layers of the group and reused by every later round and by the weight phase
+/// (X̂ᵀX̂ = XᵀX + XᵀΔ + ΔᵀX + ΔᵀΔ, X̂ᵀΔ = XᵀΔ + ΔᵀΔ), so later rounds touch no token at all. Where keeping them would
+/// cost more memory than <see cref="GramCacheBytes"/> or more work than products with the weights (a wide input
+/// feeding a narrow layer: down_proj), the phase uses ‖X·Dᵀ + Δ·Ŵᵀ‖² directly, one [tokens × in]·[in × out] product
+/// per candidate and round.</para>
+/// <para>Gram matrices come from float32 GEMMs; the final sums are accumulated in double. A test checks every curve
+/// point against mean((O − Ô)²) computed directly in double, and that the same candidates win.</para>
+/// <para>Faithful to the reference code: the multipliers γ_i scale the exponent bias itself (not maxval), around the
+/// min-max bias of each format; every format keeps its own biases across rounds and the format is picked by the error
+/// at its best biases; rows of the weight pick their own candidate, the activation one per tensor. Differences, on
+/// purpose: the grid includes γ2 (the reference loop stops at k − 1, see <see cref="SearchSettings.IncludeEndpoint"/>);
+/// FPQ follows the baseline's order (weight bias, weight format, activation bias, activation format) where the
+/// reference's FPQ class searches both biases before both formats; the pre-shift offsets are
+/// clip(round(b~_j − ρ), 0, 2^e − 1) (METHODS §4) where the reference uses round(b~_j) − round(ρ); and a round whose
+/// inputs repeat the previous round's is not recomputed (its result would be identical).</para>
+/// </remarks>
+internal sealed class FpqSearch
+{
+    /// <summary>Largest total size of the per-candidate activation Grams kept across rounds.</summary>
+    public const long GramCacheBytes = 384L << 20;
+
+    private readonly InputGroup _group;
+    private readonly QuantSpec? _weights;
+    private readonly QuantSpec? _activations;
+    private readonly SearchSettings _settings;
+    private readonly double[] _multipliers;
+    private readonly bool _preShifted;
+    private readonly IProgress<CalibrationProgress>? _progress;
+    private readonly int _tokens, _in;
+    private readonly FpFormat[] _weightFormats, _activationFormats;
+    private readonly ActivationGrid[] _grids;
+    private readonly Dictionary<(int Format, int Index), CandidateGrams> _candidateGrams = [];
+    private readonly bool _useActivationGrams;
+    private float[]? _inputGram;
+    private float[]? _delta;
+
+    /// <summary>
+    /// Prepares the search of <paramref name="group"/>'s layers; <paramref name="activationGrams"/> forces the activation
+    /// phase onto the Gram (true) or the direct (false) evaluation, null picks by cost and memory.
+    /// </summary>
+    public FpqSearch(InputGroup group, QuantSpec? weights, QuantSpec? activations, SearchSettings settings, bool preShifted,
+        IProgress<CalibrationProgress>? progress = null, bool? activationGrams = null)
+    {
+        _group = group;
+        _weights = weights;
+        _activations = activations;
+        _settings = settings;
+        _multipliers = settings.Multipliers();
+        _preShifted = preShifted;
+        _progress = progress;
+        _tokens = group.Tokens;
+        _in = group.Features;
+        _weightFormats = weights is null ? [] : [.. weights.SearchFormats];
+        _activationFormats = activations is null ? [] : [.. activations.SearchFormats];
+        _grids = [.. _activationFormats.Select(f => new ActivationGrid(f, group.Inputs, _tokens, _in, _multipliers, preShifted))];
+
+        long gramBytes = 2L * _activationFormats.Length * _multipliers.Length * _in * _in * sizeof(float);
+        int outputs = group.Layers.Sum(l => l.OutFeatures);
+        _useActivationGrams = activationGrams ?? (gramBytes <= GramCacheBytes && 2L * _in <= (long)settings.Rounds * outputs);
+    }
+
+    public IReadOnlyList<LayerSearchResult> Run()
+    {
+        var states = _group.Layers.Select(NewState).ToList();
+        for (int round = 1; round <= _settings.Rounds; round++)
+        {
+            var active = states.Where(s => s.ConvergedAfterRound is null).ToList();
+            if (active.Count == 0) break;
+            var weightCurves = active.ToDictionary(s => s, s => _weights is null ? [] : WeightPhase(s, round));
+
+            var repeated = round > 1 && _activations is not null ? active.Where(SameWeightsAsLastRound).ToHashSet() : [];
+            var searched = _activations is null ? [] : active.Where(s => !repeated.Contains(s)).ToList();
+            var activationCurves = searched.Count > 0 ? ActivationPhase(searched, round) : [];
+
+            foreach (var state in active)
+            {
+                bool repeat = repeated.Contains(state);
+                var curves = activationCurves.TryGetValue(state, out var c) ? c : repeat ? state.Rounds[^1].Activation : [];
+                state.Rounds.Add(new SearchRound(round, weightCurves[state], _weights is null ? null : Name(_weightFormats[state.WeightFormat]),
+                    curves, _activations is null ? null : Name(_activationFormats[state.ActivationFormat]), repeat));
+                if (repeat)
+                    state.ConvergedAfterRound = round - 1;
+                else if (state.ActivationFormat == state.PreviousActivationFormat && state.ActivationIndex.AsSpan().SequenceEqual(state.PreviousActivationIndex))
+                    state.ConvergedAfterRound = round;
+                state.PreviousActivationFormat = state.ActivationFormat;
+                state.PreviousActivationIndex = [.. state.ActivationIndex];
+                state.PreviousWeightFormat = state.WeightFormat;
+                state.PreviousRowIndex = _weights is null ? [] : [.. state.RowIndex[state.WeightFormat]];
+            }
+        }
+        return [.. states.Select(Result)];
+    }
+
+    // ------------------------------------------------------------------ state
+
+    private sealed class LayerState(LinearLayer layer)
+    {
+        public LinearLayer Layer { get; } = layer;
+        public float[] Weight => Layer.Weight;
+
+        /// <summary>Per weight format: each row's starting bias (min-max) and chosen candidate (-1 = the start).</summary>
+        public double[][] RowStart = [];
+        public int[][] RowIndex = [];
+        public int WeightFormat;
+        public int PreviousWeightFormat = -1;
+        public int[] PreviousRowIndex = [];
+
+        /// <summary>Per activation format: the chosen candidate (-1 = the min-max start).</summary>
+        public int[] ActivationIndex = [];
+        public int ActivationFormat;
+        public int PreviousActivationFormat;
+        public int[] PreviousActivationIndex = [];
+
+        public List<SearchRound> Rounds { get; } = [];
+        public int? ConvergedAfterRound;
+    }
+
+    /// <summary>True when the weights the activation phase would see are those of the previous round (so it would repeat itself).</summary>
+    private bool SameWeightsAsLastRound(LayerState state) =>
+        _weights is null || (state.WeightFormat == state.PreviousWeightFormat && state.RowIndex[state.WeightFormat].AsSpan().SequenceEqual(state.PreviousRowIndex));
+
+    private LayerState NewState(LinearLayer layer)
+    {
+        var state = new LayerState(layer);
+        if (_weights is not null)
+        {
+            state.RowStart = [.. _weightFormats.Select(f => FpBias.PerRow(f, layer.Weight, layer.OutFeatures, layer.InFeatures))];
+            state.RowIndex = [.. _weightFormats.Select(_ => Enumerable.Repeat(-1, layer.OutFeatures).ToArray())];
+            state.WeightFormat = StartIndex(_weightFormats, _weights);
+        }
+        if (_activations is not null)
+        {
+            state.ActivationIndex = Enumerable.Repeat(-1, _activationFormats.Length).ToArray();
+            state.ActivationFormat = StartIndex(_activationFormats, _activations);
+            state.PreviousActivationFormat = state.ActivationFormat;
+            state.PreviousActivationIndex = [.. state.ActivationIndex];
+        }
+        return state;
+    }
+
+    private static int StartIndex(FpFormat[] formats, QuantSpec spec)
+    {
+        int index = Array.FindIndex(formats, f => f.ExponentBits == spec.ExponentBits);
+        return index >= 0 ? index : throw new ArgumentException($"{spec}: the starting format E{spec.ExponentBits}M{spec.Bits - 1 - spec.ExponentBits} is not among the searched formats.");
+    }
+
+    private double WeightBias(LayerState state, int format, int row, int index) =>
+        index < 0 ? state.RowStart[format][row] : _multipliers[index] * state.RowStart[format][row];
+
+    private float[] RowScales(LayerState state, int format, Func<int, int> indexOfRow)
+    {
+        var scales = new float[state.Layer.OutFeatures];
+        for (int r = 0; r < scales.Length; r++)
+            scales[r] = FpQuantizer.BiasScale(_weightFormats[format], WeightBias(state, format, r, indexOfRow(r)));
+        return scales;
+    }
+
+    /// <summary>The layer's weights at its current state (full precision when weights are not quantized).</summary>
+    private float[] QuantizedWeight(LayerState state)
+    {
+        if (_weights is null) return state.Weight;
+        int format = state.WeightFormat;
+        var scales = RowScales(state, format, r => state.RowIndex[format][r]);
+        var result = new float[state.Weight.Length];
+        FakeQuant.QuantizeMatrix(state.Weight, state.Layer.OutFeatures, state.Layer.InFeatures, _weightFormats[format], Granularity.PerRow, scales, result);
+        return result;
+    }
+
+    private LayerSearchResult Result(LayerState state)
+    {
+        var layer = state.Layer;
+        FpFormat? weightFormat = null, activationFormat = null;
+        double[]? biases = null;
+        if (_weights is not null)
+        {
+            int f = state.WeightFormat;
+            weightFormat = _weightFormats[f];
+            biases = [.. Enumerable.Range(0, layer.OutFeatures).Select(r => WeightBias(state, f, r, state.RowIndex[f][r]))];
+        }
+        double? activationBias = null;
+        int[]? offsets = null;
+        TensorQuantizer? quantizer = null;
+        if (_activations is not null)
+        {
+            var grid = _grids[state.ActivationFormat];
+            int index = state.ActivationIndex[state.ActivationFormat];
+            activationFormat = grid.Format;
+            activationBias = grid.Bias(index);
+            offsets = _preShifted ? grid.Offsets(activationBias.Value) : null;
+            quantizer = grid.Quantizer(index);
+        }
+        return new LayerSearchResult(layer, weightFormat, biases, activationFormat, activationBias, offsets, quantizer,
+            new SearchTrace(state.Rounds, state.ConvergedAfterRound));
+    }
+
+    // ------------------------------------------------------------------ weight phase
+
+    private sealed record WeightGrams(float[] QuantizedGram, float[]? CrossGram, float[]? ErrorGram);
+
+    /// <summary>ΔᵀΔ and XᵀΔ of one activation candidate (Δ = X̂ − X).</summary>
+    private sealed record CandidateGrams(float[] ErrorGram, float[] InputErrorGram);
+
+    /// <summary>
+    /// The candidate's Grams: from the cache, or computed from its Δ (quantized into <paramref name="delta"/>, which then
+    /// holds Δ). Kept for the rest of the search when the Gram path is on, or when <paramref name="keep"/>.
+    /// </summary>
+    private CandidateGrams GramsOf(int format, int index, float[] delta, bool keep)
+    {
+        if (_candidateGrams.TryGetValue((format, index), out var cached)) return cached;
+        QuantizationError(format, index, delta);
+        var grams = new CandidateGrams(Gram(delta), CrossGram(_group.Inputs, delta));
+        if (_useActivationGrams || keep) _candidateGrams[(format, index)] = grams;
+        return grams;
+    }
+
+    /// <summary>X̂ᵀX̂, X̂ᵀΔ and ΔᵀΔ for the activation setting (format, index); with activations off, XᵀX alone.</summary>
+    private WeightGrams GramsFor(int format, int index)
+    {
+        if (_activations is null) return new WeightGrams(InputGram(), null, null);
+        // The starting point (index -1) and the chosen candidates are few: keep them whatever the path.
+        var grams = GramsOf(format, index, Delta, keep: true);
+        var inputGram = InputGram();
+        var quantizedGram = new float[_in * _in];
+        var crossGram = new float[_in * _in];
+        for (int a = 0; a < _in; a++)
+            for (int b = 0; b < _in; b++)
+            {
+                float xd = grams.InputErrorGram[a * _in + b], dx = grams.InputErrorGram[b * _in + a], dd = grams.ErrorGram[a * _in + b];
+                quantizedGram[a * _in + b] = inputGram[a * _in + b] + xd + dx + dd;
+                crossGram[a * _in + b] = xd + dd;
+            }
+        return new WeightGrams(quantizedGram, crossGram, grams.ErrorGram);
+    }
+
+    private IReadOnlyList<FormatCurve> WeightPhase(LayerState state, int round)
+    {
+        var layer = state.Layer;
+        int rows = layer.OutFeatures, cols = layer.InFeatures;
+        float[] w = layer.Weight;
+        var grams = GramsFor(state.ActivationFormat, _activations is null ? -1 : state.ActivationIndex[state.ActivationFormat]);
+
+        // Per row: ‖Δ w_j‖² and (X̂ᵀΔ) w_j, fixed for this phase.
+        var rowConstant = new double[rows];
+        var cross = new float[rows * cols];
+        if (grams.CrossGram is not null && grams.ErrorGram is not null)
+        {
+            Gemm.MatMul(w, grams.CrossGram, cross, rows, cols, cols, transposeB: true);
+            var errorTimesW = new float[rows * cols];
+            Gemm.MatMul(w, grams.ErrorGram, errorTimesW, rows, cols, cols);
+            for (int r = 0; r < rows; r++)
+                rowConstant[r] = DoubleSums.Dot(errorTimesW.AsSpan(r * cols, cols), w.AsSpan(r * cols, cols));
+        }
+
+        var difference = new float[rows * cols];
+        var product = new float[rows * cols];
+        var rowErrors = new double[rows];
+        double normalizer = (double)_tokens * rows;
+        var curves = new List<FormatCurve>();
+        for (int f = 0; f < _weightFormats.Length; f++)
+        {
+            var best = Enumerable.Repeat(double.PositiveInfinity, rows).ToArray();
+            var bestIndex = new int[rows];
+            var errors = new double[_multipliers.Length];
+            for (int i = 0; i < _multipliers.Length; i++)
+            {
+                var scales = RowScales(state, f, _ => i);
+                FakeQuant.QuantizeMatrix(w, rows, cols, _weightFormats[f], Granularity.PerRow, scales, difference);
+                TensorPrimitives.Subtract(difference, w, difference);
+                Gemm.MatMul(difference, grams.QuantizedGram, product, rows, cols, cols);
+                RowErrors(difference, product, cross, rowConstant, rows, cols, rowErrors);
+                double total = 0;
+                for (int r = 0; r < rows; r++)
+                {
+                    total += rowErrors[r];
+                    if (rowErrors[r] < best[r])
+                    {
+                        best[r] = rowErrors[r];
+                        bestIndex[r] = i;
+                    }
+                }
+                errors[i] = total / normalizer;
+                _progress?.Report(new("search", $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", i + 1, _multipliers.Length));
+            }
+            state.RowIndex[f] = bestIndex;
+            curves.Add(new FormatCurve(Name(_weightFormats[f]), errors, -1, best.Sum() / normalizer));
+        }
+        state.WeightFormat = ArgMin(curves.Select(c => c.BestError));
+        return curves;
+    }
+
+    /// <summary>errors[j] = constant[j] + 2·d_j·cross_j + d_j·(D H)_j, for every row j (in parallel over fixed row chunks).</summary>
+    private static void RowErrors(float[] difference, float[] product, float[] cross, double[] constant, int rows, int cols, double[] errors)
+    {
+        Parallel.For(0, (rows + 63) / 64, chunk =>
+        {
+            for (int r = chunk * 64; r < Math.Min(rows, chunk * 64 + 64); r++)
+            {
+                var d = difference.AsSpan(r * cols, cols);
+                errors[r] = constant[r] + 2 * DoubleSums.Dot(d, cross.AsSpan(r * cols, cols)) + DoubleSums.Dot(d, product.AsSpan(r * cols, cols));
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ activation phase
+
+    private sealed class ActivationTerms
+    {
+        public required float[] Quantized;     // Ŵ
+        public float[]? WeightGram;            // ŴᵀŴ (Gram path)
+        public float[]? Mixed;                 // DᵀŴ (Gram path)
+        public double Constant;                // ⟨XᵀX, DᵀD⟩ (Gram path)
+        public float[]? Residual;              // X·Dᵀ (direct path)
+    }
+
+    private Dictionary<LayerState, IReadOnlyList<FormatCurve>> ActivationPhase(List<LayerState> states, int round)
+    {
+        var terms = states.ToDictionary(s => s, PrepareActivationTerms);
+        var errors = states.ToDictionary(s => s, _ => _activationFormats.Select(_ => new double[_multipliers.Length]).ToArray());
+        var delta = Delta;
+        float[]? output = _useActivationGrams ? null : new float[_tokens * states.Max(s => s.Layer.OutFeatures)];
+        for (int f = 0; f < _activationFormats.Length; f++)
+        {
+            for (int i = 0; i < _multipliers.Length; i++)
+            {
+                CandidateGrams? grams = null;
+                if (_useActivationGrams) grams = GramsOf(f, i, delta, keep: false);
+                else QuantizationError(f, i, delta);
+                foreach (var state in states)
+                {
+                    var t = terms[state];
+                    int outs = state.Layer.OutFeatures;
+                    double error;
+                    if (grams is not null)
+                    {
+                        error = t.Constant + 2 * DoubleSums.Dot(grams.InputErrorGram, t.Mixed!) + DoubleSums.Dot(grams.ErrorGram, t.WeightGram!);
+                    }
+                    else
+                    {
+                        var z = output!.AsSpan(0, _tokens * outs);
+                        Gemm.MatMul(delta, t.Quantized, z, _tokens, outs, _in, transposeB: true);
+                        error = DoubleSums.SumOfSquaredSumsParallel(t.Residual!, z);
+                    }
+                    errors[state][f][i] = error / ((double)_tokens * outs);
+                }
+                _progress?.Report(new("search", $"{_group.Name} round {round} activations {Name(_activationFormats[f])}", i + 1, _multipliers.Length));
+            }
+        }
+
+        var result = new Dictionary<LayerState, IReadOnlyList<FormatCurve>>();
+        foreach (var state in states)
+        {
+            var curves = new List<FormatCurve>();
+            for (int f = 0; f < _activationFormats.Length; f++)
+            {
+                var e = errors[state][f];
+                int best = ArgMin(e);
+                state.ActivationIndex[f] = best;
+                curves.Add(new FormatCurve(Name(_activationFormats[f]), e, best, e[best]));
+            }
+            state.ActivationFormat = ArgMin(curves.Select(c => c.BestError));
+            result[state] = curves;
+        }
+        return result;
+    }
+
+    private ActivationTerms PrepareActivationTerms(LayerState state)
+    {
+        int outs = state.Layer.OutFeatures;
+        var quantized = QuantizedWeight(state);
+        var difference = new float[quantized.Length];
+        TensorPrimitives.Subtract(quantized, state.Weight, difference);
+        var terms = new ActivationTerms { Quantized = quantized };
+        if (_useActivationGrams)
+        {
+            terms.WeightGram = new float[_in * _in];
+            Gemm.MatMul(quantized, quantized, terms.WeightGram, _in, _in, outs, transposeA: true);
+            var differenceGram = new float[_in * _in];
+            Gemm.MatMul(difference, difference, differenceGram, _in, _in, outs, transposeA: true);
+            terms.Constant = DoubleSums.Dot(InputGram(), differenceGram);
+            terms.Mixed = new float[_in * _in];
+            Gemm.MatMul(difference, quantized, terms.Mixed, _in, _in, outs, transposeA: true);
+        }
+        else
+        {
+            terms.Residual = new float[_tokens * outs];
+            Gemm.MatMul(_group.Inputs, difference, terms.Residual, _tokens, outs, _in, transposeB: true);
+        }
+        return terms;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private float[] InputGram() => _inputGram ??= Gram(_group.Inputs);
+
+    /// <summary>Scratch [tokens × in] for one candidate's Δ.</summary>
+    private float[] Delta => _delta ??= new float[_tokens * _in];
+
+    private float[] Gram(float[] matrix)
+    {
+        var gram = new float[_in * _in];
+        Gemm.MatMul(matrix, matrix, gram, _in, _in, _tokens, transposeA: true);
+        return gram;
+    }
+
+    private float[] CrossGram(float[] left, float[] right)
+    {
+        var gram = new float[_in * _in];
+        Gemm.MatMul(left, right, gram, _in, _in, _tokens, transposeA: true);
+        return gram;
+    }
+
+    /// <summary>Δ = Q(X) − X for activation candidate (format, index), into <paramref name="delta"/>.</summary>
+    private void QuantizationError(int format, int index, float[] delta)
+    {
+        _grids[format].Quantizer(index).Apply(_group.Inputs, delta, _tokens, _in);
+        TensorPrimitives.Subtract(delta, _group.Inputs, delta);
+    }
+
+    private static int ArgMin(IEnumerable<double> values)
+    {
+        int best = -1, index = 0;
+        double bestValue = double.PositiveInfinity;
+        foreach (double v in values)
+        {
+            if (best < 0 || v < bestValue) (best, bestValue) = (index, v);
+            index++;
+        }
+        return best;
+    }
+
+    internal static string Name(FpFormat format) => $"E{format.ExponentBits}M{format.MantissaBits}";
+}
+
+/// <summary>
+/// The activation candidates of one input group in one FP format: biases γ_i·b_init around the min-max bias
+/// b_init of the whole tensor, or, pre-shifted (FPQ), a shared ρ_i = γ_i·ρ_init with ρ_init = min_j b~_j over
+/// the per-channel min-max biases and integer offsets o_j = clip(round(b~_j − ρ_i), 0, 2^e − 1). Index -1 is the
+/// start itself (γ = 1).
+/// </summary>
+internal sealed class ActivationGrid
+{
+    private readonly double[] _multipliers;
+    private readonly double[]? _channelBiases;
+
+    public ActivationGrid(FpFormat format, ReadOnlySpan<float> inputs, int tokens, int features, double[] multipliers, bool preShifted)
+    {
+        Format = format;
+        _multipliers = multipliers;
+        if (preShifted)
+        {
+            _channelBiases = [.. FpBias.ColumnAbsMax(inputs, tokens, features).Select(m => FpBias.ForMaxValue(format, m))];
+            StartBias = _channelBiases.Min();
+        }
+        else
+        {
+            StartBias = FpBias.ForMaxValue(format, FpBias.AbsMax(inputs));
+        }
+    }
+
+    public FpFormat Format { get; }
+
+    /// <summary>b_init (per tensor) or ρ_init (pre-shifted).</summary>
+    public double StartBias { get; }
+
+    public double Bias(int index) => index < 0 ? StartBias : _multipliers[index] * StartBias;
+
+    /// <summary>Integer offsets of the channels for shared bias <paramref name="rho"/>; an all-zero channel takes the largest.</summary>
+    public int[] Offsets(double rho)
+    {
+        if (_channelBiases is null) throw new InvalidOperationException("Offsets exist only for the pre-shifted bias.");
+        int largest = (1 << Format.ExponentBits) - 1;
+        var offsets = new int[_channelBiases.Length];
+        for (int j = 0; j < offsets.Length; j++)
+        {
+            double shift = Math.Round(_channelBiases[j] - rho, MidpointRounding.ToEven);
+            offsets[j] = double.IsNaN(shift) ? largest : (int)Math.Clamp(shift, 0, largest);
+        }
+        return offsets;
+    }
+
+    public TensorQuantizer Quantizer(int index)
+    {
+        double bias = Bias(index);
+        return _channelBiases is null ? FpQuantizer.PerTensor(Format, bias) : FpQuantizer.PreShifted(Format, bias, Offsets(bias));
+    }
+}

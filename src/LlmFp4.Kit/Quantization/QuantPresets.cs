@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using LlmFp4.Kit.Formats;
+
+namespace LlmFp4.Kit.Quantization;
+
+/// <summary>
+/// The paper's rows as named configs: <c>METHOD[:BITS]</c> with METHOD one of <see cref="Methods"/> and BITS either
+/// <c>wXaY</c> (embedding bits = weight bits) or the paper's E/W/A triple such as <c>4/4/4</c> or <c>16/8/8</c>;
+/// 16 bits means "left in full precision". Without BITS a method takes its paper default (<see cref="DefaultBits"/>).
+/// </summary>
+public static partial class QuantPresets
+{
+    /// <summary>Preset methods in listing order.</summary>
+    public static IReadOnlyList<string> Methods { get; } = ["minmax-int", "minmax-fp", "fpq-baseline", "fpq", "smoothquant", "gptq", "gptq-fp"];
+
+    /// <summary>Named bit settings besides E/W/A triples.</summary>
+    public static IReadOnlyList<string> BitSettings { get; } = ["w8a8", "w4a16", "w4a8", "w4a4"];
+
+    /// <summary>Bits a method gets when none are given: the paper's headline row for it.</summary>
+    public static string DefaultBits(string method) => method switch
+    {
+        "smoothquant" => "16/8/8",
+        "gptq" or "gptq-fp" => "4/4/16",
+        _ => "4/4/4",
+    };
+
+    /// <summary>Every valid method × named bit setting (SmoothQuant needs quantized activations, so it has no w4a16).</summary>
+    public static IEnumerable<string> Names() =>
+        Methods.SelectMany(m => BitSettings.Where(b => !(m == "smoothquant" && b.EndsWith("a16", StringComparison.Ordinal))).Select(b => $"{m}:{b}"));
+
+    /// <summary>The config named <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">Unknown method or bit setting; the message lists what exists.</exception>
+    public static QuantConfig Get(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        string trimmed = name.Trim().ToLowerInvariant();
+        int colon = trimmed.IndexOf(':');
+        string method = colon < 0 ? trimmed : trimmed[..colon];
+        string bits = colon < 0 ? "" : trimmed[(colon + 1)..];
+        if (!Methods.Contains(method))
+            throw new ArgumentException(
+                $"Unknown quantization config '{name}' (not a preset, and no such file). Presets: METHOD[:BITS] with METHOD one of " +
+                $"{string.Join(", ", Methods)} and BITS one of {string.Join(", ", BitSettings)} or E/W/A such as 4/4/4, 16/8/8 " +
+                "(16 = full precision); or give the path of a JSON config file.");
+        var (embedding, weights, activations) = ParseBits(bits.Length == 0 ? DefaultBits(method) : bits, name);
+        return Build(method, embedding, weights, activations) with
+        {
+            Name = $"{method}:{embedding}/{weights}/{activations}",
+        };
+    }
+
+    private static (int Embedding, int Weights, int Activations) ParseBits(string bits, string name)
+    {
+        var named = NamedBits().Match(bits);
+        if (named.Success)
+        {
+            int w = int.Parse(named.Groups["w"].Value, CultureInfo.InvariantCulture);
+            return (w, w, int.Parse(named.Groups["a"].Value, CultureInfo.InvariantCulture));
+        }
+        var triple = TripleBits().Match(bits);
+        if (triple.Success)
+            return (int.Parse(triple.Groups["e"].Value, CultureInfo.InvariantCulture),
+                int.Parse(triple.Groups["w"].Value, CultureInfo.InvariantCulture),
+                int.Parse(triple.Groups["a"].Value, CultureInfo.InvariantCulture));
+        throw new ArgumentException(
+            $"Quantization config '{name}': bit setting '{bits}' is neither wXaY ({string.Join(", ", BitSettings)}) nor an E/W/A triple such as 4/4/4.");
+    }
+
+    private static QuantConfig Build(string method, int embeddingBits, int weightBits, int activationBits)
+    {
+        bool fp = method is "minmax-fp" or "fpq-baseline" or "fpq" or "gptq-fp";
+        QuantSpec? Spec(int bits, Granularity granularity) =>
+            bits >= 16 ? null : fp ? QuantSpec.Fp(bits, granularity) : QuantSpec.Int(bits, granularity);
+
+        var config = new QuantConfig
+        {
+            Method = method switch
+            {
+                "minmax-int" or "minmax-fp" => QuantMethod.MinMax,
+                "fpq-baseline" => QuantMethod.FpqBaseline,
+                "fpq" => QuantMethod.Fpq,
+                "smoothquant" => QuantMethod.SmoothQuant,
+                _ => QuantMethod.Gptq,
+            },
+            Weights = Spec(weightBits, Granularity.PerRow),
+            Activations = Spec(activationBits, method == "fpq" ? Granularity.PerColumn : Granularity.PerTensor),
+            Embedding = Spec(embeddingBits, Granularity.PerRow),
+        };
+        config.Validate();
+        return config;
+    }
+
+    [GeneratedRegex(@"^w(?<w>\d{1,2})a(?<a>\d{1,2})$")]
+    private static partial Regex NamedBits();
+
+    [GeneratedRegex(@"^(?<e>\d{1,2})/(?<w>\d{1,2})/(?<a>\d{1,2})$")]
+    private static partial Regex TripleBits();
+}

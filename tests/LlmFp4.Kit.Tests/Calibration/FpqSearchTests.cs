@@ -1,0 +1,119 @@
+using LlmFp4.Kit.Calibration;
+using LlmFp4.Kit.Formats;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Quantization;
+using static LlmFp4.Kit.Tests.Calibration.CalibrationTestData;
+
+namespace LlmFp4.Kit.Tests.Calibration;
+
+public class FpqSearchTests
+{
+    private const int Tokens = 96, In = 16;
+
+    private static (InputGroup Group, LinearLayer[] Layers) Group()
+    {
+        LinearLayer[] layers = [new("a", In, 8, RandomMatrix(8, In, 1)), new("b", In, 24, RandomMatrix(24, In, 2, 0.05))];
+        var group = new InputGroup("test_input", layers) { Tokens = Tokens, Inputs = OutlierInputs(Tokens, In, 3) };
+        return (group, layers);
+    }
+
+    private static readonly SearchSettings Grid = new() { Steps = 12, Rounds = 1 };
+
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    public void Algebraic_errors_equal_the_direct_layer_mse_and_pick_the_same_candidates(bool preShifted, bool grams)
+    {
+        var (group, layers) = Group();
+        var weights = QuantSpec.Fp(4, Granularity.PerRow);
+        var activations = QuantSpec.Fp(4, preShifted ? Granularity.PerColumn : Granularity.PerTensor);
+        var results = new FpqSearch(group, weights, activations, Grid, preShifted, activationGrams: grams).Run();
+        var multipliers = Grid.Multipliers();
+        var activationFormats = activations.SearchFormats;
+        int start = activationFormats.ToList().FindIndex(f => f.ExponentBits == 2);
+        var startInput = new ActivationGrid(activationFormats[start], group.Inputs, Tokens, In, multipliers, preShifted).Quantizer(-1);
+
+        foreach (var (layer, result) in layers.Zip(results))
+        {
+            var round = Assert.Single(result.Trace.Rounds);
+            int rows = layer.OutFeatures;
+
+            // Weight phase: every candidate of every format, with the starting activation quantizer.
+            for (int f = 0; f < weights.SearchFormats.Count; f++)
+            {
+                var format = weights.SearchFormats[f];
+                var startBias = FpBias.PerRow(format, layer.Weight, rows, In);
+                var perRow = new double[multipliers.Length][];
+                for (int i = 0; i < multipliers.Length; i++)
+                {
+                    var quantized = FpQuantizer.PerRow(format, [.. startBias.Select(b => multipliers[i] * b)]).Quantize(layer.Weight, rows, In);
+                    perRow[i] = new double[rows];
+                    double direct = DirectMse(group.Inputs, Tokens, In, layer.Weight, rows, startInput, quantized, perRow[i]);
+                    Assert.Equal(direct, round.Weight[f].Errors[i], direct * 1e-4);
+                }
+                if (format == result.WeightFormat)
+                    for (int r = 0; r < rows; r++)
+                    {
+                        int best = Enumerable.Range(0, multipliers.Length).MinBy(i => perRow[i][r]);
+                        Assert.Equal(multipliers[best] * startBias[r], result.WeightBiases![r], 12);
+                    }
+            }
+
+            // Activation phase: every candidate against the weights the weight phase chose.
+            var chosenWeight = FpQuantizer.PerRow(result.WeightFormat!, result.WeightBiases).Quantize(layer.Weight, rows, In);
+            for (int f = 0; f < activationFormats.Count; f++)
+            {
+                var grid = new ActivationGrid(activationFormats[f], group.Inputs, Tokens, In, multipliers, preShifted);
+                var direct = Enumerable.Range(0, multipliers.Length)
+                    .Select(i => DirectMse(group.Inputs, Tokens, In, layer.Weight, rows, grid.Quantizer(i), chosenWeight)).ToArray();
+                for (int i = 0; i < direct.Length; i++)
+                    Assert.Equal(direct[i], round.Activation[f].Errors[i], direct[i] * 1e-4);
+                Assert.Equal(Array.IndexOf(direct, direct.Min()), round.Activation[f].BestIndex);
+            }
+            var chosen = round.Activation.MinBy(c => c.BestError)!;
+            Assert.Equal(chosen.Format, round.ActivationFormat);
+            Assert.Equal(chosen.BestError, DirectMse(group.Inputs, Tokens, In, layer.Weight, rows, result.InputQuantizer, chosenWeight), chosen.BestError * 1e-4);
+        }
+    }
+
+    [Fact]
+    public void Pre_shifted_offsets_are_the_rounded_distance_to_the_shared_bias()
+    {
+        var (group, _) = Group();
+        var format = FpFormat.Create(2, 1, 0);
+        var grid = new ActivationGrid(format, group.Inputs, Tokens, In, Grid.Multipliers(), preShifted: true);
+        var channelMax = FpBias.ColumnAbsMax(group.Inputs, Tokens, In);
+        var channelBias = channelMax.Select(m => FpBias.ForMaxValue(format, m)).ToArray();
+        Assert.Equal(channelBias.Min(), grid.StartBias, 12);
+        var offsets = grid.Offsets(grid.StartBias);
+        for (int j = 0; j < In; j++)
+            Assert.Equal(Math.Clamp(Math.Round(channelBias[j] - grid.StartBias), 0, 3), offsets[j]);
+        Assert.Contains(offsets, o => o > 0);
+        Assert.Contains(0, offsets);
+    }
+
+    [Fact]
+    public void Weight_only_search_stops_after_one_round_and_rounds_repeat_nothing()
+    {
+        var (group, layers) = Group();
+        var results = new FpqSearch(group, QuantSpec.Fp(4, Granularity.PerRow), null, Grid with { Rounds = 3 }, false).Run();
+        foreach (var result in results)
+        {
+            Assert.Equal(1, result.Trace.ConvergedAfterRound);
+            Assert.Single(result.Trace.Rounds);
+            Assert.Null(result.InputQuantizer);
+        }
+
+        var full = new FpqSearch(group, QuantSpec.Fp(4, Granularity.PerRow), QuantSpec.Fp(4, Granularity.PerTensor), Grid with { Rounds = 3 }, false).Run();
+        var once = new FpqSearch(group, QuantSpec.Fp(4, Granularity.PerRow), QuantSpec.Fp(4, Granularity.PerTensor), Grid with { Rounds = 1 }, false).Run();
+        foreach (var (threeRounds, oneRound) in full.Zip(once))
+        {
+            Assert.True(threeRounds.Trace.Rounds.Count <= 3);
+            Assert.Equal(oneRound.Trace.Rounds[0].Weight.Select(c => c.Errors), threeRounds.Trace.Rounds[0].Weight.Select(c => c.Errors));
+            // The alternation never makes the chosen activation setting worse than round 1's.
+            Assert.True(threeRounds.Trace.Rounds[^1].Activation.Min(c => c.BestError) <= oneRound.Trace.Rounds[0].Activation.Min(c => c.BestError) * (1 + 1e-5));
+        }
+    }
+}
