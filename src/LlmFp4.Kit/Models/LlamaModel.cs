@@ -10,7 +10,7 @@ namespace LlmFp4.Kit.Models;
 /// be observed; the attention matmuls carry optional points (see <see cref="LlamaDecoderLayer"/>).
 /// Not thread-safe: one forward at a time per model (activation buffers are reused across calls).
 /// </summary>
-public sealed class LlamaModel : ICausalLanguageModel
+public sealed class LlamaModel : IGreedyLanguageModel
 {
     private readonly LlamaWorkspace _workspace;
     private int _maxBatchTokens = 4096;
@@ -199,10 +199,20 @@ public sealed class LlamaModel : ICausalLanguageModel
     }
 
     /// <inheritdoc />
-    public float[][] TokenLogProbs(IReadOnlyList<int[]> sequences)
+    public float[][] TokenLogProbs(IReadOnlyList<int[]> sequences) =>
+        Score(sequences, withArgMax: false).Select(scores => scores.LogProbs).ToArray();
+
+    /// <inheritdoc />
+    public NextTokenScores[] ScoreNextTokens(IReadOnlyList<int[]> sequences) => Score(sequences, withArgMax: true);
+
+    /// <summary>
+    /// Runs sequences in groups of at most <see cref="MaxBatchTokens"/> tokens and reads, at each position, the
+    /// log-probability of the actual next token and (when asked) the most likely one, lowest id on ties.
+    /// </summary>
+    private NextTokenScores[] Score(IReadOnlyList<int[]> sequences, bool withArgMax)
     {
         CheckSequences(sequences);
-        var result = new float[sequences.Count][];
+        var result = new NextTokenScores[sequences.Count];
         int start = 0;
         while (start < sequences.Count)
         {
@@ -216,13 +226,16 @@ public sealed class LlamaModel : ICausalLanguageModel
             for (int s = start; s < end; s++)
             {
                 int[] sequence = sequences[s];
-                var logProbs = new float[Math.Max(0, sequence.Length - 1)];
-                for (int i = 0; i < logProbs.Length; i++)
+                int positions = Math.Max(0, sequence.Length - 1);
+                var logProbs = new float[positions];
+                var argMax = withArgMax ? new int[positions] : [];
+                for (int i = 0; i < positions; i++)
                 {
                     ReadOnlySpan<float> rowLogits = logits.AsSpan((row + i) * VocabSize, VocabSize);
                     logProbs[i] = rowLogits[sequence[i + 1]] - Softmax.LogSumExp(rowLogits);
+                    if (withArgMax) argMax[i] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(rowLogits);
                 }
-                result[s] = logProbs;
+                result[s] = new NextTokenScores(logProbs, argMax);
                 row += sequence.Length;
             }
             start = end;

@@ -37,6 +37,28 @@ public class LlamaModelTests
         return Enumerable.Range(0, length).Select(_ => random.Next(vocab)).ToArray();
     }
 
+    [Fact]
+    public void ScoreNextTokensGivesTheLogProbsAndTheArgMaxOfEachPosition()
+    {
+        var model = TinyModel(tied: false);
+        var sequences = new[] { RandomTokens(9, model.VocabSize, 3), RandomTokens(4, model.VocabSize, 4) };
+        var scores = model.ScoreNextTokens(sequences);
+        var logProbs = model.TokenLogProbs(sequences);
+        var logits = model.Logits(sequences);
+        for (int s = 0; s < sequences.Length; s++)
+        {
+            Assert.Equal(logProbs[s], scores[s].LogProbs);
+            Assert.Equal(sequences[s].Length - 1, scores[s].ArgMax.Length);
+            for (int i = 0; i < scores[s].ArgMax.Length; i++)
+            {
+                var row = logits[s].AsSpan(i * model.VocabSize, model.VocabSize);
+                int best = 0;
+                for (int v = 1; v < row.Length; v++) if (row[v] > row[best]) best = v;
+                Assert.Equal(best, scores[s].ArgMax[i]);
+            }
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
