@@ -31,7 +31,7 @@ public static class CorpusCommand
             var watch = Stopwatch.StartNew();
             var manifest = CorpusBuilder.Build(parse.GetValue(packages)!.FullName, parse.GetValue(output)!.FullName,
                 new CorpusSplitSettings(Seed: parse.GetValue(seed)),
-                new ImmediateProgress<string>(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}…[/]")));
+                new SynchronousProgress<string>(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}…[/]")));
             var table = new Table().AddColumns("split", "documents", "bytes", "sha256");
             foreach (var s in manifest.Splits)
                 table.AddRow(s.Split, s.Documents.ToString(), s.Bytes.ToString("N0"), s.Sha256[..16] + "…");

@@ -65,7 +65,7 @@ public static class NotebooksCommand
                 for (int i = 0; i < paths.Count; i++)
                 {
                     var task = context.AddTask(Markup.Escape(Path.GetFileName(paths[i])));
-                    var progress = new ImmediateProgress<NotebookProgress>(p =>
+                    var progress = new SynchronousProgress<NotebookProgress>(p =>
                     {
                         task.MaxValue = Math.Max(1, p.CodeCellCount);
                         task.Value = p.CodeCellsDone;
@@ -137,9 +137,4 @@ public static class NotebooksCommand
         return parameters;
     }
 
-    /// <summary>Reports on the caller's thread, so the progress bar is current when each cell starts.</summary>
-    private sealed class ImmediateProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -36,7 +36,7 @@ public static class TokenizerCommand
             {
                 var task = ctx.AddTask("merges", maxValue: Math.Max(1, settings.VocabSize - settings.SpecialTokensOrDefault.Count - 256));
                 json = BpeTrainer.Train([File.ReadAllText(input.FullName, Encoding.UTF8)], settings,
-                    new ImmediateProgress<BpeTrainingProgress>(p => task.Value = p.Merges));
+                    new SynchronousProgress<BpeTrainingProgress>(p => task.Value = p.Merges));
                 task.Value = task.MaxValue;
             });
             var path = parse.GetValue(output)!.FullName;

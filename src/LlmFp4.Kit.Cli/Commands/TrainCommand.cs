@@ -47,7 +47,7 @@ public static class TrainCommand
             bool resume = parse.GetValue(resumeOption);
 
             TrainingResult result = Console.IsOutputRedirected
-                ? TrainingSession.Run(config, data, outDir, resume, maxTime, new Progress(WriteLine))
+                ? TrainingSession.Run(config, data, outDir, resume, maxTime, new SynchronousProgress<TrainingProgress>(WriteLine))
                 : RunWithProgressBar(config, data, outDir, resume, maxTime);
 
             if (result.Finished)
@@ -73,7 +73,7 @@ public static class TrainCommand
             .Start(context =>
             {
                 var task = context.AddTask("training", maxValue: config.Steps);
-                result = TrainingSession.Run(config, data, outDir, resume, maxTime, new Progress(p =>
+                result = TrainingSession.Run(config, data, outDir, resume, maxTime, new SynchronousProgress<TrainingProgress>(p =>
                 {
                     task.Value = p.Step;
                     task.Description = Describe(p);
@@ -97,10 +97,4 @@ public static class TrainCommand
 
     private static string ReadFile(string path) =>
         File.Exists(path) ? File.ReadAllText(path) : throw new FileNotFoundException($"train: config file '{path}' not found.", path);
-
-    /// <summary>Reports synchronously on the training thread (System.Progress would post to the thread pool out of order).</summary>
-    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
 }

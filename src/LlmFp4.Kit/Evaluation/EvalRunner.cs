@@ -30,9 +30,3 @@ public static class EvalRunner
         return results;
     }
 }
-
-/// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (the framework's Progress posts to a context).</summary>
-public sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}
