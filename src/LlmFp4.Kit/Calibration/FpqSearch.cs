@@ -194,7 +194,7 @@ internal sealed class FpqSearch
         int format = state.WeightFormat;
         var scales = RowScales(state, format, r => state.RowIndex[format][r]);
         var result = new float[state.Weight.Length];
-        FakeQuant.QuantizeMatrix(state.Weight, state.Layer.OutFeatures, state.Layer.InFeatures, _weightFormats[format], Granularity.PerRow, scales, result);
+        FpQuantizer.QuantizeMatrix(state.Weight, state.Layer.OutFeatures, state.Layer.InFeatures, _weightFormats[format], Granularity.PerRow, scales, result);
         return result;
     }
 
@@ -296,7 +296,7 @@ internal sealed class FpqSearch
             for (int i = 0; i < _multipliers.Length; i++)
             {
                 var scales = RowScales(state, f, _ => i);
-                FakeQuant.QuantizeMatrix(w, rows, cols, _weightFormats[f], Granularity.PerRow, scales, difference);
+                FpQuantizer.QuantizeMatrix(w, rows, cols, _weightFormats[f], Granularity.PerRow, scales, difference);
                 TensorPrimitives.Subtract(difference, w, difference);
                 Gemm.MatMul(difference, grams.QuantizedGram, product, rows, cols, cols);
                 RowErrors(difference, product, cross, rowConstant, rows, cols, rowErrors);

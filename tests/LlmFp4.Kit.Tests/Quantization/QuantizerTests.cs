@@ -89,6 +89,24 @@ public class QuantizerTests
         }
     }
 
+    [Theory]
+    [InlineData(GranularityKind.PerTensor)]
+    [InlineData(GranularityKind.PerRow)]
+    [InlineData(GranularityKind.PerColumn)]
+    public void The_chunked_driver_matches_the_matrix_kernel_bit_for_bit(GranularityKind kind)
+    {
+        const int rows = 2500, cols = 300;
+        var values = RandomValues(rows * cols, 5, 4);
+        var granularity = new Granularity(kind);
+        var random = new Random(6);
+        var scales = Enumerable.Range(0, granularity.ScaleCount(rows, cols)).Select(_ => (float)(0.1 + random.NextDouble())).ToArray();
+        var format = FpFormat.Create(3, 0, 0);
+        var expected = new float[values.Length];
+        FakeQuant.QuantizeMatrix(values, rows, cols, format, granularity, scales, expected);
+        var actual = new FpQuantizer(format, granularity, scales).Quantize(values, rows, cols);
+        Assert.Equal(expected, actual);
+    }
+
     [Fact]
     public void Shape_mismatches_are_reported()
     {
