@@ -32,7 +32,7 @@ public static class EvalCommand
         {
             Description = "Quantize before evaluating: a `llmfp4 calibrate` result folder, or a preset / JSON config (calibrated on first use, cached under results/calibration).",
         };
-        var output = new Option<string>("--out") { Description = "Results as JSON lines; a CSV is written beside it.", DefaultValueFactory = _ => "results.jsonl" };
+        var output = new Option<string>("--out") { Description = "Results as JSON lines; a CSV is written beside it (default: results/eval/results.jsonl).", DefaultValueFactory = _ => Path.Combine("results", "eval", "results.jsonl") };
         var batch = new Option<int>("--batch-size") { Description = "Sequences per model call.", DefaultValueFactory = _ => 16 };
         var dataDir = new Option<string?>("--data-dir") { Description = "The kit's data folder (default: found by walking up from here)." };
         var seed = new Option<int>("--seed") { Description = "Seed recorded with the results (of the quantization run that made the model).", DefaultValueFactory = _ => 0 };
