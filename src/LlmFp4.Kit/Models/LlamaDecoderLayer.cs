@@ -13,7 +13,8 @@ namespace LlmFp4.Kit.Models;
 /// <item><c>q_matmul</c>: the query operand of QKᵀ (after RoPE), [batch tokens × heads·headDim].</item>
 /// <item><c>k_matmul</c>: the key operand of QKᵀ (after RoPE), [batch tokens × kvHeads·headDim].</item>
 /// <item><c>probs_matmul</c>: the softmax output, the left operand of PV, once per (sequence, head) as a
-/// [tokens × tokens] block whose masked (upper) entries are zero and ignored afterwards. These calls
+/// [tokens × tokens] block whose masked (upper) entries are zero and ignored afterwards (when decoding with a
+/// KV cache, as the [new tokens × visible positions] block). These calls
 /// run concurrently from several threads, so the quantizer's Apply must be thread-safe.</item>
 /// <item><c>v_matmul</c>: the value operand of PV, [batch tokens × kvHeads·headDim].</item>
 /// </list>

@@ -78,7 +78,7 @@ public static class ModelCard
             evaluations.Add(Evaluate(split, model, TrainingData.Tokenize(path, config, tokenizer, log), train, config.SequenceLength));
         }
         log?.Invoke("sampling …");
-        var samples = prompts.Select(prompt => (prompt, GreedyGeneration.Continue(model, tokenizer, prompt, sampleTokens))).ToList();
+        var samples = prompts.Select(prompt => (prompt, new TextGenerator(model, tokenizer).Continue(prompt, GenerationSettings.Greedy(sampleTokens)))).ToList();
         string? figure = null;
         if (FigureExport.PngAvailable)
         {
