@@ -184,10 +184,6 @@ public static class ModelCard
         s.AppendLine("A model of this size trained for about an hour on 2 CPU cores writes locally plausible English in the");
         s.AppendLine("style of its corpus (the King James Bible, Austen, Melville, State of the Union addresses) but has little");
         s.AppendLine("global coherence and no factual reliability. It exists to make quantization effects measurable, not to be used as an assistant.");
-        AtomicFile.Write(Path.Combine(folder, "MODEL_CARD.md"), stream =>
-        {
-            using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
-            writer.Write(s.ToString());
-        });
+        AtomicFile.WriteText(Path.Combine(folder, "MODEL_CARD.md"), writer => writer.Write(s.ToString()));
     }
 }
