@@ -18,9 +18,10 @@ public static class GenerateCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the sampler: same seed, same text.", DefaultValueFactory = _ => 0 };
         var quant = new Option<string?>("--quant") { Description = "Quantize first: a `llmfp4 calibrate` result folder, or a preset / JSON config (as in `llmfp4 eval`)." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: the one beside the model, else the kit's)." };
+        var keepStored = ModelFiles.KeepStoredWeightsOption();
 
         var command = new Command("generate", "Continue a prompt with a model (KV-cache decoding), streaming tokens to stdout.");
-        foreach (var option in new Option[] { model, prompt, maxTokens, temperature, topK, topP, seed, quant, tokenizer })
+        foreach (var option in new Option[] { model, prompt, maxTokens, temperature, topK, topP, seed, quant, tokenizer, keepStored })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -34,7 +35,7 @@ public static class GenerateCommand
             };
             settings.Validate();
             string modelPath = parse.GetValue(model)!;
-            var loaded = ModelFiles.LoadWithTokenizer(modelPath, parse.GetValue(tokenizer));
+            var loaded = ModelFiles.LoadWithTokenizer(modelPath, parse.GetValue(tokenizer), parse.GetValue(keepStored));
             if (parse.GetValue(quant) is { } quantArgument) ModelFiles.Quantize(loaded.Model, quantArgument, modelPath);
 
             string text = parse.GetValue(prompt)!;

@@ -16,9 +16,10 @@ public static class LogprobsCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of a table." };
         var quant = new Option<string?>("--quant") { Description = "Quantize first: a `llmfp4 calibrate` result folder, or a preset / JSON config (as in `llmfp4 eval`)." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: the one beside the model, else the kit's)." };
+        var keepStored = ModelFiles.KeepStoredWeightsOption();
 
         var command = new Command("logprobs", "Log-probability of each next token of a text or id list, mean NLL and perplexity.");
-        foreach (var option in new Option[] { model, text, tokenIds, json, quant, tokenizer })
+        foreach (var option in new Option[] { model, text, tokenIds, json, quant, tokenizer, keepStored })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -26,7 +27,7 @@ public static class LogprobsCommand
             if ((textValue is null) == (idsValue is null))
                 throw new ArgumentException("logprobs: give exactly one of --text and --token-ids.");
             string modelPath = parse.GetValue(model)!;
-            var loaded = ModelFiles.LoadWithTokenizer(modelPath, parse.GetValue(tokenizer));
+            var loaded = ModelFiles.LoadWithTokenizer(modelPath, parse.GetValue(tokenizer), parse.GetValue(keepStored));
             if (parse.GetValue(quant) is { } quantArgument) ModelFiles.Quantize(loaded.Model, quantArgument, modelPath);
 
             int[] ids = textValue is not null ? loaded.Tokenizer.Encode(textValue) : ParseIds(idsValue!);

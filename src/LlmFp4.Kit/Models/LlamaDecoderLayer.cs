@@ -21,14 +21,18 @@ namespace LlmFp4.Kit.Models;
 /// </remarks>
 public sealed class LlamaDecoderLayer
 {
-    internal LlamaDecoderLayer(int index, LlamaConfig config, Func<string, int[], float[]> weight)
+    /// <summary>Layer <paramref name="index"/> of a model shaped by <paramref name="config"/>.</summary>
+    /// <param name="index">Position of the layer in the model (0-based).</param>
+    /// <param name="config">Model shape.</param>
+    /// <param name="dense">Reads a norm weight by name and shape.</param>
+    /// <param name="linear">Makes a linear layer from its module name and in / out features.</param>
+    internal LlamaDecoderLayer(int index, LlamaConfig config, Func<string, int[], float[]> dense, Func<string, int, int, LinearLayer> linear)
     {
         Index = index;
         string prefix = $"model.layers.{index}";
         int hidden = config.HiddenSize, kv = config.KeyValueHeads * config.HeadDim, inner = config.IntermediateSize;
-        LinearLayer Linear(string module, int inFeatures, int outFeatures) =>
-            new($"{prefix}.{module}", inFeatures, outFeatures, weight($"{prefix}.{module}.weight", [outFeatures, inFeatures]));
-        NamedTensor Norm(string module) => new($"{prefix}.{module}.weight", [hidden], weight($"{prefix}.{module}.weight", [hidden]));
+        LinearLayer Linear(string module, int inFeatures, int outFeatures) => linear($"{prefix}.{module}", inFeatures, outFeatures);
+        NamedTensor Norm(string module) => new($"{prefix}.{module}.weight", [hidden], dense($"{prefix}.{module}.weight", [hidden]));
 
         InputNorm = Norm("input_layernorm");
         QProj = Linear("self_attn.q_proj", hidden, hidden);

@@ -24,36 +24,43 @@ public sealed class LlamaModel : IGreedyLanguageModel
     /// <see cref="ArgumentException"/> naming it.
     /// </summary>
     public LlamaModel(LlamaConfig config, IReadOnlyDictionary<string, float[]> weights)
+        : this(CheckNames(config, weights), (name, shape) => Take(weights, name, shape),
+            (module, inFeatures, outFeatures) => new LinearLayer(module, inFeatures, outFeatures, Take(weights, module + ".weight", [outFeatures, inFeatures])))
     {
-        ArgumentNullException.ThrowIfNull(config);
-        ArgumentNullException.ThrowIfNull(weights);
+    }
+
+    /// <summary>
+    /// Builds the model from an open checkpoint. By default every tensor is converted to float32 now and the
+    /// checkpoint may be closed afterwards. With <paramref name="keepStoredWeights"/>, linear weights stored as
+    /// F16 or BF16 stay in the memory-mapped file and are converted into a reused float32 buffer each time
+    /// their layer runs (half the memory of float32, at the cost of a conversion per layer per forward); the
+    /// checkpoint must then stay open while the model is used, and reading <see cref="LinearLayer.Weight"/>
+    /// (calibrators, <see cref="NamedWeights"/>) converts that layer for good. The embedding and norms are always float32.
+    /// </summary>
+    public static LlamaModel FromCheckpoint(LlamaCheckpoint checkpoint, bool keepStoredWeights = false)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return new LlamaModel(checkpoint.Config, (name, _) => checkpoint.ReadFloat32(name), (module, inFeatures, outFeatures) =>
+        {
+            string name = module + ".weight";
+            return keepStoredWeights && checkpoint.Tensors[name].DType != DType.F32
+                ? new LinearLayer(module, inFeatures, outFeatures, destination => checkpoint.ReadFloat32(name, destination))
+                : new LinearLayer(module, inFeatures, outFeatures, checkpoint.ReadFloat32(name));
+        });
+    }
+
+    /// <param name="config">Model shape.</param>
+    /// <param name="dense">Reads the embedding or a norm weight by name and HF shape.</param>
+    /// <param name="linear">Makes the linear layer of a module (name without <c>.weight</c>, in and out features).</param>
+    private LlamaModel(LlamaConfig config, Func<string, int[], float[]> dense, Func<string, int, int, LinearLayer> linear)
+    {
         config.Validate();
         Config = config;
-
-        var used = new HashSet<string>();
-        float[] Take(string name, int[] shape)
-        {
-            if (!weights.TryGetValue(name, out float[]? data))
-                throw new ArgumentException($"{name}: missing (expected shape {Tensor.FormatShape(shape)}).");
-            long expected = shape.Aggregate(1L, (product, dim) => product * dim);
-            if (data.Length != expected)
-                throw new ArgumentException($"{name}: expected shape {Tensor.FormatShape(shape)} ({expected} values), got {data.Length} values.");
-            used.Add(name);
-            return data;
-        }
-
         int vocab = config.VocabSize, hidden = config.HiddenSize;
-        Embedding = new NamedTensor("model.embed_tokens.weight", [vocab, hidden], Take("model.embed_tokens.weight", [vocab, hidden]));
-        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(i, config, Take)).ToArray();
-        FinalNorm = new NamedTensor("model.norm.weight", [hidden], Take("model.norm.weight", [hidden]));
-        LmHead = new LinearLayer("lm_head", hidden, vocab,
-            config.TieWordEmbeddings ? Embedding.Data : Take("lm_head.weight", [vocab, hidden]));
-        if (config.TieWordEmbeddings) used.Add("lm_head.weight");
-
-        foreach (string name in weights.Keys)
-            if (!used.Contains(name) && !name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal))
-                throw new ArgumentException($"{name}: unexpected tensor for a LLaMA model (no such parameter in {nameof(LlamaModel)}).");
-
+        Embedding = new NamedTensor(LlamaTensorLayout.Embedding, [vocab, hidden], dense(LlamaTensorLayout.Embedding, [vocab, hidden]));
+        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(i, config, dense, linear)).ToArray();
+        FinalNorm = new NamedTensor(LlamaTensorLayout.FinalNorm, [hidden], dense(LlamaTensorLayout.FinalNorm, [hidden]));
+        LmHead = config.TieWordEmbeddings ? new LinearLayer("lm_head", hidden, vocab, Embedding.Data) : linear("lm_head", hidden, vocab);
         Linears = [.. Layers.SelectMany(layer => layer.Linears), LmHead];
         AttentionMatMulPoints = [.. Layers.SelectMany(layer => layer.AttentionMatMulPoints)];
         Rope = new Rope(config.HeadDim, config.RopeTheta, config.MaxPositionEmbeddings);
@@ -373,6 +380,29 @@ public sealed class LlamaModel : IGreedyLanguageModel
         if (tokens * Math.Max(Config.HiddenSize, Config.IntermediateSize) > Array.MaxLength)
             throw new ArgumentException($"A batch of {tokens} tokens is too large for one forward pass; split it.");
         return (int)tokens;
+    }
+
+    private static float[] Take(IReadOnlyDictionary<string, float[]> weights, string name, int[] shape)
+    {
+        if (!weights.TryGetValue(name, out float[]? data))
+            throw new ArgumentException($"{name}: missing (expected shape {Tensor.FormatShape(shape)}).");
+        long expected = shape.Aggregate(1L, (product, dim) => product * dim);
+        if (data.Length != expected)
+            throw new ArgumentException($"{name}: expected shape {Tensor.FormatShape(shape)} ({expected} values), got {data.Length} values.");
+        return data;
+    }
+
+    /// <summary>Validates the config and rejects tensors the model has no place for (a tied head's lm_head.weight is ignored).</summary>
+    private static LlamaConfig CheckNames(LlamaConfig config, IReadOnlyDictionary<string, float[]> weights)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        config.Validate();
+        var known = WeightShapes(config).Select(entry => entry.Name).Append(LlamaTensorLayout.LmHead).ToHashSet();
+        foreach (string name in weights.Keys)
+            if (!known.Contains(name) && !name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal))
+                throw new ArgumentException($"{name}: unexpected tensor for a LLaMA model (no such parameter in {nameof(LlamaModel)}).");
+        return config;
     }
 
     private static void FillNormal(Span<float> data, Random random, float std)
