@@ -68,7 +68,7 @@ public static class ModelCard
         if (rows.Count == 0 || rows[^1].Step != config.Steps)
             throw new InvalidDataException($"model card: the training log in {folder} ends at step {(rows.Count == 0 ? 0 : rows[^1].Step)} of {config.Steps}; finish training first.");
         LlamaModel model;
-        using (var checkpoint = HfCheckpoint.Open(folder)) model = new LlamaModel(checkpoint.Config, checkpoint.ReadAllFloat32());
+        using (var checkpoint = HfCheckpoint.Open(folder)) model = LlamaModel.FromCheckpoint(checkpoint);
 
         int[] train = TrainingData.Tokenize(config.TrainText, config, tokenizer, log);
         var evaluations = new List<HeldOutEvaluation>();
