@@ -16,6 +16,9 @@ public static class CliApp
     /// <summary>Every verb of the command line, in the order `--help` lists them.</summary>
     public static IEnumerable<Command> Commands()
     {
+        yield return InfoCommand.Create();
+        yield return GenerateCommand.Create();
+        yield return LogprobsCommand.Create();
         yield return FormatsCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();

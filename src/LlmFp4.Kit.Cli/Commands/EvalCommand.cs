@@ -71,28 +71,14 @@ public static class EvalCommand
     /// </summary>
     public static EvalModel LoadModel(string path)
     {
-        var model = ModelFiles.Load(path);
-        string folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
-        string tokenizer = File.Exists(Path.Combine(folder, "tokenizer.json"))
-            ? Path.Combine(folder, "tokenizer.json")
-            : Path.Combine(TaskRegistry.FindDataDirectory("tokenizer"), "tokenizer", "tokenizer.json");
-        return new EvalModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))), model, BpeTokenizer.Load(tokenizer));
+        var loaded = ModelFiles.LoadWithTokenizer(path);
+        return new EvalModel(loaded.Name, loaded.Model, loaded.Tokenizer);
     }
 
     /// <summary>Loads or calibrates the --quant result, puts it on the model, and returns the label results are filed under ("name@hash").</summary>
-    static string ApplyQuantization(EvalModel loaded, string quant, string modelPath)
-    {
-        if (loaded.Model is not LlamaModel llama)
-            throw new NotSupportedException($"--quant {quant}: quantization needs a LLaMA model from the kit's runtime, not {loaded.Model.GetType().Name}.");
-        var result = CalibrationCache.Resolve(quant, llama, CalibrationCache.DefaultRoot,
-            config => ModelFiles.CalibrationSet(config.Calibration, null, null), modelSource: modelPath,
-            progress: new SynchronousProgress<CalibrationProgress>(p =>
-            {
-                if (p.Stage == "layers") AnsiConsole.MarkupLineInterpolated($"[grey]calibrating {quant}: {p.Item} ({p.Done}/{p.Total})[/]");
-            }));
-        result.Apply(llama);
-        return $"{result.Config.Name ?? "config"}@{result.ConfigHash}";
-    }
+    static string ApplyQuantization(EvalModel loaded, string quant, string modelPath) => loaded.Model is LlamaModel llama
+        ? ModelFiles.Quantize(llama, quant, modelPath)
+        : throw new NotSupportedException($"--quant {quant}: quantization needs a LLaMA model from the kit's runtime, not {loaded.Model.GetType().Name}.");
 
     static IReadOnlyList<EvalResult> RunWithProgress(LoglikelihoodScorer scorer, IReadOnlyList<IEvalTask> tasks, EvalRunInfo info)
     {

@@ -155,7 +155,7 @@ public sealed class CalibrationResult
             Tensors.Select(t => new TensorToWrite(t.Key, [t.Value.Length], t.Value, DType.F32)),
             new Dictionary<string, string> { ["config_hash"] = ConfigHash, ["model_weights_sha256"] = Model.WeightsSha256 });
         var json = JsonSerializer.Serialize(Document.From(this), QuantConfig.JsonOptions);
-        AtomicFile.Write(Path.Combine(directory, JsonFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(json)));
+        AtomicFile.WriteText(Path.Combine(directory, JsonFile), writer => writer.Write(json));
     }
 
     /// <summary>Reads a folder written by <see cref="Save"/>.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using LlmFp4.Kit.Quantization;
 using LlmFp4.Kit.Tensors;
 
@@ -10,9 +11,28 @@ namespace LlmFp4.Kit.Models;
 /// </summary>
 public sealed class LinearLayer
 {
-    private float[] _weight;
+    private float[]? _weight;
+    private WeightReader? _stored;
 
-    public LinearLayer(string name, int inFeatures, int outFeatures, float[] weight)
+    /// <summary>Writes a weight's float32 values ([out × in], row-major) into <paramref name="destination"/>.</summary>
+    public delegate void WeightReader(Span<float> destination);
+
+    public LinearLayer(string name, int inFeatures, int outFeatures, float[] weight) : this(name, inFeatures, outFeatures)
+    {
+        _weight = CheckWeight(weight);
+    }
+
+    /// <summary>
+    /// A layer whose weight stays where <paramref name="storedWeight"/> reads it from (a memory-mapped F16/BF16
+    /// tensor) and is converted into a pooled float32 buffer each time the layer runs, until <see cref="Weight"/>
+    /// is first read or set.
+    /// </summary>
+    public LinearLayer(string name, int inFeatures, int outFeatures, WeightReader storedWeight) : this(name, inFeatures, outFeatures)
+    {
+        _stored = storedWeight ?? throw new ArgumentNullException(nameof(storedWeight));
+    }
+
+    private LinearLayer(string name, int inFeatures, int outFeatures)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (inFeatures <= 0 || outFeatures <= 0)
@@ -20,7 +40,6 @@ public sealed class LinearLayer
         Name = name;
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        _weight = CheckWeight(weight);
     }
 
     /// <summary>Hugging Face module name, e.g. <c>model.layers.3.self_attn.q_proj</c> or <c>lm_head</c>.</summary>
@@ -31,12 +50,31 @@ public sealed class LinearLayer
     /// <summary>Name of the weight tensor in a checkpoint: <c>{Name}.weight</c>.</summary>
     public string WeightName => Name + ".weight";
 
-    /// <summary>Row-major [OutFeatures × InFeatures]. Setting it checks the length and keeps the array (no copy).</summary>
+    /// <summary>
+    /// Row-major [OutFeatures × InFeatures]. Setting it checks the length and keeps the array (no copy). Reading
+    /// it from a layer that keeps its stored weight converts the weight to float32 once and keeps that.
+    /// </summary>
     public float[] Weight
     {
-        get => _weight;
-        set => _weight = CheckWeight(value);
+        get
+        {
+            if (_weight is null)
+            {
+                var weight = new float[OutFeatures * InFeatures];
+                _stored!(weight);
+                (_weight, _stored) = (weight, null);
+            }
+            return _weight;
+        }
+        set
+        {
+            _weight = CheckWeight(value);
+            _stored = null;
+        }
     }
+
+    /// <summary>True while the weight is still read from its stored form at every forward (see the second constructor).</summary>
+    public bool KeepsStoredWeight => _stored is not null;
 
     /// <summary>Fake-quantizes a copy of the input ([rows × InFeatures]) before the product; null = off.</summary>
     public ITensorQuantizer? InputQuantizer { get; set; }
@@ -66,7 +104,22 @@ public sealed class LinearLayer
             quantizer.Apply(copy, rows, InFeatures);
             operand = copy;
         }
-        Gemm.MatMul(operand, _weight, output, rows, OutFeatures, InFeatures, transposeB: true);
+        if (_weight is { } weight)
+            Gemm.MatMul(operand, weight, output, rows, OutFeatures, InFeatures, transposeB: true);
+        else
+        {
+            int length = OutFeatures * InFeatures;
+            float[] converted = ArrayPool<float>.Shared.Rent(length);
+            try
+            {
+                _stored!(converted.AsSpan(0, length));
+                Gemm.MatMul(operand, converted.AsSpan(0, length), output, rows, OutFeatures, InFeatures, transposeB: true);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(converted);
+            }
+        }
         observer?.Observe(this, input, output, rows);
     }
 

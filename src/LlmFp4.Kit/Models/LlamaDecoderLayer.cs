@@ -13,21 +13,26 @@ namespace LlmFp4.Kit.Models;
 /// <item><c>q_matmul</c>: the query operand of QKᵀ (after RoPE), [batch tokens × heads·headDim].</item>
 /// <item><c>k_matmul</c>: the key operand of QKᵀ (after RoPE), [batch tokens × kvHeads·headDim].</item>
 /// <item><c>probs_matmul</c>: the softmax output, the left operand of PV, once per (sequence, head) as a
-/// [tokens × tokens] block whose masked (upper) entries are zero and ignored afterwards. These calls
+/// [tokens × tokens] block whose masked (upper) entries are zero and ignored afterwards (when decoding with a
+/// KV cache, as the [new tokens × visible positions] block). These calls
 /// run concurrently from several threads, so the quantizer's Apply must be thread-safe.</item>
 /// <item><c>v_matmul</c>: the value operand of PV, [batch tokens × kvHeads·headDim].</item>
 /// </list>
 /// </remarks>
 public sealed class LlamaDecoderLayer
 {
-    internal LlamaDecoderLayer(int index, LlamaConfig config, Func<string, int[], float[]> weight)
+    /// <summary>Layer <paramref name="index"/> of a model shaped by <paramref name="config"/>.</summary>
+    /// <param name="index">Position of the layer in the model (0-based).</param>
+    /// <param name="config">Model shape.</param>
+    /// <param name="dense">Reads a norm weight by name and shape.</param>
+    /// <param name="linear">Makes a linear layer from its module name and in / out features.</param>
+    internal LlamaDecoderLayer(int index, LlamaConfig config, Func<string, int[], float[]> dense, Func<string, int, int, LinearLayer> linear)
     {
         Index = index;
         string prefix = $"model.layers.{index}";
         int hidden = config.HiddenSize, kv = config.KeyValueHeads * config.HeadDim, inner = config.IntermediateSize;
-        LinearLayer Linear(string module, int inFeatures, int outFeatures) =>
-            new($"{prefix}.{module}", inFeatures, outFeatures, weight($"{prefix}.{module}.weight", [outFeatures, inFeatures]));
-        NamedTensor Norm(string module) => new($"{prefix}.{module}.weight", [hidden], weight($"{prefix}.{module}.weight", [hidden]));
+        LinearLayer Linear(string module, int inFeatures, int outFeatures) => linear($"{prefix}.{module}", inFeatures, outFeatures);
+        NamedTensor Norm(string module) => new($"{prefix}.{module}.weight", [hidden], dense($"{prefix}.{module}.weight", [hidden]));
 
         InputNorm = Norm("input_layernorm");
         QProj = Linear("self_attn.q_proj", hidden, hidden);

@@ -1,3 +1,4 @@
+using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Quantization;
 using LlmFp4.Kit.Tensors;
 
@@ -23,36 +24,43 @@ public sealed class LlamaModel : IGreedyLanguageModel
     /// <see cref="ArgumentException"/> naming it.
     /// </summary>
     public LlamaModel(LlamaConfig config, IReadOnlyDictionary<string, float[]> weights)
+        : this(CheckNames(config, weights), (name, shape) => Take(weights, name, shape),
+            (module, inFeatures, outFeatures) => new LinearLayer(module, inFeatures, outFeatures, Take(weights, module + ".weight", [outFeatures, inFeatures])))
     {
-        ArgumentNullException.ThrowIfNull(config);
-        ArgumentNullException.ThrowIfNull(weights);
+    }
+
+    /// <summary>
+    /// Builds the model from an open checkpoint. By default every tensor is converted to float32 now and the
+    /// checkpoint may be closed afterwards. With <paramref name="keepStoredWeights"/>, linear weights stored as
+    /// F16 or BF16 stay in the memory-mapped file and are converted into a reused float32 buffer each time
+    /// their layer runs (half the memory of float32, at the cost of a conversion per layer per forward); the
+    /// checkpoint must then stay open while the model is used, and reading <see cref="LinearLayer.Weight"/>
+    /// (calibrators, <see cref="NamedWeights"/>) converts that layer for good. The embedding and norms are always float32.
+    /// </summary>
+    public static LlamaModel FromCheckpoint(LlamaCheckpoint checkpoint, bool keepStoredWeights = false)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return new LlamaModel(checkpoint.Config, (name, _) => checkpoint.ReadFloat32(name), (module, inFeatures, outFeatures) =>
+        {
+            string name = module + ".weight";
+            return keepStoredWeights && checkpoint.Tensors[name].DType != DType.F32
+                ? new LinearLayer(module, inFeatures, outFeatures, destination => checkpoint.ReadFloat32(name, destination))
+                : new LinearLayer(module, inFeatures, outFeatures, checkpoint.ReadFloat32(name));
+        });
+    }
+
+    /// <param name="config">Model shape.</param>
+    /// <param name="dense">Reads the embedding or a norm weight by name and HF shape.</param>
+    /// <param name="linear">Makes the linear layer of a module (name without <c>.weight</c>, in and out features).</param>
+    private LlamaModel(LlamaConfig config, Func<string, int[], float[]> dense, Func<string, int, int, LinearLayer> linear)
+    {
         config.Validate();
         Config = config;
-
-        var used = new HashSet<string>();
-        float[] Take(string name, int[] shape)
-        {
-            if (!weights.TryGetValue(name, out float[]? data))
-                throw new ArgumentException($"{name}: missing (expected shape {Tensor.FormatShape(shape)}).");
-            long expected = shape.Aggregate(1L, (product, dim) => product * dim);
-            if (data.Length != expected)
-                throw new ArgumentException($"{name}: expected shape {Tensor.FormatShape(shape)} ({expected} values), got {data.Length} values.");
-            used.Add(name);
-            return data;
-        }
-
         int vocab = config.VocabSize, hidden = config.HiddenSize;
-        Embedding = new NamedTensor("model.embed_tokens.weight", [vocab, hidden], Take("model.embed_tokens.weight", [vocab, hidden]));
-        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(i, config, Take)).ToArray();
-        FinalNorm = new NamedTensor("model.norm.weight", [hidden], Take("model.norm.weight", [hidden]));
-        LmHead = new LinearLayer("lm_head", hidden, vocab,
-            config.TieWordEmbeddings ? Embedding.Data : Take("lm_head.weight", [vocab, hidden]));
-        if (config.TieWordEmbeddings) used.Add("lm_head.weight");
-
-        foreach (string name in weights.Keys)
-            if (!used.Contains(name) && !name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal))
-                throw new ArgumentException($"{name}: unexpected tensor for a LLaMA model (no such parameter in {nameof(LlamaModel)}).");
-
+        Embedding = new NamedTensor(LlamaTensorLayout.Embedding, [vocab, hidden], dense(LlamaTensorLayout.Embedding, [vocab, hidden]));
+        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(i, config, dense, linear)).ToArray();
+        FinalNorm = new NamedTensor(LlamaTensorLayout.FinalNorm, [hidden], dense(LlamaTensorLayout.FinalNorm, [hidden]));
+        LmHead = config.TieWordEmbeddings ? new LinearLayer("lm_head", hidden, vocab, Embedding.Data) : linear("lm_head", hidden, vocab);
         Linears = [.. Layers.SelectMany(layer => layer.Linears), LmHead];
         AttentionMatMulPoints = [.. Layers.SelectMany(layer => layer.AttentionMatMulPoints)];
         Rope = new Rope(config.HeadDim, config.RopeTheta, config.MaxPositionEmbeddings);
@@ -79,28 +87,8 @@ public sealed class LlamaModel : IGreedyLanguageModel
         return new LlamaModel(config, weights);
     }
 
-    /// <summary>Every parameter of a model with this config, by HF name with its HF shape, in checkpoint order.</summary>
-    public static IReadOnlyList<(string Name, int[] Shape)> WeightShapes(LlamaConfig config)
-    {
-        int vocab = config.VocabSize, hidden = config.HiddenSize, kv = config.KeyValueHeads * config.HeadDim, inner = config.IntermediateSize;
-        var shapes = new List<(string, int[])> { ("model.embed_tokens.weight", [vocab, hidden]) };
-        for (int i = 0; i < config.NumHiddenLayers; i++)
-        {
-            string prefix = $"model.layers.{i}";
-            shapes.Add(($"{prefix}.self_attn.q_proj.weight", [hidden, hidden]));
-            shapes.Add(($"{prefix}.self_attn.k_proj.weight", [kv, hidden]));
-            shapes.Add(($"{prefix}.self_attn.v_proj.weight", [kv, hidden]));
-            shapes.Add(($"{prefix}.self_attn.o_proj.weight", [hidden, hidden]));
-            shapes.Add(($"{prefix}.mlp.gate_proj.weight", [inner, hidden]));
-            shapes.Add(($"{prefix}.mlp.up_proj.weight", [inner, hidden]));
-            shapes.Add(($"{prefix}.mlp.down_proj.weight", [hidden, inner]));
-            shapes.Add(($"{prefix}.input_layernorm.weight", [hidden]));
-            shapes.Add(($"{prefix}.post_attention_layernorm.weight", [hidden]));
-        }
-        shapes.Add(("model.norm.weight", [hidden]));
-        if (!config.TieWordEmbeddings) shapes.Add(("lm_head.weight", [vocab, hidden]));
-        return shapes;
-    }
+    /// <summary>Every parameter of a model with this config, by HF name with its HF shape, in checkpoint order (<see cref="LlamaTensorLayout.Expected"/>).</summary>
+    public static IReadOnlyList<(string Name, int[] Shape)> WeightShapes(LlamaConfig config) => LlamaTensorLayout.Expected(config);
 
     public LlamaConfig Config { get; }
     public int VocabSize => Config.VocabSize;
@@ -146,16 +134,19 @@ public sealed class LlamaModel : IGreedyLanguageModel
     public IEnumerable<(string Name, Tensor Tensor)> NamedWeights()
     {
         yield return (Embedding.Name, Embedding.AsTensor());
+        static (string, Tensor) Linear(LinearLayer linear) => (linear.WeightName, new Tensor(linear.Weight, linear.OutFeatures, linear.InFeatures));
         foreach (var layer in Layers)
         {
-            foreach (var linear in layer.Linears)
-                yield return (linear.WeightName, new Tensor(linear.Weight, linear.OutFeatures, linear.InFeatures));
             yield return (layer.InputNorm.Name, layer.InputNorm.AsTensor());
+            foreach (var linear in new[] { layer.QProj, layer.KProj, layer.VProj, layer.OProj })
+                yield return Linear(linear);
             yield return (layer.PostAttentionNorm.Name, layer.PostAttentionNorm.AsTensor());
+            foreach (var linear in new[] { layer.GateProj, layer.UpProj, layer.DownProj })
+                yield return Linear(linear);
         }
         yield return (FinalNorm.Name, FinalNorm.AsTensor());
         if (!ReferenceEquals(LmHead.Weight, Embedding.Data))
-            yield return (LmHead.WeightName, new Tensor(LmHead.Weight, LmHead.OutFeatures, LmHead.InFeatures));
+            yield return Linear(LmHead);
     }
 
     /// <summary>A deep copy of the weights (tied head stays tied); quantizers and observer are not copied.</summary>
@@ -243,12 +234,49 @@ public sealed class LlamaModel : IGreedyLanguageModel
         return result;
     }
 
-    /// <summary>Embedding and decoder layers, leaving the final-normed hidden states in the workspace.</summary>
-    private void RunLayers(IReadOnlyList<int[]> sequences, int tokens)
+    /// <summary>A cache for <see cref="Decode"/> holding up to <paramref name="capacity"/> positions (default: the context length).</summary>
+    public KvCache CreateCache(int? capacity = null) => new(Config, capacity ?? ContextLength);
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at positions <c>cache.Length ..</c>, attending to the cached positions and
+    /// to each other causally, appends their keys and values to <paramref name="cache"/> and writes the logits
+    /// of the last token into <paramref name="lastLogits"/> (vocab values). Every quantization point acts as in
+    /// <see cref="Forward"/>, on the new rows only (activation quantizers work per token, the probabilities
+    /// quantizer sees the new rows of the attention matrix), so prefilling a prompt and then decoding one
+    /// token at a time gives the logits a full forward gives at those positions. (One exception: a probabilities
+    /// quantizer whose parameters depend on the masked zeros the full forward passes it, such as asymmetric
+    /// per-row min-max, sees only the visible entries here.)
+    /// </summary>
+    public void Decode(ReadOnlySpan<int> tokens, KvCache cache, Span<float> lastLogits)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (cache.Width != Config.KeyValueHeads * Config.HeadDim || cache.LayerCount != Layers.Count || cache.Capacity > ContextLength)
+            throw new ArgumentException("Decode: the KV cache was made for a model of another shape.");
+        if (tokens.IsEmpty) throw new ArgumentException("Decode: no tokens to run.");
+        if (cache.Length + tokens.Length > cache.Capacity)
+            throw new ArgumentException(
+                $"Decode: {tokens.Length} more tokens do not fit the KV cache ({cache.Length} of {cache.Capacity} positions used); clear it or make a larger one.");
+        if (lastLogits.Length < VocabSize)
+            throw new ArgumentException($"Decode: logits has {lastLogits.Length} elements, needs the vocabulary size {VocabSize}.");
+        int[][] sequence = [tokens.ToArray()];
+        CheckSequences(sequence);
+        RunLayers(sequence, tokens.Length, cache);
+        cache.Length += tokens.Length;
+        int hidden = Config.HiddenSize;
+        LmHead.Forward(_workspace.Normed.AsSpan((tokens.Length - 1) * hidden, hidden), lastLogits[..VocabSize], 1, _workspace.QuantizerInput, Observer);
+    }
+
+    /// <summary>
+    /// Embedding and decoder layers, leaving the final-normed hidden states in the workspace. With a
+    /// <paramref name="cache"/> (one sequence only) the tokens follow the cached positions and their keys and
+    /// values are appended to it; the caller advances <see cref="KvCache.Length"/>.
+    /// </summary>
+    private void RunLayers(IReadOnlyList<int[]> sequences, int tokens, KvCache? cache = null)
     {
         var ws = _workspace;
         ws.EnsureTokens(tokens);
-        int hidden = Config.HiddenSize, heads = Config.NumAttentionHeads, kvHeads = Config.KeyValueHeads;
+        int hidden = Config.HiddenSize, heads = Config.NumAttentionHeads, kvHeads = Config.KeyValueHeads, kvWidth = kvHeads * Config.HeadDim;
+        int past = cache?.Length ?? 0;
         float eps = (float)Config.RmsNormEps;
 
         Span<float> residual = ws.Residual.AsSpan(0, tokens * hidden);
@@ -268,14 +296,22 @@ public sealed class LlamaModel : IGreedyLanguageModel
             row = 0;
             foreach (int[] sequence in sequences)
             {
-                Rope.Apply(ws.Query.AsSpan(row * hidden), sequence.Length, heads, 0);
-                Rope.Apply(ws.Key.AsSpan(row * kvHeads * Config.HeadDim), sequence.Length, kvHeads, 0);
+                Rope.Apply(ws.Query.AsSpan(row * hidden), sequence.Length, heads, past);
+                Rope.Apply(ws.Key.AsSpan(row * kvWidth), sequence.Length, kvHeads, past);
                 row += sequence.Length;
             }
             Quantize(layer.QueryMatMul, ws.Query, tokens, hidden);
-            Quantize(layer.KeyMatMul, ws.Key, tokens, kvHeads * Config.HeadDim);
-            Quantize(layer.ValueMatMul, ws.Value, tokens, kvHeads * Config.HeadDim);
-            CausalSelfAttention(sequences, layer.ProbsMatMul.Quantizer);
+            Quantize(layer.KeyMatMul, ws.Key, tokens, kvWidth);
+            Quantize(layer.ValueMatMul, ws.Value, tokens, kvWidth);
+            float[] keys = ws.Key, values = ws.Value;
+            if (cache is not null)
+            {
+                keys = cache.Keys(layer.Index);
+                values = cache.Values(layer.Index);
+                ws.Key.AsSpan(0, tokens * kvWidth).CopyTo(keys.AsSpan(past * kvWidth));
+                ws.Value.AsSpan(0, tokens * kvWidth).CopyTo(values.AsSpan(past * kvWidth));
+            }
+            CausalSelfAttention(sequences, keys, values, past, layer.ProbsMatMul.Quantizer);
             layer.OProj.Forward(ws.Context, projection, tokens, ws.QuantizerInput, Observer);
             System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
 
@@ -290,29 +326,34 @@ public sealed class LlamaModel : IGreedyLanguageModel
         RmsNorm.Forward(residual, FinalNorm.Data, eps, normed);
     }
 
-    /// <summary>Attention for every (sequence, head) pair in parallel; each pair is independent, so results do not depend on scheduling.</summary>
-    private void CausalSelfAttention(IReadOnlyList<int[]> sequences, ITensorQuantizer? probsQuantizer)
+    /// <summary>
+    /// Attention for every (sequence, head) pair in parallel; each pair is independent, so results do not depend
+    /// on scheduling. Sequence s's queries start at the row where its tokens start in the batch; its keys and
+    /// values start at the same row of <paramref name="keys"/> / <paramref name="values"/> and run
+    /// <paramref name="past"/> positions longer (the cached ones, when decoding a single sequence).
+    /// </summary>
+    private void CausalSelfAttention(IReadOnlyList<int[]> sequences, float[] keys, float[] values, int past, ITensorQuantizer? probsQuantizer)
     {
         var ws = _workspace;
         int heads = Config.NumAttentionHeads, headDim = Config.HeadDim, group = heads / Config.KeyValueHeads;
         int qWidth = heads * headDim, kvWidth = Config.KeyValueHeads * headDim;
         float scale = 1f / MathF.Sqrt(headDim);
         var starts = new int[sequences.Count];
-        int longest = 0;
+        int largest = 0;
         for (int s = 1; s < sequences.Count; s++) starts[s] = starts[s - 1] + sequences[s - 1].Length;
-        foreach (int[] sequence in sequences) longest = Math.Max(longest, sequence.Length);
+        foreach (int[] sequence in sequences) largest = Math.Max(largest, sequence.Length * (past + sequence.Length));
 
         Parallel.For(0, sequences.Count * heads, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            () => ws.RentProbabilities(longest),
+            () => ws.RentProbabilities(largest),
             (item, _, probs) =>
             {
-                int s = item / heads, head = item % heads, length = sequences[s].Length, start = starts[s];
-                if (length == 0) return probs;
-                Span<float> p = probs.AsSpan(0, length * length);
+                int s = item / heads, head = item % heads, queries = sequences[s].Length, start = starts[s], visible = past + queries;
+                if (queries == 0) return probs;
+                Span<float> p = probs.AsSpan(0, queries * visible);
                 Attention.CausalProbabilities(ws.Query.AsSpan(start * qWidth + head * headDim), qWidth,
-                    ws.Key.AsSpan(start * kvWidth + head / group * headDim), kvWidth, length, length, headDim, scale, p);
-                probsQuantizer?.Apply(p, length, length);
-                Attention.WeightedSum(p, ws.Value.AsSpan(start * kvWidth + head / group * headDim), kvWidth, length, length, headDim,
+                    keys.AsSpan(start * kvWidth + head / group * headDim), kvWidth, queries, visible, headDim, scale, p);
+                probsQuantizer?.Apply(p, queries, visible);
+                Attention.WeightedSum(p, values.AsSpan(start * kvWidth + head / group * headDim), kvWidth, queries, visible, headDim,
                     ws.Context.AsSpan(start * qWidth + head * headDim), qWidth);
                 return probs;
             },
@@ -339,6 +380,29 @@ public sealed class LlamaModel : IGreedyLanguageModel
         if (tokens * Math.Max(Config.HiddenSize, Config.IntermediateSize) > Array.MaxLength)
             throw new ArgumentException($"A batch of {tokens} tokens is too large for one forward pass; split it.");
         return (int)tokens;
+    }
+
+    private static float[] Take(IReadOnlyDictionary<string, float[]> weights, string name, int[] shape)
+    {
+        if (!weights.TryGetValue(name, out float[]? data))
+            throw new ArgumentException($"{name}: missing (expected shape {Tensor.FormatShape(shape)}).");
+        long expected = shape.Aggregate(1L, (product, dim) => product * dim);
+        if (data.Length != expected)
+            throw new ArgumentException($"{name}: expected shape {Tensor.FormatShape(shape)} ({expected} values), got {data.Length} values.");
+        return data;
+    }
+
+    /// <summary>Validates the config and rejects tensors the model has no place for (a tied head's lm_head.weight is ignored).</summary>
+    private static LlamaConfig CheckNames(LlamaConfig config, IReadOnlyDictionary<string, float[]> weights)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        config.Validate();
+        var known = WeightShapes(config).Select(entry => entry.Name).Append(LlamaTensorLayout.LmHead).ToHashSet();
+        foreach (string name in weights.Keys)
+            if (!known.Contains(name) && !name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal))
+                throw new ArgumentException($"{name}: unexpected tensor for a LLaMA model (no such parameter in {nameof(LlamaModel)}).");
+        return config;
     }
 
     private static void FillNormal(Span<float> data, Random random, float std)

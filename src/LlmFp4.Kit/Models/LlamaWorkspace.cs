@@ -51,10 +51,9 @@ internal sealed class LlamaWorkspace(LlamaConfig config)
         return Logits;
     }
 
-    /// <summary>A [longest × longest] probability buffer for one attention worker.</summary>
-    public float[] RentProbabilities(int longest)
+    /// <summary>A probability buffer of at least <paramref name="length"/> values (queries × keys) for one attention worker.</summary>
+    public float[] RentProbabilities(int length)
     {
-        int length = longest * longest;
         if (length > _probabilityLength)
         {
             _probabilityBuffers.Clear();

@@ -13,11 +13,24 @@ public static class Gemm
     /// <summary>The backend every <see cref="MatMul"/> uses; see <see cref="IGemmBackend.Name"/> to report it.</summary>
     public static IGemmBackend Backend => _backend ??= SelectDefault();
 
+    /// <summary>Why <see cref="Backend"/> is the one in use (OpenBLAS missing, forced by the environment, …).</summary>
+    public static string BackendReason
+    {
+        get
+        {
+            _ = Backend;
+            return _reason;
+        }
+    }
+
+    private static string _reason = "";
+
     /// <summary>Replaces the active backend (tests and benchmarks compare backends with this).</summary>
     public static void UseBackend(IGemmBackend backend)
     {
         ArgumentNullException.ThrowIfNull(backend);
         _backend = backend;
+        _reason = "chosen by the program (Gemm.UseBackend)";
     }
 
     /// <summary>
@@ -48,10 +61,18 @@ public static class Gemm
         switch (forced)
         {
             case null or "":
-                return (IGemmBackend?)OpenBlasGemm.TryLoad() ?? new ManagedGemm();
+                if (OpenBlasGemm.TryLoad() is { } openBlas)
+                {
+                    _reason = "OpenBLAS found";
+                    return openBlas;
+                }
+                _reason = $"no OpenBLAS library found (tried {string.Join(", ", OpenBlasGemm.LibraryNames)}; Debian: libopenblas0-pthread)";
+                return new ManagedGemm();
             case "managed":
+                _reason = $"{EnvironmentVariable}=managed";
                 return new ManagedGemm();
             case "openblas":
+                _reason = $"{EnvironmentVariable}=openblas";
                 return OpenBlasGemm.TryLoad() ?? throw new InvalidOperationException(
                     $"{EnvironmentVariable}=openblas but no OpenBLAS library could be loaded (tried {string.Join(", ", OpenBlasGemm.LibraryNames)}); install libopenblas0-pthread.");
             default:

@@ -5,8 +5,8 @@ using System.Numerics.Tensors;
 namespace LlmFp4.Kit.Training;
 
 /// <summary>
-/// Causal softmax attention for training: the forward pass keeps the attention probabilities, the backward pass
-/// uses them. Multi-head and grouped-query (query head h reads key/value head <c>h / (heads / kvHeads)</c>).
+/// Causal softmax attention for training: the forward pass runs the runtime's <see cref="Attention"/> kernels and
+/// keeps the attention probabilities, the backward pass uses them. Multi-head and grouped-query (query head h reads key/value head <c>h / (heads / kvHeads)</c>).
 /// Activations are token-major: q and the output are [sequences·T × heads·headDim], k and v
 /// [sequences·T × kvHeads·headDim], with rotary embeddings already applied to q and k.
 /// </summary>
@@ -123,16 +123,10 @@ public sealed unsafe class CausalAttention
             for (int block = 0; block < _blockOffsets.Length - 1; block++)
             {
                 int r0 = block * BlockRows, r1 = Math.Min(t, r0 + BlockRows), rows = r1 - r0;
+                // The runtime's kernels: the block's queries sit at positions r0.. and see keys 0 .. r1 − 1.
                 Span<float> p = probabilities.Slice(_blockOffsets[block], rows * r1);
-                Gemm.MatMul(s.Q.AsSpan(r0 * d, rows * d), s.K, p, rows, r1, d, transposeB: true, alpha: scale);
-                for (int i = 0; i < rows; i++)
-                {
-                    Span<float> row = p.Slice(i * r1, r1);
-                    int visible = r0 + i + 1;
-                    Softmax.Forward(row[..visible], row);
-                    row[visible..].Clear();
-                }
-                Gemm.MatMul(p, s.V, s.O.AsSpan(r0 * d, rows * d), rows, d, r1);
+                Attention.CausalProbabilities(s.Q.AsSpan(r0 * d, rows * d), d, s.K, d, rows, r1, d, scale, p);
+                Attention.WeightedSum(p, s.V, d, rows, r1, d, s.O.AsSpan(r0 * d, rows * d), d);
             }
             Scatter(s.O, sequence, h, Heads, a.O);
         }

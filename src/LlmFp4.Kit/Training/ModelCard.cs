@@ -68,7 +68,7 @@ public static class ModelCard
         if (rows.Count == 0 || rows[^1].Step != config.Steps)
             throw new InvalidDataException($"model card: the training log in {folder} ends at step {(rows.Count == 0 ? 0 : rows[^1].Step)} of {config.Steps}; finish training first.");
         LlamaModel model;
-        using (var checkpoint = HfCheckpoint.Open(folder)) model = new LlamaModel(checkpoint.Config, checkpoint.ReadAllFloat32());
+        using (var checkpoint = HfCheckpoint.Open(folder)) model = LlamaModel.FromCheckpoint(checkpoint);
 
         int[] train = TrainingData.Tokenize(config.TrainText, config, tokenizer, log);
         var evaluations = new List<HeldOutEvaluation>();
@@ -78,7 +78,7 @@ public static class ModelCard
             evaluations.Add(Evaluate(split, model, TrainingData.Tokenize(path, config, tokenizer, log), train, config.SequenceLength));
         }
         log?.Invoke("sampling …");
-        var samples = prompts.Select(prompt => (prompt, GreedyGeneration.Continue(model, tokenizer, prompt, sampleTokens))).ToList();
+        var samples = prompts.Select(prompt => (prompt, new TextGenerator(model, tokenizer).Continue(prompt, GenerationSettings.Greedy(sampleTokens)))).ToList();
         string? figure = null;
         if (FigureExport.PngAvailable)
         {
@@ -184,10 +184,6 @@ public static class ModelCard
         s.AppendLine("A model of this size trained for about an hour on 2 CPU cores writes locally plausible English in the");
         s.AppendLine("style of its corpus (the King James Bible, Austen, Melville, State of the Union addresses) but has little");
         s.AppendLine("global coherence and no factual reliability. It exists to make quantization effects measurable, not to be used as an assistant.");
-        AtomicFile.Write(Path.Combine(folder, "MODEL_CARD.md"), stream =>
-        {
-            using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
-            writer.Write(s.ToString());
-        });
+        AtomicFile.WriteText(Path.Combine(folder, "MODEL_CARD.md"), writer => writer.Write(s.ToString()));
     }
 }

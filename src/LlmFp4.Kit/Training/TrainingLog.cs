@@ -14,9 +14,8 @@ public static class TrainingLog
 
     /// <summary>Writes the whole log atomically; losses, rate and norm round-trip exactly.</summary>
     public static void Write(string path, IEnumerable<TrainingLogRow> rows) =>
-        AtomicFile.Write(path, stream =>
+        AtomicFile.WriteText(path, writer =>
         {
-            using var writer = new StreamWriter(stream, leaveOpen: true);
             writer.WriteLine(Header);
             foreach (var r in rows)
                 writer.WriteLine(string.Join(",", r.Step.ToString(CultureInfo.InvariantCulture), r.Tokens.ToString(CultureInfo.InvariantCulture),

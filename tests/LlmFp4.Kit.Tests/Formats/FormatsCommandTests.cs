@@ -1,41 +1,12 @@
-using System.CommandLine;
 using System.Text.Json;
-using LlmFp4.Kit.Cli;
-using Spectre.Console;
 
 namespace LlmFp4.Kit.Tests.Formats;
 
-/// <summary>Runs `llmfp4 formats` through CliApp with Console and AnsiConsole redirected (hence the shared "Console" collection).</summary>
+/// <summary>Runs `llmfp4 formats` through <see cref="CliRunner"/> (hence the shared "Console" collection).</summary>
 [Collection("Console")]
 public class FormatsCommandTests
 {
-    private static (int ExitCode, string Output) Run(params string[] args)
-    {
-        var root = new RootCommand("llmfp4") { CliApp.VerboseOption };
-        foreach (var command in CliApp.Commands())
-            root.Subcommands.Add(command);
-        var writer = new StringWriter();
-        var previousOut = Console.Out;
-        var previousConsole = AnsiConsole.Console;
-        try
-        {
-            Console.SetOut(writer);
-            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
-            {
-                Out = new AnsiConsoleOutput(writer),
-                Ansi = AnsiSupport.No,
-                ColorSystem = ColorSystemSupport.NoColors,
-                Interactive = InteractionSupport.No,
-            });
-            int exitCode = CliApp.Run(root, args);
-            return (exitCode, writer.ToString());
-        }
-        finally
-        {
-            Console.SetOut(previousOut);
-            AnsiConsole.Console = previousConsole;
-        }
-    }
+    private static (int ExitCode, string Output) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void ListsEveryPreset()

@@ -37,4 +37,34 @@ public class LoadedModelTests
         for (int s = 0; s < Sequences.Length; s++)
             Assert.True(expected[s].AsSpan().SequenceEqual(actual[s]), $"{format} {dtype}: logits of sequence {s} differ");
     }
+
+    [Theory]
+    [InlineData("hf", DType.F16)]
+    [InlineData("gguf", DType.BF16)]
+    public void StoredWeightsStayInTheFileAndGiveTheSameLogits(string format, DType dtype)
+    {
+        using var temp = new TempFolder();
+        var config = Config() with { BosTokenId = null, EosTokenId = null };
+        string path = temp.File(format);
+        if (format == "hf") HfCheckpointWriter.Save(path, config, Weights(config), dtype);
+        else GgufWriter.SaveLlama(path, config, Weights(config), dtype);
+
+        var checkpoint = CheckpointLoader.Open(path);
+        var converted = LlamaModel.FromCheckpoint(checkpoint);
+        var mapped = LlamaModel.FromCheckpoint(checkpoint, keepStoredWeights: true);
+        Assert.All(converted.Linears, linear => Assert.False(linear.KeepsStoredWeight));
+        Assert.All(mapped.Linears, linear => Assert.True(linear.KeepsStoredWeight));
+        var expected = converted.Logits(Sequences);
+        var actual = mapped.Logits(Sequences);
+        for (int s = 0; s < Sequences.Length; s++)
+            Assert.True(expected[s].AsSpan().SequenceEqual(actual[s]), $"{format} {dtype}: logits of sequence {s} differ");
+
+        // Reading a weight converts that layer for good; a closed checkpoint can no longer serve the others.
+        var query = mapped.Layers[0].QProj;
+        Assert.Equal(converted.Layers[0].QProj.Weight, query.Weight);
+        Assert.False(query.KeepsStoredWeight);
+        checkpoint.Dispose();
+        Assert.True(converted.Logits(Sequences)[0].AsSpan().SequenceEqual(expected[0]));
+        Assert.Throws<ObjectDisposedException>(() => mapped.Logits(Sequences));
+    }
 }

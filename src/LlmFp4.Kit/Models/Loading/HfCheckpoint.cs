@@ -124,10 +124,6 @@ public static class HfCheckpointWriter
         SafeTensorsWriter.Write(Path.Combine(folder, HfCheckpoint.WeightsFile), tensors,
             new Dictionary<string, string> { ["format"] = "pt" });
         string json = (config with { TorchDtype = dtype.TorchName() }).ToJson();
-        AtomicFile.Write(Path.Combine(folder, HfCheckpoint.ConfigFile), stream =>
-        {
-            using var writer = new StreamWriter(stream, leaveOpen: true);
-            writer.Write(json);
-        });
+        AtomicFile.WriteText(Path.Combine(folder, HfCheckpoint.ConfigFile), writer => writer.Write(json));
     }
 }

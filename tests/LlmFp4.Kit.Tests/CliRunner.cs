@@ -1,0 +1,40 @@
+using System.CommandLine;
+using LlmFp4.Kit.Cli;
+using Spectre.Console;
+
+namespace LlmFp4.Kit.Tests;
+
+/// <summary>
+/// Runs the whole `llmfp4` command line through CliApp with Console and AnsiConsole redirected to one string.
+/// Tests that use it belong to the shared "Console" collection.
+/// </summary>
+internal static class CliRunner
+{
+    public static (int ExitCode, string Output) Run(params string[] args)
+    {
+        var root = new RootCommand("llmfp4") { CliApp.VerboseOption };
+        foreach (var command in CliApp.Commands())
+            root.Subcommands.Add(command);
+        var writer = new StringWriter();
+        var previousOut = Console.Out;
+        var previousConsole = AnsiConsole.Console;
+        try
+        {
+            Console.SetOut(writer);
+            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(writer),
+                Ansi = AnsiSupport.No,
+                ColorSystem = ColorSystemSupport.NoColors,
+                Interactive = InteractionSupport.No,
+            });
+            int exitCode = CliApp.Run(root, args);
+            return (exitCode, writer.ToString());
+        }
+        finally
+        {
+            Console.SetOut(previousOut);
+            AnsiConsole.Console = previousConsole;
+        }
+    }
+}
