@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -24,9 +24,7 @@ public static class PackedCodes
     public const int FourBitBlockBytes = 16;
     public const int TwoBitBlockBytes = 8;
 
-    private const ulong TwoBitMask = 0x0303030303030303;
-
-    /// <summary>Whether <see cref="DecodeFp6Block"/> and <see cref="DecodeInt4Block"/> use AVX-512 here (else the scalar references).</summary>
+    /// <summary>Whether <see cref="DecodeFp6Blocks"/> and <see cref="DecodeInt4Blocks"/> use AVX-512 here (else the scalar references).</summary>
     public static bool IsVectorized => Avx512F.IsSupported;
 
     /// <summary>The E3M2 value of every 6-bit code, from <see cref="FpFormat.Decode"/>: the scalar reference table.</summary>
@@ -70,74 +68,103 @@ public static class PackedCodes
     }
 
     /// <summary>
-    /// destination[i] = scale · E3M2(code i) for the 32 codes of one block (float32 product, round to nearest even, so
-    /// the result equals <c>scale · FpFormat.E3M2.Decode(code)</c> bit for bit). AVX-512 where available: the codes are
-    /// put together from the planes in registers and decoded arithmetically (exponent and mantissa shifted into a float32
-    /// and re-biased by 124; subnormals m/16); otherwise <see cref="DecodeFp6BlockScalar"/>.
+    /// destination[i] = scale · E3M2(code i) for the codes of destination.Length / 32 consecutive blocks (float32 product,
+    /// round to nearest even, so the result equals <c>scale · FpFormat.E3M2.Decode(code)</c> bit for bit). AVX-512 where
+    /// available: the codes are put together from the planes in 32-bit lanes and decoded arithmetically (exponent and
+    /// mantissa shifted into a float32 and re-biased by 124; subnormals m/16); otherwise <see cref="DecodeFp6BlocksScalar"/>.
     /// </summary>
-    public static void DecodeFp6Block(ReadOnlySpan<byte> fourBit, ReadOnlySpan<byte> twoBit, float scale, Span<float> destination)
+    /// <exception cref="ArgumentException">destination not whole blocks, or planes shorter than its blocks need.</exception>
+    public static void DecodeFp6Blocks(ReadOnlySpan<byte> fourBit, ReadOnlySpan<byte> twoBit, float scale, Span<float> destination)
     {
-        if (fourBit.Length < FourBitBlockBytes || twoBit.Length < TwoBitBlockBytes || destination.Length < BlockCodes)
-            throw new ArgumentException("DecodeFp6Block: a block needs 16 + 8 bytes and 32 floats.");
+        int blocks = CheckBlocks(destination.Length, fourBit.Length, twoBit.Length, "DecodeFp6Blocks");
         if (!Avx512F.IsSupported)
         {
-            DecodeFp6BlockScalar(fourBit, twoBit, scale, destination);
+            DecodeFp6BlocksScalar(fourBit, twoBit, scale, destination);
             return;
         }
-        var nibbles = Vector128.Create(fourBit[..FourBitBlockBytes]);
-        ulong high = BinaryPrimitives.ReadUInt64LittleEndian(twoBit);
-        var fifteen = Vector128.Create((byte)15);
-        var first = (Vector128.Create(high & TwoBitMask, (high >> 2) & TwoBitMask).AsByte() << 4) | (nibbles & fifteen);
-        var second = (Vector128.Create((high >> 4) & TwoBitMask, (high >> 6) & TwoBitMask).AsByte() << 4) | ((nibbles >> 4) & fifteen);
+        ref byte four = ref MemoryMarshal.GetReference(fourBit);
+        ref byte two = ref MemoryMarshal.GetReference(twoBit);
+        ref float target = ref MemoryMarshal.GetReference(destination);
+        var three = Vector512.Create(3u);
+        var fifteen = Vector512.Create(15);
         var scales = Vector512.Create(scale);
-        DecodeFp6(first, scales).StoreUnsafe(ref destination[0]);
-        DecodeFp6(second, scales).StoreUnsafe(ref destination[16]);
+        var firstShifts = Vector512.Create(0u, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+        var secondShifts = Vector512.Create(4u, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6);
+        for (int b = 0; b < blocks; b++)
+        {
+            // Widened to 32-bit lanes: lane i holds nibble byte i and 2-bit byte i % 8; codes 0..15 take their high bits
+            // from bits 0–1 (codes 0..7) and 2–3 (8..15) of the 2-bit bytes, codes 16..31 from bits 4–5 and 6–7.
+            var nibbles = Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref four, (nuint)(b * FourBitBlockBytes)));
+            ulong planeBits = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref two, b * TwoBitBlockBytes));
+            var high = Avx512F.ConvertToVector512Int32(Vector128.Create(planeBits, planeBits).AsByte()).AsUInt32();
+            var firstHigh = Avx512F.ShiftRightLogicalVariable(high, firstShifts) & three;
+            var secondHigh = Avx512F.ShiftRightLogicalVariable(high, secondShifts) & three;
+            DecodeFp6((firstHigh.AsInt32() << 4) | (nibbles & fifteen), scales).StoreUnsafe(ref target, (nuint)(b * BlockCodes));
+            DecodeFp6((secondHigh.AsInt32() << 4) | ((nibbles >> 4) & fifteen), scales).StoreUnsafe(ref target, (nuint)(b * BlockCodes + 16));
+        }
     }
 
-    /// <summary>Scalar reference of <see cref="DecodeFp6Block"/>: unpack, table lookup, multiply.</summary>
-    public static void DecodeFp6BlockScalar(ReadOnlySpan<byte> fourBit, ReadOnlySpan<byte> twoBit, float scale, Span<float> destination)
+    /// <summary>Scalar reference of <see cref="DecodeFp6Blocks"/>: unpack each block, look the codes up in the E3M2 table, multiply.</summary>
+    public static void DecodeFp6BlocksScalar(ReadOnlySpan<byte> fourBit, ReadOnlySpan<byte> twoBit, float scale, Span<float> destination)
     {
+        int blocks = CheckBlocks(destination.Length, fourBit.Length, twoBit.Length, "DecodeFp6BlocksScalar");
         Span<byte> codes = stackalloc byte[BlockCodes];
-        UnpackFp6Block(fourBit, twoBit, codes);
-        for (int i = 0; i < BlockCodes; i++) destination[i] = scale * Fp6Values[codes[i]];
+        for (int b = 0; b < blocks; b++)
+        {
+            UnpackFp6Block(fourBit.Slice(b * FourBitBlockBytes, FourBitBlockBytes), twoBit.Slice(b * TwoBitBlockBytes, TwoBitBlockBytes), codes);
+            for (int i = 0; i < BlockCodes; i++) destination[b * BlockCodes + i] = scale * Fp6Values[codes[i]];
+        }
     }
 
     /// <summary>
-    /// destination[i] = (code i − <paramref name="zeroPoint"/>) · scale for the 32 4-bit codes of one block (the integer
-    /// difference converted exactly, then one float32 product: <see cref="IntFormat.Decode"/> bit for bit). AVX-512
-    /// where available, else <see cref="DecodeInt4BlockScalar"/>.
+    /// destination[i] = (code i − <paramref name="zeroPoint"/>) · scale for the 4-bit codes of destination.Length / 32
+    /// consecutive blocks (the integer difference converted exactly, then one float32 product: <see cref="IntFormat.Decode"/>
+    /// bit for bit). AVX-512 where available, else <see cref="DecodeInt4BlocksScalar"/>.
     /// </summary>
-    public static void DecodeInt4Block(ReadOnlySpan<byte> fourBit, int zeroPoint, float scale, Span<float> destination)
+    public static void DecodeInt4Blocks(ReadOnlySpan<byte> fourBit, int zeroPoint, float scale, Span<float> destination)
     {
-        if (fourBit.Length < FourBitBlockBytes || destination.Length < BlockCodes)
-            throw new ArgumentException("DecodeInt4Block: a block needs 16 bytes and 32 floats.");
+        int blocks = CheckBlocks(destination.Length, fourBit.Length, int.MaxValue, "DecodeInt4Blocks");
         if (!Avx512F.IsSupported)
         {
-            DecodeInt4BlockScalar(fourBit, zeroPoint, scale, destination);
+            DecodeInt4BlocksScalar(fourBit, zeroPoint, scale, destination);
             return;
         }
-        var nibbles = Vector128.Create(fourBit[..FourBitBlockBytes]);
-        var fifteen = Vector128.Create((byte)15);
+        ref byte four = ref MemoryMarshal.GetReference(fourBit);
+        ref float target = ref MemoryMarshal.GetReference(destination);
+        var fifteen = Vector512.Create(15);
         var zero = Vector512.Create(zeroPoint);
         var scales = Vector512.Create(scale);
-        (Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(nibbles & fifteen) - zero) * scales).StoreUnsafe(ref destination[0]);
-        (Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32((nibbles >> 4) & fifteen) - zero) * scales).StoreUnsafe(ref destination[16]);
+        for (int b = 0; b < blocks; b++)
+        {
+            var nibbles = Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref four, (nuint)(b * FourBitBlockBytes)));
+            (Vector512.ConvertToSingle((nibbles & fifteen) - zero) * scales).StoreUnsafe(ref target, (nuint)(b * BlockCodes));
+            (Vector512.ConvertToSingle((nibbles >> 4) - zero) * scales).StoreUnsafe(ref target, (nuint)(b * BlockCodes + 16));
+        }
     }
 
-    /// <summary>Scalar reference of <see cref="DecodeInt4Block"/>.</summary>
-    public static void DecodeInt4BlockScalar(ReadOnlySpan<byte> fourBit, int zeroPoint, float scale, Span<float> destination)
+    /// <summary>Scalar reference of <see cref="DecodeInt4Blocks"/>.</summary>
+    public static void DecodeInt4BlocksScalar(ReadOnlySpan<byte> fourBit, int zeroPoint, float scale, Span<float> destination)
     {
-        for (int i = 0; i < 16; i++)
-        {
-            destination[i] = (float)((fourBit[i] & 15) - zeroPoint) * scale;
-            destination[i + 16] = (float)((fourBit[i] >> 4) - zeroPoint) * scale;
-        }
+        int blocks = CheckBlocks(destination.Length, fourBit.Length, int.MaxValue, "DecodeInt4BlocksScalar");
+        for (int b = 0; b < blocks; b++)
+            for (int i = 0; i < 16; i++)
+            {
+                destination[b * BlockCodes + i] = (float)((fourBit[b * FourBitBlockBytes + i] & 15) - zeroPoint) * scale;
+                destination[b * BlockCodes + i + 16] = (float)((fourBit[b * FourBitBlockBytes + i] >> 4) - zeroPoint) * scale;
+            }
+    }
+
+    private static int CheckBlocks(int destinationLength, int fourBitLength, int twoBitLength, string what)
+    {
+        int blocks = destinationLength / BlockCodes;
+        if (destinationLength % BlockCodes != 0 || fourBitLength < blocks * FourBitBlockBytes || twoBitLength < blocks * TwoBitBlockBytes)
+            throw new ArgumentException($"{what}: {destinationLength} floats is not whole blocks of {BlockCodes}, or the planes hold fewer blocks.");
+        return blocks;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> DecodeFp6(Vector128<byte> codes, Vector512<float> scale)
+    private static Vector512<float> DecodeFp6(Vector512<int> code, Vector512<float> scale)
     {
-        var code = Avx512F.ConvertToVector512Int32(codes);
         var magnitude = code & Vector512.Create(31);
         var sign = (code & Vector512.Create(32)) << 26;
         var normal = ((magnitude << 21) + Vector512.Create(124 << 23)).AsSingle();

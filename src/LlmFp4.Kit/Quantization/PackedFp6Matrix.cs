@@ -134,19 +134,25 @@ public sealed class PackedFp6Matrix : IPackedMatrix
     public void DecodeRows(int first, int count, Span<float> destination, bool vectorized)
     {
         CheckRows(first, count, destination.Length, Rows, Cols);
+        int full = Cols / PackedCodes.BlockCodes, rest = Cols - full * PackedCodes.BlockCodes;
         Span<float> tail = stackalloc float[PackedCodes.BlockCodes];
         for (int r = first; r < first + count; r++)
         {
             var row = destination.Slice((r - first) * Cols, Cols);
-            for (int b = 0; b < _blocksPerRow; b++)
-            {
-                int start = b * PackedCodes.BlockCodes, length = Math.Min(PackedCodes.BlockCodes, Cols - start);
-                var target = length == PackedCodes.BlockCodes ? row.Slice(start, length) : tail;
-                if (vectorized) PackedCodes.DecodeFp6Block(FourBit(r, b), TwoBit(r, b), _scales[r], target);
-                else PackedCodes.DecodeFp6BlockScalar(FourBit(r, b), TwoBit(r, b), _scales[r], target);
-                if (length < PackedCodes.BlockCodes) tail[..length].CopyTo(row.Slice(start, length));
-            }
+            int block = r * _blocksPerRow;
+            Decode(block, full, _scales[r], row[..(full * PackedCodes.BlockCodes)], vectorized);
+            if (rest == 0) continue;
+            Decode(block + full, 1, _scales[r], tail, vectorized);
+            tail[..rest].CopyTo(row[(full * PackedCodes.BlockCodes)..]);
         }
+    }
+
+    private void Decode(int block, int blocks, float scale, Span<float> destination, bool vectorized)
+    {
+        var fourBit = _fourBit.AsSpan(block * PackedCodes.FourBitBlockBytes, blocks * PackedCodes.FourBitBlockBytes);
+        var twoBit = _twoBit.AsSpan(block * PackedCodes.TwoBitBlockBytes, blocks * PackedCodes.TwoBitBlockBytes);
+        if (vectorized) PackedCodes.DecodeFp6Blocks(fourBit, twoBit, scale, destination);
+        else PackedCodes.DecodeFp6BlocksScalar(fourBit, twoBit, scale, destination);
     }
 
     public override string ToString() => $"FP6 E3M2 4+2 packed [{Rows} × {Cols}], {ResidentBytes} bytes";

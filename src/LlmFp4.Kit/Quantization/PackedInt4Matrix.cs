@@ -105,17 +105,25 @@ public sealed class PackedInt4Matrix : IPackedMatrix
         for (int r = first; r < first + count; r++)
         {
             var row = destination.Slice((r - first) * Cols, Cols);
-            for (int b = 0; b < _blocksPerRow; b++)
+            for (int g = 0; g < _groupsPerRow; g++)
             {
-                int start = b * PackedCodes.BlockCodes, length = Math.Min(PackedCodes.BlockCodes, Cols - start);
-                int slot = r * _groupsPerRow + start / GroupSize;
-                var nibbles = _nibbles.AsSpan((r * _blocksPerRow + b) * PackedCodes.FourBitBlockBytes, PackedCodes.FourBitBlockBytes);
-                var target = length == PackedCodes.BlockCodes ? row.Slice(start, length) : tail;
-                if (vectorized) PackedCodes.DecodeInt4Block(nibbles, _zeros[slot], _scales[slot], target);
-                else PackedCodes.DecodeInt4BlockScalar(nibbles, _zeros[slot], _scales[slot], target);
-                if (length < PackedCodes.BlockCodes) tail[..length].CopyTo(row.Slice(start, length));
+                // A group is whole blocks except for the row's padded last block, which goes through the tail buffer.
+                int start = g * GroupSize, end = Math.Min(Cols, start + GroupSize);
+                int full = (end - start) / PackedCodes.BlockCodes, rest = end - start - full * PackedCodes.BlockCodes;
+                int block = r * _blocksPerRow + start / PackedCodes.BlockCodes, slot = r * _groupsPerRow + g;
+                Decode(block, full, slot, row.Slice(start, full * PackedCodes.BlockCodes), vectorized);
+                if (rest == 0) continue;
+                Decode(block + full, 1, slot, tail, vectorized);
+                tail[..rest].CopyTo(row[(start + full * PackedCodes.BlockCodes)..end]);
             }
         }
+    }
+
+    private void Decode(int block, int blocks, int slot, Span<float> destination, bool vectorized)
+    {
+        var nibbles = _nibbles.AsSpan(block * PackedCodes.FourBitBlockBytes, blocks * PackedCodes.FourBitBlockBytes);
+        if (vectorized) PackedCodes.DecodeInt4Blocks(nibbles, _zeros[slot], _scales[slot], destination);
+        else PackedCodes.DecodeInt4BlocksScalar(nibbles, _zeros[slot], _scales[slot], destination);
     }
 
     public override string ToString() => $"INT4 group {GroupSize} packed [{Rows} × {Cols}], {ResidentBytes} bytes";

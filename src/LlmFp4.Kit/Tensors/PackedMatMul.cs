@@ -22,14 +22,22 @@ public interface IPackedMatrix
 /// <summary>Products with packed weights, decoding tiles of weight rows on the fly.</summary>
 public static class PackedMatMul
 {
-    /// <summary>Weight rows decoded at a time: 16 rows of 768 floats stay in L1/L2 while every token reuses them.</summary>
-    public const int TileRows = 16;
+    /// <summary>Weight rows decoded at a time for few tokens: a tile stays in L1/L2 while every token's dot products read it.</summary>
+    public const int DotTileRows = 32;
+
+    /// <summary>Weight rows decoded at a time from <see cref="GemmFromTokens"/> tokens on, each tile multiplied by one GEMM.</summary>
+    public const int GemmTileRows = 128;
+
+    /// <summary>From this many tokens on, decoded tiles go through <see cref="Gemm.MatMul"/> instead of dot products.</summary>
+    public const int GemmFromTokens = 8;
 
     /// <summary>
-    /// <c>output[t, o] = Σ_k input[t, k] · W[o, k]</c> for t &lt; <paramref name="tokens"/> (a linear layer x·Wᵀ), W decoded
-    /// <see cref="TileRows"/> rows at a time into a pooled buffer and each output a float32 <see cref="TensorPrimitives.Dot(ReadOnlySpan{float}, ReadOnlySpan{float})"/>.
-    /// Tiles run in parallel; each output element is written by one tile with a fixed summation order, so results do
-    /// not depend on scheduling. NaN propagates as in a dot product.
+    /// <c>output[t, o] = Σ_k input[t, k] · W[o, k]</c> for t &lt; <paramref name="tokens"/> (a linear layer x·Wᵀ), W never
+    /// decoded whole. Below <see cref="GemmFromTokens"/> tokens, tiles of <see cref="DotTileRows"/> rows are decoded in
+    /// parallel and each output is a float32 <see cref="TensorPrimitives.Dot(ReadOnlySpan{float}, ReadOnlySpan{float})"/>;
+    /// from there on, tiles of <see cref="GemmTileRows"/> rows are decoded one after another and each multiplied by the
+    /// active GEMM backend (which parallelises). Every output element has one fixed summation order, so results do not
+    /// depend on scheduling. NaN propagates as in a dot product.
     /// </summary>
     public static unsafe void MatMul(IPackedMatrix weight, ReadOnlySpan<float> input, Span<float> output, int tokens)
     {
@@ -40,14 +48,19 @@ public static class PackedMatMul
         if (output.Length < (long)tokens * rows)
             throw new ArgumentException($"PackedMatMul: output has {output.Length} elements, needs {(long)tokens * rows} ({tokens} × {rows}).");
         if (tokens == 0) return;
-        int tiles = (rows + TileRows - 1) / TileRows;
+        if (tokens >= GemmFromTokens)
+        {
+            GemmTiles(weight, input[..(tokens * cols)], output[..(tokens * rows)], tokens);
+            return;
+        }
+        int tiles = (rows + DotTileRows - 1) / DotTileRows;
         fixed (float* inputPointer = input, outputPointer = output)
         {
             nint inputAddress = (nint)inputPointer, outputAddress = (nint)outputPointer;
             void Tile(int tile)
             {
-                int first = tile * TileRows, count = Math.Min(TileRows, rows - first);
-                float[] buffer = ArrayPool<float>.Shared.Rent(TileRows * cols);
+                int first = tile * DotTileRows, count = Math.Min(DotTileRows, rows - first);
+                float[] buffer = ArrayPool<float>.Shared.Rent(DotTileRows * cols);
                 try
                 {
                     var decoded = buffer.AsSpan(0, count * cols);
@@ -68,6 +81,29 @@ public static class PackedMatMul
             }
             if (tiles == 1) Tile(0);
             else Parallel.For(0, tiles, Tile);
+        }
+    }
+
+    private static void GemmTiles(IPackedMatrix weight, ReadOnlySpan<float> input, Span<float> output, int tokens)
+    {
+        int rows = weight.Rows, cols = weight.Cols;
+        float[] tile = ArrayPool<float>.Shared.Rent(GemmTileRows * cols);
+        float[] product = ArrayPool<float>.Shared.Rent(GemmTileRows * tokens);
+        try
+        {
+            for (int first = 0; first < rows; first += GemmTileRows)
+            {
+                int count = Math.Min(GemmTileRows, rows - first);
+                weight.DecodeRows(first, count, tile.AsSpan(0, count * cols));
+                Gemm.MatMul(input, tile, product, tokens, count, cols, transposeB: true);
+                for (int t = 0; t < tokens; t++)
+                    product.AsSpan(t * count, count).CopyTo(output.Slice(t * rows + first, count));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tile);
+            ArrayPool<float>.Shared.Return(product);
         }
     }
 

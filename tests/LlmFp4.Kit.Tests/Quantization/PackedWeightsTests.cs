@@ -78,6 +78,24 @@ public class PackedWeightsTests
     }
 
     [Fact]
+    public void Simd_block_decoders_agree_with_the_scalar_references_bit_for_bit()
+    {
+        int blocks = 5;
+        var fourBit = RandomCodes(blocks * 16, 1, 256);
+        var twoBit = RandomCodes(blocks * 8, 2, 256);
+        var a = new float[blocks * 32];
+        var b = new float[blocks * 32];
+        PackedCodes.DecodeFp6Blocks(fourBit, twoBit, 0.731f, a);
+        PackedCodes.DecodeFp6BlocksScalar(fourBit, twoBit, 0.731f, b);
+        Assert.Equal(a.Select(BitConverter.SingleToInt32Bits), b.Select(BitConverter.SingleToInt32Bits));
+        PackedCodes.DecodeInt4Blocks(fourBit, 8, 0.25f, a);
+        PackedCodes.DecodeInt4BlocksScalar(fourBit, 8, 0.25f, b);
+        Assert.Equal(a, b);
+        Assert.Throws<ArgumentException>(() => PackedCodes.DecodeFp6Blocks(fourBit, twoBit, 1, new float[31]));
+        Assert.Throws<ArgumentException>(() => PackedCodes.DecodeFp6Blocks(fourBit, twoBit[..8], 1, new float[64]));
+    }
+
+    [Fact]
     public void Fp6_quantize_matches_fake_quant_with_scale_max_over_28()
     {
         int rows = 6, cols = 40;
@@ -127,9 +145,11 @@ public class PackedWeightsTests
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
+    [InlineData(9)]
     public void Packed_layer_output_equals_fake_quant_weights_times_x(int tokens)
     {
-        int inFeatures = 96, outFeatures = 37;
+        // 150 rows: several tiles on both paths (dot products below 8 tokens, GEMM tiles of 128 rows from 8 on).
+        int inFeatures = 96, outFeatures = 150;
         var weight = Random(inFeatures * outFeatures, 4, 0.1);
         var input = Random(tokens * inFeatures, 5);
         foreach (IPackedMatrix packed in new IPackedMatrix[] { PackedFp6Matrix.Quantize(weight, outFeatures, inFeatures), PackedInt4Matrix.Quantize(weight, outFeatures, inFeatures, 32) })
