@@ -15,11 +15,12 @@ namespace LlmFp4.Kit.Calibration;
 /// Equalization needs a norm to fold into (the q/k/v, gate/up and lm_head inputs). The o_proj and down_proj inputs have
 /// none, so in the middle range they take the per-token dynamic treatment instead of an explicit division at run time.
 /// </remarks>
-internal static class Fptq
+public static class Fptq
 {
+    /// <summary>The policy names recorded in <see cref="LayerCalibration.ActivationPolicy"/>.</summary>
     public const string Static = "static", Equalized = "equalized", Dynamic = "dynamic";
 
-    public static List<LayerCalibration> Run(QuantConfig config, IReadOnlyList<InputGroup> groups, Dictionary<string, float[]> tensors,
+    internal static List<LayerCalibration> Run(QuantConfig config, IReadOnlyList<InputGroup> groups, Dictionary<string, float[]> tensors,
         IProgress<CalibrationProgress>? progress)
     {
         var settings = config.Fptq!;
