@@ -18,7 +18,7 @@ public static class CalibrateCommand
         var model = new Option<string>("--model") { Description = "Model folder or checkpoint (safetensors/HF folder, GGUF, llama2.c).", Required = true };
         var config = new Option<string>("--config")
         {
-            Description = $"Preset METHOD[:BITS] ({string.Join(", ", QuantPresets.Methods)}; BITS wXaY or E/W/A like 4/4/4) or a JSON config file.",
+            Description = $"Preset METHOD[:BITS] ({string.Join(", ", QuantPresets.Methods)}; BITS wXaY or E/W/A like 4/4/4), one of {string.Join(", ", QuantPresets.Named.Keys)}, or a JSON config file.",
             Required = true,
         };
         var size = new Option<int?>("--calib-size") { Description = "Calibration windows N (default: the config's, 32)." };
@@ -27,7 +27,7 @@ public static class CalibrateCommand
         var text = new Option<string?>("--train-text") { Description = "Text to draw windows from (default: data/corpus/train.txt)." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: data/tokenizer/tokenizer.json)." };
         var output = new Option<string?>("--out") { Description = $"Result folder (default: {CalibrationCache.DefaultRoot}/MODELHASH-CONFIGHASH)." };
-        var command = new Command("calibrate", "Calibrate a quantization config on a model (MinMax, FPQ baseline, FPQ, SmoothQuant, GPTQ) and save the result.");
+        var command = new Command("calibrate", "Calibrate a quantization config on a model (MinMax, FPQ baseline, FPQ, SmoothQuant, GPTQ, RPTQ, FPTQ) and save the result.");
         foreach (var option in new Option[] { model, config, size, length, seed, text, tokenizer, output })
             command.Options.Add(option);
         command.SetAction(parse =>

@@ -7,12 +7,13 @@ namespace LlmFp4.Kit.Models;
 /// <summary>
 /// A bias-free linear layer <c>y = x·Wᵀ</c> (W [out × in], as <c>torch.nn.Linear</c>) and the quantization
 /// point on its input. Calibrators replace <see cref="Weight"/> with quantized or folded weights and set
-/// <see cref="InputQuantizer"/>.
+/// <see cref="InputQuantizer"/>; <see cref="PackedWeight"/> keeps the weight in a packed low-bit form instead.
 /// </summary>
 public sealed class LinearLayer
 {
     private float[]? _weight;
     private WeightReader? _stored;
+    private IPackedMatrix? _packed;
 
     /// <summary>Writes a weight's float32 values ([out × in], row-major) into <paramref name="destination"/>.</summary>
     public delegate void WeightReader(Span<float> destination);
@@ -51,30 +52,56 @@ public sealed class LinearLayer
     public string WeightName => Name + ".weight";
 
     /// <summary>
-    /// Row-major [OutFeatures × InFeatures]. Setting it checks the length and keeps the array (no copy). Reading
-    /// it from a layer that keeps its stored weight converts the weight to float32 once and keeps that.
+    /// Row-major [OutFeatures × InFeatures]. Setting it checks the length, keeps the array (no copy) and drops any
+    /// stored or packed weight. Reading it from a layer that keeps its stored weight converts it to float32 once and
+    /// keeps that; while the weight is packed, reading it decodes a fresh array each time.
     /// </summary>
     public float[] Weight
     {
         get
         {
-            if (_weight is null)
-            {
-                var weight = new float[OutFeatures * InFeatures];
-                _stored!(weight);
-                (_weight, _stored) = (weight, null);
-            }
+            if (_weight is not null) return _weight;
+            if (_packed is not null) return PackedMatMul.Decode(_packed);
+            var weight = new float[OutFeatures * InFeatures];
+            _stored!(weight);
+            (_weight, _stored) = (weight, null);
             return _weight;
         }
         set
         {
             _weight = CheckWeight(value);
-            _stored = null;
+            (_stored, _packed) = (null, null);
         }
     }
 
     /// <summary>True while the weight is still read from its stored form at every forward (see the second constructor).</summary>
     public bool KeepsStoredWeight => _stored is not null;
+
+    /// <summary>
+    /// The weight in packed storage (FP6 4+2 planes or INT4 nibbles), or null. Setting it releases the float32 array:
+    /// the forward then multiplies from the packed form (<see cref="PackedMatMul"/>), decoding tiles of rows on the fly.
+    /// </summary>
+    public IPackedMatrix? PackedWeight
+    {
+        get => _packed;
+        set
+        {
+            if (value is null)
+            {
+                if (_packed is not null) (_weight, _packed) = (PackedMatMul.Decode(_packed), null);
+                return;
+            }
+            if (value.Rows != OutFeatures || value.Cols != InFeatures)
+                throw new ArgumentException($"{WeightName}: packed weight is [{value.Rows} × {value.Cols}], the layer needs [{OutFeatures} × {InFeatures}].");
+            (_packed, _weight, _stored) = (value, null, null);
+        }
+    }
+
+    /// <summary>
+    /// Bytes the weight keeps resident: the packed form's, 4 per float32 weight, or 2 per weight of a stored 16-bit
+    /// tensor (mapped from the file rather than held on the managed heap).
+    /// </summary>
+    public long WeightBytes => _packed?.ResidentBytes ?? (_weight is not null ? 4L * _weight.Length : 2L * OutFeatures * InFeatures);
 
     /// <summary>Fake-quantizes a copy of the input ([rows × InFeatures]) before the product; null = off.</summary>
     public ITensorQuantizer? InputQuantizer { get; set; }
@@ -104,7 +131,9 @@ public sealed class LinearLayer
             quantizer.Apply(copy, rows, InFeatures);
             operand = copy;
         }
-        if (_weight is { } weight)
+        if (_packed is not null)
+            PackedMatMul.MatMul(_packed, operand, output, rows);
+        else if (_weight is { } weight)
             Gemm.MatMul(operand, weight, output, rows, OutFeatures, InFeatures, transposeB: true);
         else
         {
