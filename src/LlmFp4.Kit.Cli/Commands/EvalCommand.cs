@@ -4,6 +4,7 @@ using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Tokenizers;
+using LlmFp4.Kit.Quantization;
 using LlmFp4.Kit.Reports;
 using Spectre.Console;
 
@@ -48,6 +49,9 @@ public static class EvalCommand
                 AnsiConsole.MarkupLineInterpolated(
                     $"[yellow]warning:[/] {task.DisplayName}: skipped {task.Skipped.Count} record(s); first: {task.Skipped[0]}");
 
+            // A bad preset or config file should fail before the model is read.
+            if (parse.GetValue(quant) is { } requested && !Directory.Exists(requested))
+                QuantConfig.Resolve(requested);
             var loaded = loadModel(parse.GetValue(model)!);
             string? quantLabel = parse.GetValue(quant) is { } quantArgument ? ApplyQuantization(loaded, quantArgument, parse.GetValue(model)!) : null;
             var scorer = new LoglikelihoodScorer(loaded.Model, loaded.Tokenizer, new ScoringOptions(BatchSize: parse.GetValue(batch)));

@@ -46,9 +46,10 @@ public static class ReproductionReport
 
     /// <summary>
     /// Writes results.jsonl, results.csv and results.md into <paramref name="directory"/> and the figures into
-    /// <paramref name="directory"/>/figures and, if given, <paramref name="figuresDirectory"/>.
+    /// <paramref name="directory"/>/figures and, if given, <paramref name="figuresDirectory"/>; PNG copies too when
+    /// <paramref name="png"/> and Chromium and plotly.js are present.
     /// </summary>
-    public static ReportFiles Write(ReproductionResult result, string directory, string? figuresDirectory = null)
+    public static ReportFiles Write(ReproductionResult result, string directory, string? figuresDirectory = null, bool png = true)
     {
         ArgumentNullException.ThrowIfNull(result);
         var written = new List<string>();
@@ -58,7 +59,7 @@ public static class ReproductionReport
         AtomicFile.Write(markdown, writer => writer.Write(Markdown(result)));
         written.AddRange([jsonl, csv, markdown]);
 
-        string? pngSkipped = FigureExport.PngUnavailableReason;
+        string? pngSkipped = png ? FigureExport.PngUnavailableReason : "not asked for";
         foreach (string folder in new[] { Path.Combine(directory, "figures"), figuresDirectory }.OfType<string>())
             foreach (var (name, figure) in Figures(result))
             {
@@ -67,9 +68,9 @@ public static class ReproductionReport
                 written.Add(html);
                 if (pngSkipped is null)
                 {
-                    string png = Path.Combine(folder, name + ".png");
-                    FigureExport.SavePng(figure, png);
-                    written.Add(png);
+                    string pngPath = Path.Combine(folder, name + ".png");
+                    FigureExport.SavePng(figure, pngPath);
+                    written.Add(pngPath);
                 }
             }
         return new ReportFiles(written, pngSkipped);
