@@ -34,7 +34,7 @@ public static class CalibrateCommand
         {
             var quant = WithCalibration(QuantConfig.Resolve(parse.GetValue(config)!), parse.GetValue(size), parse.GetValue(length), parse.GetValue(seed));
             string modelPath = parse.GetValue(model)!;
-            var loaded = ModelFiles.Load(modelPath);
+            var loaded = CheckpointLoader.LoadModel(modelPath);
             var set = ModelFiles.CalibrationSet(quant.Calibration, parse.GetValue(text), parse.GetValue(tokenizer));
             AnsiConsole.MarkupLineInterpolated($"[bold]{quant.Name ?? "config"}[/] (hash {quant.Hash}) on {modelPath}: {set.Windows.Count} × {quant.Calibration.SequenceLength} tokens; GEMM: {Gemm.Backend.Name}");
             var result = RunWithProgress(loaded, quant, set, modelPath);

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Tokenizers;
+using LlmFp4.Kit.Quantization;
 using LlmFp4.Kit.Reports;
 using Spectre.Console;
 
@@ -47,6 +49,9 @@ public static class EvalCommand
                 AnsiConsole.MarkupLineInterpolated(
                     $"[yellow]warning:[/] {task.DisplayName}: skipped {task.Skipped.Count} record(s); first: {task.Skipped[0]}");
 
+            // A bad preset or config file should fail before the model is read.
+            if (parse.GetValue(quant) is { } requested && !Directory.Exists(requested))
+                QuantConfig.Resolve(requested);
             var loaded = loadModel(parse.GetValue(model)!);
             string? quantLabel = parse.GetValue(quant) is { } quantArgument ? ApplyQuantization(loaded, quantArgument, parse.GetValue(model)!) : null;
             var scorer = new LoglikelihoodScorer(loaded.Model, loaded.Tokenizer, new ScoringOptions(BatchSize: parse.GetValue(batch)));
@@ -65,13 +70,10 @@ public static class EvalCommand
         return command;
     }
 
-    /// <summary>
-    /// Loads a checkpoint into the float32 LLaMA runtime, with the <c>tokenizer.json</c> beside it or else the kit's
-    /// (data/tokenizer/tokenizer.json); results are filed under the folder or file name.
-    /// </summary>
+    /// <summary>The checkpoint in the float32 LLaMA runtime with its tokenizer (see <see cref="Reproduction.LoadModel"/>).</summary>
     public static EvalModel LoadModel(string path)
     {
-        var loaded = ModelFiles.LoadWithTokenizer(path);
+        var loaded = Reproduction.LoadModel(path);
         return new EvalModel(loaded.Name, loaded.Model, loaded.Tokenizer);
     }
 

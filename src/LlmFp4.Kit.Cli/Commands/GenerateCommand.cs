@@ -1,3 +1,4 @@
+using LlmFp4.Kit.Experiments;
 using System.CommandLine;
 using System.Diagnostics;
 using LlmFp4.Kit.Models;
@@ -35,7 +36,7 @@ public static class GenerateCommand
             };
             settings.Validate();
             string modelPath = parse.GetValue(model)!;
-            var loaded = ModelFiles.LoadWithTokenizer(modelPath, parse.GetValue(tokenizer), parse.GetValue(keepStored));
+            var loaded = Reproduction.LoadModel(modelPath, tokenizerPath: parse.GetValue(tokenizer), keepStoredWeights: parse.GetValue(keepStored));
             if (parse.GetValue(quant) is { } quantArgument) ModelFiles.Quantize(loaded.Model, quantArgument, modelPath);
 
             string text = parse.GetValue(prompt)!;

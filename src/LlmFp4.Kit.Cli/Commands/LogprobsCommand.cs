@@ -1,3 +1,4 @@
+using LlmFp4.Kit.Experiments;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -27,7 +28,7 @@ public static class LogprobsCommand
             if ((textValue is null) == (idsValue is null))
                 throw new ArgumentException("logprobs: give exactly one of --text and --token-ids.");
             string modelPath = parse.GetValue(model)!;
-            var loaded = ModelFiles.LoadWithTokenizer(modelPath, parse.GetValue(tokenizer), parse.GetValue(keepStored));
+            var loaded = Reproduction.LoadModel(modelPath, tokenizerPath: parse.GetValue(tokenizer), keepStoredWeights: parse.GetValue(keepStored));
             if (parse.GetValue(quant) is { } quantArgument) ModelFiles.Quantize(loaded.Model, quantArgument, modelPath);
 
             int[] ids = textValue is not null ? loaded.Tokenizer.Encode(textValue) : ParseIds(idsValue!);

@@ -24,6 +24,18 @@ public static class CheckpointLoader
         };
     }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> (see <see cref="Open"/>) and builds the float32 <see cref="LlamaModel"/>. With
+    /// <paramref name="keepStoredWeights"/>, F16/BF16 linear weights stay memory-mapped (see
+    /// <see cref="LlamaModel.FromCheckpoint"/>) and the checkpoint stays open for the rest of the process.
+    /// </summary>
+    public static LlamaModel LoadModel(string path, bool keepStoredWeights = false)
+    {
+        var checkpoint = Open(path);
+        if (keepStoredWeights) return LlamaModel.FromCheckpoint(checkpoint, keepStoredWeights: true);
+        using (checkpoint) return LlamaModel.FromCheckpoint(checkpoint);
+    }
+
     private static bool StartsWithGgufMagic(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
