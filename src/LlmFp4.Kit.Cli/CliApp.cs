@@ -25,6 +25,7 @@ public static class CliApp
         yield return TrainCommand.Create();
         yield return ModelCardCommand.Create();
         yield return CalibrateCommand.Create();
+        yield return ReproduceCommand.Create();
     }
 
     /// <summary>

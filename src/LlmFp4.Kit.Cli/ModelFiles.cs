@@ -11,11 +11,7 @@ namespace LlmFp4.Kit.Cli;
 internal static class ModelFiles
 {
     /// <summary>A float32 <see cref="LlamaModel"/> from any checkpoint format the loaders read.</summary>
-    public static LlamaModel Load(string path)
-    {
-        using var checkpoint = CheckpointLoader.Open(path);
-        return new LlamaModel(checkpoint.Config, checkpoint.ReadAllFloat32());
-    }
+    public static LlamaModel Load(string path) => CheckpointLoader.LoadModel(path);
 
     /// <summary>Calibration windows from the training split (or <paramref name="textPath"/>) with the kit's tokenizer (or <paramref name="tokenizerPath"/>).</summary>
     public static CalibrationSet CalibrationSet(CalibrationDataSettings settings, string? textPath, string? tokenizerPath)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Tokenizers;
 using LlmFp4.Kit.Reports;
@@ -65,18 +66,11 @@ public static class EvalCommand
         return command;
     }
 
-    /// <summary>
-    /// Loads a checkpoint into the float32 LLaMA runtime, with the <c>tokenizer.json</c> beside it or else the kit's
-    /// (data/tokenizer/tokenizer.json); results are filed under the folder or file name.
-    /// </summary>
+    /// <summary>The checkpoint in the float32 LLaMA runtime with its tokenizer (see <see cref="Reproduction.LoadModel"/>).</summary>
     public static EvalModel LoadModel(string path)
     {
-        var model = ModelFiles.Load(path);
-        string folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
-        string tokenizer = File.Exists(Path.Combine(folder, "tokenizer.json"))
-            ? Path.Combine(folder, "tokenizer.json")
-            : Path.Combine(TaskRegistry.FindDataDirectory("tokenizer"), "tokenizer", "tokenizer.json");
-        return new EvalModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))), model, BpeTokenizer.Load(tokenizer));
+        var loaded = Reproduction.LoadModel(path);
+        return new EvalModel(loaded.Name, loaded.Model, loaded.Tokenizer);
     }
 
     /// <summary>Loads or calibrates the --quant result, puts it on the model, and returns the label results are filed under ("name@hash").</summary>

@@ -26,12 +26,24 @@ public static class CalibrationCache
         ArgumentException.ThrowIfNullOrWhiteSpace(quant);
         if (Directory.Exists(quant))
             return CalibrationResult.Load(quant);
-        var config = QuantConfig.Resolve(quant);
+        return GetOrCalibrate(QuantConfig.Resolve(quant), model, root, calibrationSet, force: false, progress, modelSource).Result;
+    }
+
+    /// <summary>
+    /// The saved result of <paramref name="config"/> on <paramref name="model"/> from <paramref name="root"/> (Reused = true), or
+    /// a fresh calibration saved there when none exists or <paramref name="force"/> is set. <paramref name="calibrationSet"/>
+    /// is called only to calibrate. The model must be the full-precision one (calibration captures its activations).
+    /// </summary>
+    public static (CalibrationResult Result, bool Reused) GetOrCalibrate(QuantConfig config, LlamaModel model, string root,
+        Func<QuantConfig, CalibrationSet> calibrationSet, bool force = false, IProgress<CalibrationProgress>? progress = null, string? modelSource = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(calibrationSet);
         string directory = DirectoryFor(root, ModelIdentity.Of(model, modelSource), config);
-        if (File.Exists(Path.Combine(directory, CalibrationResult.JsonFile)))
-            return CalibrationResult.Load(directory);
+        if (!force && File.Exists(Path.Combine(directory, CalibrationResult.JsonFile)))
+            return (CalibrationResult.Load(directory), true);
         var result = Calibrator.Run(model, config, calibrationSet(config), progress, modelSource);
         result.Save(directory);
-        return result;
+        return (result, false);
     }
 }

@@ -15,7 +15,11 @@ namespace LlmFp4.Kit.Evaluation;
 /// </param>
 /// <param name="BatchSize">Windows per model call.</param>
 /// <param name="PrependBos">For text input: start the stream with BOS so its first token is scored too.</param>
-public sealed record PerplexityOptions(int? WindowLength = null, int? Stride = null, int BatchSize = 8, bool PrependBos = true);
+/// <param name="MaxTokens">
+/// For text input: keep only the first this many tokens of the text (BOS not counted); bits per byte then count the
+/// UTF-8 bytes those tokens decode to. Null scores the whole text.
+/// </param>
+public sealed record PerplexityOptions(int? WindowLength = null, int? Stride = null, int BatchSize = 8, bool PrependBos = true, int? MaxTokens = null);
 
 /// <summary>Perplexity of a token stream.</summary>
 /// <param name="Perplexity">exp(mean NLL) per scored token.</param>
@@ -38,10 +42,18 @@ public static class PerplexityEvaluator
         PerplexityOptions? options = null, IProgress<EvalProgress>? progress = null)
     {
         options ??= new PerplexityOptions();
+        if (options.MaxTokens is < 1)
+            throw new ArgumentException($"MaxTokens must be at least 1, got {options.MaxTokens}.", nameof(options));
         int[] tokens = tokenizer.Encode(text);
+        long bytes = Encoding.UTF8.GetByteCount(text);
+        if (options.MaxTokens is int max && max < tokens.Length)
+        {
+            tokens = tokens[..max];
+            bytes = Encoding.UTF8.GetByteCount(tokenizer.Decode(tokens));
+        }
         if (options.PrependBos && tokenizer.BosTokenId is int bos)
             tokens = [bos, .. tokens];
-        return Evaluate(model, tokens, Encoding.UTF8.GetByteCount(text), options, progress);
+        return Evaluate(model, tokens, bytes, options, progress);
     }
 
     /// <summary>

@@ -8,8 +8,14 @@ namespace LlmFp4.Kit.Reports;
 /// <summary>One cell of a <see cref="ResultsTable"/>.</summary>
 public readonly record struct ResultCell(double Value, double? Stderr);
 
-/// <summary>One row of a <see cref="ResultsTable"/>: a model/quantization setting and its value per task.</summary>
-public sealed record ResultsRow(string Setting, IReadOnlyList<ResultCell?> Cells, double? Average);
+/// <summary>One row of a <see cref="ResultsTable"/>: a model/quantization setting, its value per task and its <see cref="ResultsTable.ExtraColumns"/>.</summary>
+public sealed record ResultsRow(string Setting, IReadOnlyList<ResultCell?> Cells, double? Average)
+{
+    public IReadOnlyList<ResultCell?> Extra { get; init; } = [];
+}
+
+/// <summary>A column after the average showing one task's metric as it is, e.g. <c>("ppl", "perplexity", "perplexity")</c>.</summary>
+public sealed record ExtraColumn(string Header, string Task, string Metric);
 
 /// <summary>
 /// The paper's table layout: one row per (model, quantization) setting, one column per task, the average
@@ -19,11 +25,12 @@ public sealed record ResultsRow(string Setting, IReadOnlyList<ResultCell?> Cells
 /// </summary>
 public sealed class ResultsTable
 {
-    ResultsTable(string metric, IReadOnlyList<string> tasks, IReadOnlyList<ResultsRow> rows)
+    ResultsTable(string metric, IReadOnlyList<string> tasks, IReadOnlyList<ResultsRow> rows, IReadOnlyList<ExtraColumn> extraColumns)
     {
         Metric = metric;
         Tasks = tasks;
         Rows = rows;
+        ExtraColumns = extraColumns;
     }
 
     public string Metric { get; }
@@ -34,37 +41,52 @@ public sealed class ResultsTable
     /// <summary>Settings, in the order they first appear; the average is null unless the row has every task.</summary>
     public IReadOnlyList<ResultsRow> Rows { get; }
 
+    /// <summary>Columns shown after the average (not averaged), values with two decimals.</summary>
+    public IReadOnlyList<ExtraColumn> ExtraColumns { get; }
+
     /// <summary>Headers of the task columns, stand-ins labelled.</summary>
     public IReadOnlyList<string> TaskHeaders => [.. Tasks.Select(StandInTasks.DisplayName)];
 
     /// <summary>
     /// Builds the table for <paramref name="metric"/> from <paramref name="results"/> (results for other metrics
     /// are ignored; of repeated results for one cell the last wins). <paramref name="settingLabel"/> names a row;
-    /// by default the model, then the quantization config or "full precision".
+    /// by default the model, then the quantization config or "full precision". <paramref name="extraColumns"/> follow
+    /// the average (e.g. the perplexity of the held-out text).
     /// </summary>
-    public static ResultsTable FromResults(IEnumerable<EvalResult> results, string metric = "acc", Func<EvalResult, string>? settingLabel = null)
+    public static ResultsTable FromResults(IEnumerable<EvalResult> results, string metric = "acc", Func<EvalResult, string>? settingLabel = null,
+        IReadOnlyList<ExtraColumn>? extraColumns = null)
     {
         settingLabel ??= r => $"{r.Model} · {r.QuantConfig ?? "full precision"}";
+        extraColumns ??= [];
         var tasks = new List<string>();
         var settings = new List<string>();
         var cells = new Dictionary<(string Setting, string Task), ResultCell>();
-        foreach (var result in results.Where(r => r.Metric == metric))
+        var extraCells = new Dictionary<(string Setting, ExtraColumn Column), ResultCell>();
+        foreach (var result in results)
         {
+            var extra = extraColumns.Where(c => c.Task == result.Task && c.Metric == result.Metric).ToList();
+            if (result.Metric != metric && extra.Count == 0)
+                continue;
             string setting = settingLabel(result);
-            if (!tasks.Contains(result.Task))
-                tasks.Add(result.Task);
             if (!settings.Contains(setting))
                 settings.Add(setting);
+            foreach (var column in extra)
+                extraCells[(setting, column)] = new ResultCell(result.Value, result.Stderr);
+            if (result.Metric != metric)
+                continue;
+            if (!tasks.Contains(result.Task))
+                tasks.Add(result.Task);
             cells[(setting, result.Task)] = new ResultCell(result.Value, result.Stderr);
         }
 
         var rows = settings.Select(setting =>
         {
             var row = tasks.Select(task => cells.TryGetValue((setting, task), out var cell) ? cell : (ResultCell?)null).ToList();
-            double? average = row.All(c => c is not null) ? row.Average(c => c!.Value.Value) : null;
-            return new ResultsRow(setting, row, average);
+            double? average = row.Count > 0 && row.All(c => c is not null) ? row.Average(c => c!.Value.Value) : null;
+            var extra = extraColumns.Select(column => extraCells.TryGetValue((setting, column), out var cell) ? cell : (ResultCell?)null).ToList();
+            return new ResultsRow(setting, row, average) { Extra = extra };
         }).ToList();
-        return new ResultsTable(metric, tasks, rows);
+        return new ResultsTable(metric, tasks, rows, extraColumns);
     }
 
     /// <summary>A cell as text: "66.3" for accuracies (percent), "12.34" otherwise, "—" when missing.</summary>
@@ -77,6 +99,10 @@ public sealed class ResultsTable
     }
 
     public string FormatAverage(ResultsRow row) => row.Average is double a ? FormatNumber(a) : "—";
+
+    /// <summary>An extra column's cell: two decimals, "—" when missing.</summary>
+    public static string FormatExtra(ResultCell? cell) =>
+        cell is ResultCell c ? c.Value.ToString("F2", CultureInfo.InvariantCulture) : "—";
 
     bool IsAccuracy => Metric.StartsWith("acc", StringComparison.Ordinal);
 
@@ -92,19 +118,24 @@ public sealed class ResultsTable
         foreach (string header in TaskHeaders)
             table.AddColumn(new TableColumn(Markup.Escape(header)).RightAligned());
         table.AddColumn(new TableColumn("average").RightAligned());
+        foreach (var column in ExtraColumns)
+            table.AddColumn(new TableColumn(Markup.Escape(column.Header)).RightAligned());
         foreach (var row in Rows)
-            table.AddRow([Markup.Escape(row.Setting), .. row.Cells.Select(c => Markup.Escape(Format(c, withStderr))), FormatAverage(row)]);
+            table.AddRow([Markup.Escape(row.Setting), .. row.Cells.Select(c => Markup.Escape(Format(c, withStderr))), FormatAverage(row),
+                .. row.Extra.Select(FormatExtra)]);
         return table;
     }
 
     public string ToMarkdown(bool withStderr = false)
     {
         var md = new StringBuilder();
-        md.Append("| setting | ").AppendJoin(" | ", TaskHeaders.Select(EscapeMarkdown)).Append(" | average |\n");
-        md.Append("|---|").Append(string.Concat(Enumerable.Repeat("---:|", Tasks.Count + 1))).Append('\n');
+        md.Append("| setting | ").AppendJoin(" | ", TaskHeaders.Select(EscapeMarkdown)).Append(" | average |")
+            .Append(string.Concat(ExtraColumns.Select(c => " " + EscapeMarkdown(c.Header) + " |"))).Append('\n');
+        md.Append("|---|").Append(string.Concat(Enumerable.Repeat("---:|", Tasks.Count + 1 + ExtraColumns.Count))).Append('\n');
         foreach (var row in Rows)
             md.Append("| ").Append(EscapeMarkdown(row.Setting)).Append(" | ")
-                .AppendJoin(" | ", row.Cells.Select(c => Format(c, withStderr))).Append(" | ").Append(FormatAverage(row)).Append(" |\n");
+                .AppendJoin(" | ", row.Cells.Select(c => Format(c, withStderr))).Append(" | ").Append(FormatAverage(row)).Append(" |")
+                .Append(string.Concat(row.Extra.Select(c => " " + FormatExtra(c) + " |"))).Append('\n');
         return md.ToString();
     }
 
@@ -117,13 +148,19 @@ public sealed class ResultsTable
         html.Append("<thead><tr>").Append(Th("setting", left: true));
         foreach (string header in TaskHeaders)
             html.Append(Th(header, left: false));
-        html.Append(Th("average", left: false)).Append("</tr></thead>\n<tbody>\n");
+        html.Append(Th("average", left: false));
+        foreach (var column in ExtraColumns)
+            html.Append(Th(column.Header, left: false));
+        html.Append("</tr></thead>\n<tbody>\n");
         foreach (var row in Rows)
         {
             html.Append("<tr>").Append(Td(row.Setting, left: true));
             foreach (var cell in row.Cells)
                 html.Append(Td(Format(cell, withStderr), left: false));
-            html.Append(Td(FormatAverage(row), left: false)).Append("</tr>\n");
+            html.Append(Td(FormatAverage(row), left: false));
+            foreach (var cell in row.Extra)
+                html.Append(Td(FormatExtra(cell), left: false));
+            html.Append("</tr>\n");
         }
         return html.Append("</tbody>\n</table>").ToString();
     }

@@ -24,6 +24,13 @@ public static class CheckpointLoader
         };
     }
 
+    /// <summary>Opens <paramref name="path"/> (see <see cref="Open"/>) and builds the float32 <see cref="LlamaModel"/>.</summary>
+    public static LlamaModel LoadModel(string path)
+    {
+        using var checkpoint = Open(path);
+        return new LlamaModel(checkpoint.Config, checkpoint.ReadAllFloat32());
+    }
+
     private static bool StartsWithGgufMagic(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);

@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text;
+using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Plotting;
+using LlmFp4.Kit.Reports;
+
+namespace LlmFp4.Kit.Experiments;
+
+/// <summary>The files a report wrote, and why PNG figures were left out (null when they were written).</summary>
+public sealed record ReportFiles(IReadOnlyList<string> Paths, string? PngSkipped);
+
+/// <summary>
+/// Presents a <see cref="ReproductionResult"/> the way the paper does: rows × tasks (accuracy in %), their average and
+/// the held-out perplexity; writes it as <c>results.jsonl</c>, <c>results.csv</c>, <c>results.md</c> and two figures
+/// (average accuracy and perplexity per row; HTML always, PNG when Chromium is installed).
+/// </summary>
+public static class ReproductionReport
+{
+    public const string AccuracyFigure = "reproduce-average-accuracy";
+    public const string PerplexityFigure = "reproduce-perplexity";
+
+    private static readonly ExtraColumn PerplexityColumn = new("perplexity", TaskRegistry.Perplexity, "perplexity");
+
+    /// <summary>acc per task, average, perplexity of the held-out text; one row per configured row, labelled as the paper would.</summary>
+    public static ResultsTable Table(ReproductionResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        // Each row's results carry its own quantization label ("fpq:4/4/4@hash", null for full precision).
+        var labels = new Dictionary<string, string>();
+        foreach (var row in result.Rows)
+            foreach (var r in row.Results)
+                labels[r.QuantConfig ?? ""] = row.Label;
+        return ResultsTable.FromResults(result.Results, "acc", r => labels[r.QuantConfig ?? ""], [PerplexityColumn]);
+    }
+
+    /// <summary>What the run used, in words, with the paper's settings beside it (the header of results.md and of the console output).</summary>
+    public static string Settings(ReproductionResult result)
+    {
+        var config = result.Config;
+        string examples = config.Limit is int limit ? $"the first {limit} examples of each task" : "every example";
+        string perplexity = config.PerplexityTokens is int tokens ? $"its first {tokens.ToString("N0", CultureInfo.InvariantCulture)} tokens" : "all of it";
+        return $"Model {result.ModelName}; calibration {config.Calibration.Samples} × {config.Calibration.SequenceLength} tokens of the " +
+            $"training split (seed {config.Calibration.Seed}; the paper: 32 × 2048, its code 32 × 1024); {examples} of the stand-in tasks; " +
+            $"perplexity on the held-out split, {perplexity}." + (config.Quick ? " Quick run: smaller settings than the full reproduction." : "");
+    }
+
+    /// <summary>
+    /// Writes results.jsonl, results.csv and results.md into <paramref name="directory"/> and the figures into
+    /// <paramref name="directory"/>/figures and, if given, <paramref name="figuresDirectory"/>.
+    /// </summary>
+    public static ReportFiles Write(ReproductionResult result, string directory, string? figuresDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var written = new List<string>();
+        string jsonl = Path.Combine(directory, "results.jsonl"), csv = Path.Combine(directory, "results.csv"), markdown = Path.Combine(directory, "results.md");
+        EvalResultFiles.WriteJsonLines(jsonl, result.Results);
+        EvalResultFiles.WriteCsv(csv, result.Results);
+        AtomicFile.Write(markdown, writer => writer.Write(Markdown(result)));
+        written.AddRange([jsonl, csv, markdown]);
+
+        string? pngSkipped = FigureExport.PngUnavailableReason;
+        foreach (string folder in new[] { Path.Combine(directory, "figures"), figuresDirectory }.OfType<string>())
+            foreach (var (name, figure) in Figures(result))
+            {
+                string html = Path.Combine(folder, name + ".html");
+                FigureExport.SaveHtml(figure, html);
+                written.Add(html);
+                if (pngSkipped is null)
+                {
+                    string png = Path.Combine(folder, name + ".png");
+                    FigureExport.SavePng(figure, png);
+                    written.Add(png);
+                }
+            }
+        return new ReportFiles(written, pngSkipped);
+    }
+
+    /// <summary>The Markdown report: settings, the table, and per row whether it was calibrated, loaded or reused.</summary>
+    public static string Markdown(ReproductionResult result)
+    {
+        var md = new StringBuilder();
+        md.Append("# LLM-FP4 Table 1 on ").Append(result.ModelName).Append("\n\n");
+        md.Append(Settings(result)).Append("\n\n");
+        md.Append(Table(result).ToMarkdown()).Append('\n');
+        md.Append("Accuracy in %, average over the stand-in tasks (not the paper's benchmarks, not comparable with its numbers); ")
+            .Append("perplexity of the held-out split. Bits are E/W/A (embedding/weights/activations), 16 = full precision.\n\n");
+        md.Append("| row | config hash | calibration | calibration s | evaluation s |\n|---|---|---|---:|---:|\n");
+        foreach (var row in result.Rows)
+            md.Append("| ").Append(row.Label).Append(" | ").Append(row.Config?.Hash ?? "—").Append(" | ")
+                .Append(row.Config is null ? "—" : row.Reused ? "row reused" : row.CalibrationReused ? "loaded" : "ran").Append(" | ")
+                .Append(row.CalibrationSeconds.ToString("F1", CultureInfo.InvariantCulture)).Append(" | ")
+                .Append(row.EvaluationSeconds.ToString("F1", CultureInfo.InvariantCulture)).Append(" |\n");
+        return md.ToString();
+    }
+
+    /// <summary>Bar charts of the average accuracy and of the perplexity per row (rows without the value are left out).</summary>
+    public static IReadOnlyList<(string Name, Figure Figure)> Figures(ReproductionResult result)
+    {
+        var table = Table(result);
+        var figures = new List<(string, Figure)>();
+        var averaged = table.Rows.Where(r => r.Average is not null).ToList();
+        if (averaged.Count > 0)
+            figures.Add((AccuracyFigure, new Figure()
+                .Add(Trace.Bar(averaged.Select(r => r.Setting).ToArray(), averaged.Select(r => 100 * r.Average!.Value).ToArray(), "average acc"))
+                .WithTitle($"{result.ModelName}: average accuracy over the stand-in tasks")
+                .WithYAxis("average acc (%)").WithSize(1000, 520)));
+        var withPerplexity = table.Rows.Where(r => r.Extra.Count > 0 && r.Extra[0] is not null).ToList();
+        if (withPerplexity.Count > 0)
+            figures.Add((PerplexityFigure, new Figure()
+                .Add(Trace.Bar(withPerplexity.Select(r => r.Setting).ToArray(), withPerplexity.Select(r => r.Extra[0]!.Value.Value).ToArray(), "perplexity"))
+                .WithTitle($"{result.ModelName}: perplexity of the held-out split (log scale)")
+                .WithYAxis("perplexity", log: true).WithSize(1000, 520)));
+        return figures;
+    }
+}
