@@ -40,8 +40,14 @@ public sealed record LayerCalibration
     /// <summary>FPQ: integer bias offset of each input channel (channel j has bias ρ + o_j).</summary>
     public int[]? ActivationOffsets { get; init; }
 
-    /// <summary>SmoothQuant: s_j per input channel (X/s, s·W).</summary>
+    /// <summary>SmoothQuant, and FPTQ's logarithmic equalization: s_j per input channel (X/s, s·W).</summary>
     public float[]? SmoothingScales { get; init; }
+
+    /// <summary>RPTQ: sizes of the input-channel clusters, in the reordered channel order (each has its own activation range).</summary>
+    public int[]? InputClusterSizes { get; init; }
+
+    /// <summary>FPTQ: the treatment of this layer's input chosen from max|X| ("static", "equalized", "dynamic").</summary>
+    public string? ActivationPolicy { get; init; }
 
     /// <summary>mean((X·Wᵀ − X̂·Ŵᵀ)²) of this layer alone on the calibration set.</summary>
     public double? OutputMse { get; init; }
@@ -104,7 +110,8 @@ public sealed class CalibrationResult
     /// Puts the result on <paramref name="model"/> (which must be the calibrated model: same weights hash): replaces
     /// the parameters, sets the input and attention quantizers. With <paramref name="foldPreShiftedBias"/>, FPQ layers
     /// run in the reparameterised form (power-of-two factors folded into the weight columns, one shared bias on the
-    /// activations) instead of the simulated per-channel quantizer; the outputs are the same.
+    /// activations) instead of the simulated per-channel quantizer; the outputs are the same. With
+    /// <see cref="QuantConfig.PackWeights"/> the quantized linear weights are then held packed (<see cref="LinearLayer.PackedWeight"/>).
     /// </summary>
     public void Apply(LlamaModel model, bool foldPreShiftedBias = false)
     {
@@ -138,6 +145,12 @@ public sealed class CalibrationResult
                 linear.InputQuantizer = quantizer;
             }
         }
+        if (Config.PackWeights)
+            foreach (var layer in Layers.Where(l => l.WeightQuantizer is not null))
+            {
+                var linear = linears[layer.Name];
+                linear.PackedWeight = PackedWeights.FromQuantized(linear.Weight, linear.OutFeatures, linear.InFeatures, layer.WeightQuantizer!, linear.WeightName);
+            }
         var points = model.AttentionMatMulPoints.ToDictionary(p => p.Name);
         foreach (var (name, quantizer) in AttentionQuantizers)
         {

@@ -41,6 +41,8 @@ public static class Calibrator
             QuantMethod.FpqBaseline or QuantMethod.Fpq => SearchLayers(config, groups, tensors, timings, progress),
             QuantMethod.SmoothQuant => SmoothQuant.Run(model, config, groups, tensors),
             QuantMethod.Gptq => Gptq.Run(config, groups, tensors, progress),
+            QuantMethod.Rptq => Rptq.Run(model, config, groups, tensors, progress),
+            QuantMethod.Fptq => Fptq.Run(config, groups, tensors, progress),
             _ => throw new ArgumentOutOfRangeException(nameof(config), config.Method, "Unknown quantization method."),
         };
         timings["layers"] = clock.Elapsed.TotalSeconds;

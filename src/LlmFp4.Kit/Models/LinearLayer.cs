@@ -6,11 +6,12 @@ namespace LlmFp4.Kit.Models;
 /// <summary>
 /// A bias-free linear layer <c>y = x·Wᵀ</c> (W [out × in], as <c>torch.nn.Linear</c>) and the quantization
 /// point on its input. Calibrators replace <see cref="Weight"/> with quantized or folded weights and set
-/// <see cref="InputQuantizer"/>.
+/// <see cref="InputQuantizer"/>; <see cref="PackedWeight"/> keeps the weight in a packed low-bit form instead.
 /// </summary>
 public sealed class LinearLayer
 {
-    private float[] _weight;
+    private float[]? _weight;
+    private IPackedMatrix? _packed;
 
     public LinearLayer(string name, int inFeatures, int outFeatures, float[] weight)
     {
@@ -31,12 +32,42 @@ public sealed class LinearLayer
     /// <summary>Name of the weight tensor in a checkpoint: <c>{Name}.weight</c>.</summary>
     public string WeightName => Name + ".weight";
 
-    /// <summary>Row-major [OutFeatures × InFeatures]. Setting it checks the length and keeps the array (no copy).</summary>
+    /// <summary>
+    /// Row-major [OutFeatures × InFeatures]. Setting it checks the length, keeps the array (no copy) and drops any packed
+    /// weight. While the weight is packed, reading it decodes a fresh array each time.
+    /// </summary>
     public float[] Weight
     {
-        get => _weight;
-        set => _weight = CheckWeight(value);
+        get => _weight ?? PackedMatMul.Decode(_packed!);
+        set
+        {
+            _weight = CheckWeight(value);
+            _packed = null;
+        }
     }
+
+    /// <summary>
+    /// The weight in packed storage (FP6 4+2 planes or INT4 nibbles), or null. Setting it releases the float32 array:
+    /// the forward then multiplies from the packed form (<see cref="PackedMatMul"/>), decoding tiles of rows on the fly.
+    /// </summary>
+    public IPackedMatrix? PackedWeight
+    {
+        get => _packed;
+        set
+        {
+            if (value is null)
+            {
+                if (_packed is not null) (_weight, _packed) = (PackedMatMul.Decode(_packed), null);
+                return;
+            }
+            if (value.Rows != OutFeatures || value.Cols != InFeatures)
+                throw new ArgumentException($"{WeightName}: packed weight is [{value.Rows} × {value.Cols}], the layer needs [{OutFeatures} × {InFeatures}].");
+            (_packed, _weight) = (value, null);
+        }
+    }
+
+    /// <summary>Bytes the weight keeps resident: the packed form's, or 4 per float32 weight.</summary>
+    public long WeightBytes => _packed?.ResidentBytes ?? 4L * _weight!.Length;
 
     /// <summary>Fake-quantizes a copy of the input ([rows × InFeatures]) before the product; null = off.</summary>
     public ITensorQuantizer? InputQuantizer { get; set; }
@@ -66,7 +97,8 @@ public sealed class LinearLayer
             quantizer.Apply(copy, rows, InFeatures);
             operand = copy;
         }
-        Gemm.MatMul(operand, _weight, output, rows, OutFeatures, InFeatures, transposeB: true);
+        if (_packed is not null) PackedMatMul.MatMul(_packed, operand, output, rows);
+        else Gemm.MatMul(operand, _weight, output, rows, OutFeatures, InFeatures, transposeB: true);
         observer?.Observe(this, input, output, rows);
     }
 

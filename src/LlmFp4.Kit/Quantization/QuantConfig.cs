@@ -34,6 +34,12 @@ public enum QuantMethod
 
     /// <summary>Sequential weight rounding with the inverse Hessian, activations by MinMax (METHODS §10).</summary>
     [JsonStringEnumMemberName("gptq")] Gptq,
+
+    /// <summary>RPTQ: channels clustered by (min, max) and reordered so each cluster has its own INT range (METHODS §7, <see cref="RptqSettings"/>).</summary>
+    [JsonStringEnumMemberName("rptq")] Rptq,
+
+    /// <summary>FPTQ: per-layer INT8 activation policy by max|X| with logarithmic equalization, group-wise INT4 weights (METHODS §8, <see cref="FptqSettings"/>).</summary>
+    [JsonStringEnumMemberName("fptq")] Fptq,
 }
 
 /// <summary>
@@ -181,6 +187,38 @@ public sealed record GptqSettings
 }
 
 /// <summary>
+/// RPTQ settings: k-means cluster counts for the reordered channels. Norm outputs (the residual stream, which all
+/// q/k/v, gate/up and lm_head inputs read) and the down_proj input get <see cref="Clusters"/> clusters; the o_proj input
+/// (attention output) gets <see cref="HeadClusters"/> clusters inside each attention head, because the reorder there is
+/// fused into v_proj's rows and must not move a channel across heads.
+/// </summary>
+public sealed record RptqSettings
+{
+    public int Clusters { get; init; } = 32;
+    public int HeadClusters { get; init; } = 4;
+
+    /// <summary>k-means restarts (n_init); the clustering with the least within-cluster squared distance wins.</summary>
+    public int Restarts { get; init; } = 10;
+    public int Seed { get; init; }
+
+    /// <summary>Round the weights with GPTQ (on the per output channel × input cluster grid) instead of to nearest.</summary>
+    public bool Gptq { get; init; }
+}
+
+/// <summary>FPTQ's layer policy by v = max|X| of a layer's input (METHODS §8).</summary>
+public sealed record FptqSettings
+{
+    /// <summary>Below this, per-tensor static INT8.</summary>
+    public double EqualizeFrom { get; init; } = 15;
+
+    /// <summary>From this on, per-token dynamic INT8; in between, logarithmic activation equalization then per-tensor static.</summary>
+    public double DynamicFrom { get; init; } = 150;
+
+    /// <summary>Round the weights with GPTQ instead of to nearest (METHODS does not say FPTQ does; off by default).</summary>
+    public bool Gptq { get; init; }
+}
+
+/// <summary>
 /// Everything that decides a quantized model: formats per tensor kind, which points are quantized, the method and
 /// its settings, the calibration data. Serialises to snake_case JSON; <see cref="Hash"/> identifies the settings
 /// (the <see cref="Name"/> label excluded), so results are filed by it.
@@ -211,6 +249,21 @@ public sealed record QuantConfig
     public CalibrationDataSettings Calibration { get; init; } = new();
     public SmoothQuantSettings SmoothQuant { get; init; } = new();
     public GptqSettings Gptq { get; init; } = new();
+
+    /// <summary>RPTQ only (null otherwise; left out of the JSON and the hash when null).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public RptqSettings? Rptq { get; init; }
+
+    /// <summary>FPTQ only (null otherwise; left out of the JSON and the hash when null).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public FptqSettings? Fptq { get; init; }
+
+    /// <summary>
+    /// Store the linear weights packed (FP6 E3M2 per output channel as 4+2 bit planes, or INT4 per group as nibbles,
+    /// see <see cref="Quantization.PackedWeights"/>) and multiply from the packed form. Left out of the JSON and the hash when false.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool PackWeights { get; init; }
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -273,7 +326,38 @@ public sealed record QuantConfig
             case QuantMethod.Gptq:
                 if (Weights is null) throw new ArgumentException("gptq needs quantized weights.");
                 break;
+            case QuantMethod.Rptq or QuantMethod.Fptq:
+                foreach (var (spec, what) in new[] { (Weights, "weights"), (Activations, "activations") })
+                    if (spec is { Kind: NumberKind.Fp })
+                        throw new ArgumentException($"{what}: {MethodName(Method)} quantizes to INT formats.");
+                if (Embedding is not null) throw new ArgumentException($"embedding: {MethodName(Method)} keeps the embedding in full precision (set it to null).");
+                if (Activations is { Dynamic: true }) throw new ArgumentException($"activations: {MethodName(Method)} decides per layer which inputs are dynamic; give a static spec.");
+                break;
         }
+        if (Method == QuantMethod.Rptq)
+        {
+            var rptq = Rptq ?? throw new ArgumentException("rptq needs its settings (the rptq section).");
+            if (rptq.Clusters < 1 || rptq.HeadClusters < 1 || rptq.Restarts < 1)
+                throw new ArgumentException($"rptq: clusters, head_clusters and restarts must be at least 1, got {rptq.Clusters}, {rptq.HeadClusters}, {rptq.Restarts}.");
+            if (Activations is { Symmetric: true }) throw new ArgumentException("activations: rptq gives each cluster an asymmetric range (symmetric: false).");
+            if (Activations is { } a && a.Granularity != Granularity.PerTensor)
+                throw new ArgumentException($"activations: rptq's ranges are per cluster of channels; give per_tensor, got {a.Granularity}.");
+            if (Weights is { } w && w.Granularity != Granularity.PerRow)
+                throw new ArgumentException($"weights: rptq's weight ranges are per output channel × input cluster; give per_row, got {w.Granularity}.");
+        }
+        else if (Rptq is not null) throw new ArgumentException($"the rptq section applies to method rptq only, not {MethodName(Method)}.");
+        if (Method == QuantMethod.Fptq)
+        {
+            var fptq = Fptq ?? throw new ArgumentException("fptq needs its settings (the fptq section).");
+            if (!(fptq.EqualizeFrom > 0) || !(fptq.DynamicFrom >= fptq.EqualizeFrom))
+                throw new ArgumentException($"fptq: need 0 < equalize_from <= dynamic_from, got {fptq.EqualizeFrom} and {fptq.DynamicFrom}.");
+        }
+        else if (Fptq is not null) throw new ArgumentException($"the fptq section applies to method fptq only, not {MethodName(Method)}.");
+        if (PackWeights && Weights is not ({ Kind: NumberKind.Fp, Bits: 6, ExponentBits: 3, Granularity.Kind: GranularityKind.PerRow }
+                or { Kind: NumberKind.Int, Bits: 4, Granularity.Kind: GranularityKind.PerGroup }))
+            throw new ArgumentException("pack_weights: packed storage exists for FP6 E3M2 per_row weights and INT4 per_group weights only.");
+        if (PackWeights && Method is not (QuantMethod.MinMax or QuantMethod.Gptq))
+            throw new ArgumentException($"pack_weights: packing takes the weights of minmax or gptq, not {MethodName(Method)}.");
         if (Activations is { Granularity.Kind: GranularityKind.PerColumn } && Method != QuantMethod.Fpq)
             throw new ArgumentException("activations: per-column (per input channel) scales are the FPQ pre-shifted bias; use method fpq.");
         if (Activations is { Dynamic: false, Granularity.Kind: GranularityKind.PerRow or GranularityKind.PerGroup })

@@ -8,6 +8,8 @@ namespace LlmFp4.Kit.Quantization;
 /// The paper's rows as named configs: <c>METHOD[:BITS]</c> with METHOD one of <see cref="Methods"/> and BITS either
 /// <c>wXaY</c> (embedding bits = weight bits) or the paper's E/W/A triple such as <c>4/4/4</c> or <c>16/8/8</c>;
 /// 16 bits means "left in full precision". Without BITS a method takes its paper default (<see cref="DefaultBits"/>).
+/// The related methods have fixed names instead (<see cref="Named"/>): rptq-w4a4, rptq-w4a3, rptq-w3a3, fptq-w4a8,
+/// fp6-w6a16, int4-w4a16, int4-gptq-w4a16.
 /// </summary>
 public static partial class QuantPresets
 {
@@ -25,9 +27,64 @@ public static partial class QuantPresets
         _ => "4/4/4",
     };
 
-    /// <summary>Every valid method × named bit setting (SmoothQuant needs quantized activations, so it has no w4a16).</summary>
+    /// <summary>Every valid method × named bit setting (SmoothQuant needs quantized activations, so it has no w4a16), then <see cref="Named"/>.</summary>
     public static IEnumerable<string> Names() =>
-        Methods.SelectMany(m => BitSettings.Where(b => !(m == "smoothquant" && b.EndsWith("a16", StringComparison.Ordinal))).Select(b => $"{m}:{b}"));
+        Methods.SelectMany(m => BitSettings.Where(b => !(m == "smoothquant" && b.EndsWith("a16", StringComparison.Ordinal))).Select(b => $"{m}:{b}"))
+            .Concat(Named.Keys);
+
+    /// <summary>
+    /// The related methods' settings (METHODS §7–9), by name. None quantizes the embedding, lm_head or the attention
+    /// matmuls (as in those papers); every other linear layer's weight and input is covered:
+    /// <list type="bullet">
+    /// <item>rptq-wXaY: asymmetric INT-X weights per output channel × input cluster, and every linear input (the norm
+    /// outputs feeding q/k/v and gate/up, the attention output feeding o_proj, the SwiGLU product feeding down_proj) at
+    /// asymmetric INT-Y per cluster — the norm outputs too, unlike the reference, which keeps them at 8 bits.</item>
+    /// <item>fptq-w4a8: symmetric INT4 weights per group of 128 input channels; INT8 inputs, static per tensor or
+    /// per-token dynamic by the layer policy.</item>
+    /// <item>fp6-w6a16: FP6 E3M2 weights, one scale per output channel (max|row| / 28), packed 4+2; inputs in full precision.</item>
+    /// <item>int4-w4a16, int4-gptq-w4a16: symmetric INT4 weights per group of 128 (round to nearest, or GPTQ), packed as nibbles.</item>
+    /// </list>
+    /// </summary>
+    public static IReadOnlyDictionary<string, Func<QuantConfig>> Named { get; } = new Dictionary<string, Func<QuantConfig>>
+    {
+        ["rptq-w4a4"] = () => Rptq(4, 4),
+        ["rptq-w4a3"] = () => Rptq(4, 3),
+        ["rptq-w3a3"] = () => Rptq(3, 3),
+        ["fptq-w4a8"] = () => new QuantConfig
+        {
+            Method = QuantMethod.Fptq,
+            Weights = QuantSpec.Int(4, Granularity.PerGroup(128)),
+            Activations = QuantSpec.Int(8, Granularity.PerTensor),
+            QuantizeLmHead = false,
+            Fptq = new FptqSettings(),
+        },
+        ["fp6-w6a16"] = () => new QuantConfig
+        {
+            Method = QuantMethod.MinMax,
+            Weights = QuantSpec.Fp(6, Granularity.PerRow) with { ExponentBits = 3, SearchMantissaBits = [] },
+            QuantizeLmHead = false,
+            PackWeights = true,
+        },
+        ["int4-w4a16"] = () => Int4Packed(QuantMethod.MinMax),
+        ["int4-gptq-w4a16"] = () => Int4Packed(QuantMethod.Gptq),
+    };
+
+    private static QuantConfig Rptq(int weightBits, int activationBits) => new()
+    {
+        Method = QuantMethod.Rptq,
+        Weights = QuantSpec.Int(weightBits, Granularity.PerRow, symmetric: false),
+        Activations = QuantSpec.Int(activationBits, Granularity.PerTensor, symmetric: false),
+        QuantizeLmHead = false,
+        Rptq = new RptqSettings(),
+    };
+
+    private static QuantConfig Int4Packed(QuantMethod method) => new()
+    {
+        Method = method,
+        Weights = QuantSpec.Int(4, Granularity.PerGroup(128)),
+        QuantizeLmHead = false,
+        PackWeights = true,
+    };
 
     /// <summary>The config named <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">Unknown method or bit setting; the message lists what exists.</exception>
@@ -35,6 +92,12 @@ public static partial class QuantPresets
     {
         ArgumentNullException.ThrowIfNull(name);
         string trimmed = name.Trim().ToLowerInvariant();
+        if (Named.TryGetValue(trimmed, out var named))
+        {
+            var config = named() with { Name = trimmed };
+            config.Validate();
+            return config;
+        }
         int colon = trimmed.IndexOf(':');
         string method = colon < 0 ? trimmed : trimmed[..colon];
         string bits = colon < 0 ? "" : trimmed[(colon + 1)..];
@@ -42,7 +105,7 @@ public static partial class QuantPresets
             throw new ArgumentException(
                 $"Unknown quantization config '{name}' (not a preset, and no such file). Presets: METHOD[:BITS] with METHOD one of " +
                 $"{string.Join(", ", Methods)} and BITS one of {string.Join(", ", BitSettings)} or E/W/A such as 4/4/4, 16/8/8 " +
-                "(16 = full precision); or give the path of a JSON config file.");
+                $"(16 = full precision); or one of {string.Join(", ", Named.Keys)}; or give the path of a JSON config file.");
         var (embedding, weights, activations) = ParseBits(bits.Length == 0 ? DefaultBits(method) : bits, name);
         return Build(method, embedding, weights, activations) with
         {
