@@ -23,7 +23,7 @@ public sealed record ExtraColumn(string Header, string Task, string Metric);
 /// decimal, others as they are. Stand-in tasks carry their "(stand-in)" label in the header.
 /// Renders to the console (Spectre.Console), Markdown and HTML.
 /// </summary>
-public sealed class ResultsTable
+public sealed class ResultsTable : IHtmlRenderable
 {
     ResultsTable(string metric, IReadOnlyList<string> tasks, IReadOnlyList<ResultsRow> rows, IReadOnlyList<ExtraColumn> extraColumns)
     {
@@ -140,6 +140,8 @@ public sealed class ResultsTable
     }
 
     /// <summary>A self-contained HTML table (inline styles only), for notebooks and exported reports.</summary>
+    string IHtmlRenderable.ToHtml() => ToHtml();
+
     public string ToHtml(bool withStderr = false)
     {
         var html = new StringBuilder();

@@ -247,7 +247,7 @@ public sealed class NotebookRunnerTests : IDisposable
         Assert.Contains("1 of 1 notebook(s) failed", log);
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "LlmFp4Kit.sln")))

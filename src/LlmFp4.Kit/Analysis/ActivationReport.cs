@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Text;
+using LlmFp4.Kit.Reports;
+
+namespace LlmFp4.Kit.Analysis;
+
+/// <summary>
+/// One row per measured input: tokens × channels, max|x| of the tensor and of the median channel, their ratio,
+/// outlier channels, the inter-/intra-channel variance of |x| and the inter-channel share (see
+/// <see cref="ChannelStatistics"/>). Renders as an HTML table in notebooks and as Markdown for reports.
+/// </summary>
+public sealed class ActivationReport(IReadOnlyList<ChannelStatistics> statistics, double outlierFactor = ChannelStatistics.DefaultOutlierFactor)
+    : IHtmlRenderable
+{
+    public IReadOnlyList<ChannelStatistics> Statistics { get; } = statistics ?? throw new ArgumentNullException(nameof(statistics));
+    public double OutlierFactor { get; } = outlierFactor > 0 ? outlierFactor
+        : throw new ArgumentOutOfRangeException(nameof(outlierFactor), outlierFactor, "The outlier factor must be positive.");
+
+    public IReadOnlyList<string> Headers =>
+        ["input", "tokens × channels", "max|x|", "median channel max|x|", "ratio", $"channels > {Number(OutlierFactor)}× median",
+         "inter-channel var", "intra-channel var", "inter share"];
+
+    /// <summary>The table's cells, formatted (invariant culture).</summary>
+    public IEnumerable<string[]> Rows => Statistics.Select(s => new[]
+    {
+        s.Name,
+        $"{s.Tokens} × {s.Channels}",
+        Number(s.TensorAbsMax),
+        Number(s.MedianAbsMax),
+        Number(s.AbsMaxSpread),
+        s.OutlierChannels(OutlierFactor).ToString(CultureInfo.InvariantCulture),
+        Number(s.InterChannelVariance),
+        Number(s.IntraChannelVariance),
+        (100 * s.InterChannelShare).ToString("F0", CultureInfo.InvariantCulture) + " %",
+    });
+
+    public string ToMarkdown()
+    {
+        var md = new StringBuilder();
+        md.Append("| ").AppendJoin(" | ", Headers).Append(" |\n");
+        md.Append("|---|").Append(string.Concat(Enumerable.Repeat("---:|", Headers.Count - 1))).Append('\n');
+        foreach (var row in Rows)
+            md.Append("| ").AppendJoin(" | ", row.Select(c => c.Replace("|", "\\|"))).Append(" |\n");
+        return md.ToString();
+    }
+
+    public string ToHtml()
+    {
+        var html = new StringBuilder("<table style=\"border-collapse:collapse;font-family:sans-serif;font-size:13px\">\n<thead><tr>");
+        foreach (var (header, i) in Headers.Select((h, i) => (h, i)))
+            html.Append($"<th style=\"border-bottom:1px solid #444;padding:4px 8px;text-align:{Align(i)}\">{Escape(header)}</th>");
+        html.Append("</tr></thead>\n<tbody>\n");
+        foreach (var row in Rows)
+        {
+            html.Append("<tr>");
+            foreach (var (cell, i) in row.Select((c, i) => (c, i)))
+                html.Append($"<td style=\"padding:4px 8px;text-align:{Align(i)}\">{Escape(cell)}</td>");
+            html.Append("</tr>\n");
+        }
+        return html.Append("</tbody>\n</table>").ToString();
+    }
+
+    public override string ToString() => ToMarkdown();
+
+    private static string Align(int column) => column == 0 ? "left" : "right";
+
+    private static string Number(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
+
+    private static string Escape(string text) =>
+        text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
+}
