@@ -34,11 +34,7 @@ public class DecodeBenchmarks
     public void Setup()
     {
         Gemm.UseBackend(ShortInProcessConfig.Backend(Backend));
-        var config = new LlamaConfig
-        {
-            VocabSize = 4096, HiddenSize = 256, IntermediateSize = 768, NumHiddenLayers = 6,
-            NumAttentionHeads = 8, MaxPositionEmbeddings = 512, TieWordEmbeddings = false,
-        };
+        var config = ShortInProcessConfig.DefaultModelShape;
         _model = LlamaModel.CreateRandom(config, seed: 0);
         if (Weights == "f16-mapped")
         {

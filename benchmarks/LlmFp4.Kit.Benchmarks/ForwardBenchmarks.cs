@@ -25,11 +25,7 @@ public class ForwardBenchmarks
     public void Setup()
     {
         Gemm.UseBackend(ShortInProcessConfig.Backend(Backend));
-        var config = new LlamaConfig
-        {
-            VocabSize = 4096, HiddenSize = 256, IntermediateSize = 768, NumHiddenLayers = 6,
-            NumAttentionHeads = 8, MaxPositionEmbeddings = 512, TieWordEmbeddings = false,
-        };
+        var config = ShortInProcessConfig.DefaultModelShape;
         _model = LlamaModel.CreateRandom(config, seed: 0);
         var random = new Random(1);
         _batch = Enumerable.Range(0, Sequences).Select(_ => Enumerable.Range(0, Length).Select(_ => random.Next(config.VocabSize)).ToArray()).ToArray();

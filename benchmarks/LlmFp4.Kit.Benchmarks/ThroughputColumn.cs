@@ -4,6 +4,7 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Benchmarks;
@@ -49,5 +50,12 @@ public class ShortInProcessConfig : ManualConfig
         "openblas" => OpenBlasGemm.TryLoad() ?? throw new InvalidOperationException("OpenBLAS is not installed (libopenblas0-pthread)."),
         "managed" => new ManagedGemm(),
         _ => throw new ArgumentException($"Unknown GEMM backend '{name}'."),
+    };
+
+    /// <summary>The default model's shape (data/models/pdllama-7m), for benchmarks on random weights of that size.</summary>
+    internal static LlamaConfig DefaultModelShape { get; } = new()
+    {
+        VocabSize = 4096, HiddenSize = 256, IntermediateSize = 768, NumHiddenLayers = 6,
+        NumAttentionHeads = 8, MaxPositionEmbeddings = 512, TieWordEmbeddings = false,
     };
 }

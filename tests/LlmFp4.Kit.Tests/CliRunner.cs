@@ -21,13 +21,16 @@ internal static class CliRunner
         try
         {
             Console.SetOut(writer);
-            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
+            var console = AnsiConsole.Create(new AnsiConsoleSettings
             {
                 Out = new AnsiConsoleOutput(writer),
                 Ansi = AnsiSupport.No,
                 ColorSystem = ColorSystemSupport.NoColors,
                 Interactive = InteractionSupport.No,
             });
+            // Wide enough that no message is wrapped, so tests can count lines.
+            console.Profile.Width = 10_000;
+            AnsiConsole.Console = console;
             int exitCode = CliApp.Run(root, args);
             return (exitCode, writer.ToString());
         }

@@ -44,13 +44,7 @@ public static class Fptq
             TensorQuantizer? input = config.Activations is not { } a ? null
                 : policy == Dynamic ? new DynamicIntQuantizer(a.IntFormat)
                 : MinMax.ForActivation(a, inputs, tokens, features);
-            double[]? hessian = null;
-            if (settings.Gptq && config.Weights is not null)
-            {
-                var gram = new float[features * features];
-                Gemm.MatMul(inputs, inputs, gram, features, features, tokens, transposeA: true);
-                hessian = Array.ConvertAll(gram, v => (double)v);
-            }
+            double[]? hessian = settings.Gptq && config.Weights is not null ? Gptq.Hessian(inputs, tokens, features) : null;
             foreach (var layer in group.Layers)
             {
                 var weight = layer.Weight;

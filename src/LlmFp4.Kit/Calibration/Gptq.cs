@@ -29,9 +29,7 @@ internal static class Gptq
         {
             progress?.Report(new("layers", group.Name, index, groups.Count));
             int features = group.Features;
-            var gram = new float[features * features];
-            Gemm.MatMul(group.Inputs, group.Inputs, gram, features, features, group.Tokens, transposeA: true);
-            var hessian = Array.ConvertAll(gram, v => (double)v);
+            var hessian = Hessian(group.Inputs, group.Tokens, features);
             var input = config.Activations is { } a ? MinMax.ForActivation(a, group.Inputs, group.Tokens, features) : null;
             foreach (var layer in group.Layers)
             {
@@ -53,6 +51,14 @@ internal static class Gptq
             }
         }
         return result;
+    }
+
+    /// <summary>GPTQ's layer Hessian XᵀX ([features × features], double) of the inputs X [tokens × features].</summary>
+    internal static double[] Hessian(ReadOnlySpan<float> inputs, int tokens, int features)
+    {
+        var gram = new float[features * features];
+        Gemm.MatMul(inputs, inputs, gram, features, features, tokens, transposeA: true);
+        return Array.ConvertAll(gram, v => (double)v);
     }
 
     /// <summary>GPTQ-rounds a [rows × cols] weight onto <paramref name="grid"/> (FP or INT, per row / per group / per tensor) given H = XᵀX [cols × cols].</summary>

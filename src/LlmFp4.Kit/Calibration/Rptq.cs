@@ -29,13 +29,7 @@ internal static class Rptq
             var groupClusters = clusters[group.Name];
             var inputs = RptqReorder.PermuteColumns(group.Inputs, tokens, features, groupClusters.Permutation);
             var input = config.Activations is { } a ? ActivationQuantizer(a.IntFormat, groupClusters, inputs, tokens, features) : null;
-            double[]? hessian = null;
-            if (settings.Gptq && config.Weights is not null)
-            {
-                var gram = new float[features * features];
-                Gemm.MatMul(inputs, inputs, gram, features, features, tokens, transposeA: true);
-                hessian = Array.ConvertAll(gram, v => (double)v);
-            }
+            double[]? hessian = settings.Gptq && config.Weights is not null ? Gptq.Hessian(inputs, tokens, features) : null;
             foreach (var layer in group.Layers)
             {
                 var weight = permuted[layer.WeightName];

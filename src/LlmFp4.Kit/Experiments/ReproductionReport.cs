@@ -37,10 +37,10 @@ public static class ReproductionReport
     public static string Settings(ReproductionResult result)
     {
         var config = result.Config;
-        string examples = config.Limit is int limit ? $"the first {limit} examples of each task" : "every example";
+        string examples = config.Limit is int limit ? $"the first {limit} examples of each stand-in task" : "every example of the stand-in tasks";
         string perplexity = config.PerplexityTokens is int tokens ? $"its first {tokens.ToString("N0", CultureInfo.InvariantCulture)} tokens" : "all of it";
         return $"Model {result.ModelName}; calibration {config.Calibration.Samples} × {config.Calibration.SequenceLength} tokens of the " +
-            $"training split (seed {config.Calibration.Seed}; the paper: 32 × 2048, its code 32 × 1024); {examples} of the stand-in tasks; " +
+            $"training split (seed {config.Calibration.Seed}; the paper: 32 × 2048, its code 32 × 1024); {examples}; " +
             $"perplexity on the held-out split, {perplexity}." + (config.Quick ? " Quick run: smaller settings than the full reproduction." : "");
     }
 

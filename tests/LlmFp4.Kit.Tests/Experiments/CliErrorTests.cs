@@ -12,35 +12,6 @@ namespace LlmFp4.Kit.Tests.Experiments;
 [Collection("Console")]
 public class CliErrorTests
 {
-    private static (int ExitCode, string Output) Run(params string[] args)
-    {
-        var root = new RootCommand("llmfp4") { CliApp.VerboseOption };
-        foreach (var command in CliApp.Commands())
-            root.Subcommands.Add(command);
-        var writer = new StringWriter();
-        var previousOut = Console.Out;
-        var previousConsole = AnsiConsole.Console;
-        try
-        {
-            Console.SetOut(writer);
-            var console = AnsiConsole.Create(new AnsiConsoleSettings
-            {
-                Out = new AnsiConsoleOutput(writer),
-                Ansi = AnsiSupport.No,
-                ColorSystem = ColorSystemSupport.NoColors,
-                Interactive = InteractionSupport.No,
-            });
-            console.Profile.Width = 10_000;
-            AnsiConsole.Console = console;
-            return (CliApp.Run(root, args), writer.ToString());
-        }
-        finally
-        {
-            Console.SetOut(previousOut);
-            AnsiConsole.Console = previousConsole;
-        }
-    }
-
     public static TheoryData<string, string> Cases() => new()
     {
         { "reproduce --model {missing}", "Model not found" },
@@ -68,13 +39,13 @@ public class CliErrorTests
             .Replace("{bad}", bad)
             .Replace("{data}", Path.Combine(dir.Path, "data")))];
 
-        var (exitCode, output) = Run(args);
+        var (exitCode, output) = CliRunner.Run(args);
         Assert.Equal(1, exitCode);
         string line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.StartsWith("error:", line);
         Assert.Contains(expected, line);
 
-        var (verboseExit, verbose) = Run([.. args, "--verbose"]);
+        var (verboseExit, verbose) = CliRunner.Run([.. args, "--verbose"]);
         Assert.Equal(1, verboseExit);
         Assert.Contains(" at ", verbose);
     }
