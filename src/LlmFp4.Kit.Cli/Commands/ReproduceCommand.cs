@@ -1,5 +1,4 @@
 using System.CommandLine;
-using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Tensors;
 using Spectre.Console;
@@ -35,7 +34,7 @@ public static class ReproduceCommand
         {
             var settings = Settings(parse.GetValue(config), parse.GetValue(quick), parse.GetValue(model), parse.GetValue(output),
                 parse.GetValue(force), parse.GetValue(rows), parse.GetValue(dataDir));
-            return Run(settings, writeRepositoryFigures: !settings.Quick && parse.GetValue(output) is null);
+            return Run(settings);
         });
         return command;
     }
@@ -67,7 +66,7 @@ public static class ReproduceCommand
         return settings;
     }
 
-    private static int Run(ReproductionConfig settings, bool writeRepositoryFigures)
+    private static int Run(ReproductionConfig settings)
     {
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -85,10 +84,7 @@ public static class ReproduceCommand
             AnsiConsole.WriteLine();
             AnsiConsole.MarkupLineInterpolated($"[grey]{ReproductionReport.Settings(result)}[/]");
             AnsiConsole.Write(ReproductionReport.Table(result).ToSpectreTable());
-            string? figures = writeRepositoryFigures
-                ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(settings.DataDirectory ?? TaskRegistry.FindDataDirectory()))!, "figures")
-                : null;
-            var files = ReproductionReport.Write(result, settings.OutputDirectory, figures);
+            var files = ReproductionReport.Write(result, settings.OutputDirectory);
             AnsiConsole.MarkupLineInterpolated($"Results: {string.Join(", ", files.Paths.Where(p => !p.Contains("figures")))}");
             AnsiConsole.MarkupLineInterpolated($"Figures: {string.Join(", ", files.Paths.Where(p => p.Contains("figures")))}");
             if (files.PngSkipped is { } reason)

@@ -46,10 +46,10 @@ public static class ReproductionReport
 
     /// <summary>
     /// Writes results.jsonl, results.csv and results.md into <paramref name="directory"/> and the figures into
-    /// <paramref name="directory"/>/figures and, if given, <paramref name="figuresDirectory"/>; PNG copies too when
-    /// <paramref name="png"/> and Chromium and plotly.js are present.
+    /// <paramref name="directory"/>/figures; PNG copies too when <paramref name="png"/> and Chromium and plotly.js are present.
+    /// (The repository's figures/ gets its copies from notebook 06, which reads the same results back.)
     /// </summary>
-    public static ReportFiles Write(ReproductionResult result, string directory, string? figuresDirectory = null, bool png = true)
+    public static ReportFiles Write(ReproductionResult result, string directory, bool png = true)
     {
         ArgumentNullException.ThrowIfNull(result);
         var written = new List<string>();
@@ -60,19 +60,19 @@ public static class ReproductionReport
         written.AddRange([jsonl, csv, markdown]);
 
         string? pngSkipped = png ? FigureExport.PngUnavailableReason : "not asked for";
-        foreach (string folder in new[] { Path.Combine(directory, "figures"), figuresDirectory }.OfType<string>())
-            foreach (var (name, figure) in Figures(result))
+        string folder = Path.Combine(directory, "figures");
+        foreach (var (name, figure) in Figures(result))
+        {
+            string html = Path.Combine(folder, name + ".html");
+            FigureExport.SaveHtml(figure, html);
+            written.Add(html);
+            if (pngSkipped is null)
             {
-                string html = Path.Combine(folder, name + ".html");
-                FigureExport.SaveHtml(figure, html);
-                written.Add(html);
-                if (pngSkipped is null)
-                {
-                    string pngPath = Path.Combine(folder, name + ".png");
-                    FigureExport.SavePng(figure, pngPath);
-                    written.Add(pngPath);
-                }
+                string pngPath = Path.Combine(folder, name + ".png");
+                FigureExport.SavePng(figure, pngPath);
+                written.Add(pngPath);
             }
+        }
         return new ReportFiles(written, pngSkipped);
     }
 
