@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Tensors;
 using Spectre.Console;
@@ -34,7 +35,7 @@ public static class ReproduceCommand
         {
             var settings = Settings(parse.GetValue(config), parse.GetValue(quick), parse.GetValue(model), parse.GetValue(output),
                 parse.GetValue(force), parse.GetValue(rows), parse.GetValue(dataDir));
-            return Run(settings);
+            return Run(settings, writeRepositoryFigures: !settings.Quick && parse.GetValue(output) is null);
         });
         return command;
     }
@@ -66,7 +67,7 @@ public static class ReproduceCommand
         return settings;
     }
 
-    private static int Run(ReproductionConfig settings)
+    private static int Run(ReproductionConfig settings, bool writeRepositoryFigures)
     {
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -84,7 +85,11 @@ public static class ReproduceCommand
             AnsiConsole.WriteLine();
             AnsiConsole.MarkupLineInterpolated($"[grey]{ReproductionReport.Settings(result)}[/]");
             AnsiConsole.Write(ReproductionReport.Table(result).ToSpectreTable());
-            var files = ReproductionReport.Write(result, settings.OutputDirectory);
+            // The default full run also files its figures with the notebooks' in the repository's figures/.
+            string? figures = writeRepositoryFigures
+                ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(settings.DataDirectory ?? TaskRegistry.FindDataDirectory()))!, "figures")
+                : null;
+            var files = ReproductionReport.Write(result, settings.OutputDirectory, figures);
             AnsiConsole.MarkupLineInterpolated($"Results: {string.Join(", ", files.Paths.Where(p => !p.Contains("figures")))}");
             AnsiConsole.MarkupLineInterpolated($"Figures: {string.Join(", ", files.Paths.Where(p => p.Contains("figures")))}");
             if (files.PngSkipped is { } reason)

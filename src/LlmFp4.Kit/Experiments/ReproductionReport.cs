@@ -46,10 +46,11 @@ public static class ReproductionReport
 
     /// <summary>
     /// Writes results.jsonl, results.csv and results.md into <paramref name="directory"/> and the figures into
-    /// <paramref name="directory"/>/figures; PNG copies too when <paramref name="png"/> and Chromium and plotly.js are present.
-    /// (The repository's figures/ gets its copies from notebook 06, which reads the same results back.)
+    /// <paramref name="directory"/>/figures as HTML, with PNG copies when <paramref name="png"/> and Chromium and plotly.js
+    /// are present. If <paramref name="figuresDirectory"/> is given (the repository's figures/), the figures go there too,
+    /// as PNG only when it can be made: a self-contained HTML figure carries all of plotly.js (about 5 MB).
     /// </summary>
-    public static ReportFiles Write(ReproductionResult result, string directory, bool png = true)
+    public static ReportFiles Write(ReproductionResult result, string directory, string? figuresDirectory = null, bool png = true)
     {
         ArgumentNullException.ThrowIfNull(result);
         var written = new List<string>();
@@ -60,18 +61,24 @@ public static class ReproductionReport
         written.AddRange([jsonl, csv, markdown]);
 
         string? pngSkipped = png ? FigureExport.PngUnavailableReason : "not asked for";
-        string folder = Path.Combine(directory, "figures");
         foreach (var (name, figure) in Figures(result))
         {
-            string html = Path.Combine(folder, name + ".html");
+            string html = Path.Combine(directory, "figures", name + ".html");
             FigureExport.SaveHtml(figure, html);
             written.Add(html);
-            if (pngSkipped is null)
-            {
-                string pngPath = Path.Combine(folder, name + ".png");
-                FigureExport.SavePng(figure, pngPath);
-                written.Add(pngPath);
-            }
+            foreach (string folder in new[] { Path.Combine(directory, "figures"), figuresDirectory }.OfType<string>())
+                if (pngSkipped is null)
+                {
+                    string pngPath = Path.Combine(folder, name + ".png");
+                    FigureExport.SavePng(figure, pngPath);
+                    written.Add(pngPath);
+                }
+                else if (folder == figuresDirectory)
+                {
+                    string fallback = Path.Combine(folder, name + ".html");
+                    FigureExport.SaveHtml(figure, fallback);
+                    written.Add(fallback);
+                }
         }
         return new ReportFiles(written, pngSkipped);
     }

@@ -124,10 +124,11 @@ public class ReproductionTests
         Assert.Equal(["full precision", "MinMax FP 8/8/8"], table.Rows.Select(r => r.Setting));
         Assert.All(table.Rows, r => Assert.NotNull(r.Extra[0]));
 
-        var files = ReproductionReport.Write(result, config.OutputDirectory, png: false);
+        var files = ReproductionReport.Write(result, config.OutputDirectory, Path.Combine(dir.Path, "figures"), png: false);
         foreach (string name in new[] { "results.jsonl", "results.csv", "results.md", "figures/reproduce-average-accuracy.html", "figures/reproduce-perplexity.html" })
             Assert.Contains(Path.Combine(config.OutputDirectory, name), files.Paths);
         Assert.All(files.Paths, path => Assert.True(File.Exists(path), path));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "figures", "reproduce-perplexity.html")), "without PNG the repository copy falls back to HTML");
         Assert.Equal(result.Results, EvalResultFiles.ReadJsonLines(Path.Combine(config.OutputDirectory, "results.jsonl")));
         string markdown = File.ReadAllText(Path.Combine(config.OutputDirectory, "results.md"));
         Assert.Contains("| MinMax FP 8/8/8 |", markdown);
