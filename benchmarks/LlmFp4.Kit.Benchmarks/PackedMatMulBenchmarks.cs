@@ -8,7 +8,8 @@ using LlmFp4.Kit.Tensors;
 namespace LlmFp4.Kit.Benchmarks;
 
 /// <summary>
-/// A linear layer y = x·Wᵀ on the default model's shapes (out × in: 256 × 768 is down_proj, 768 × 256 gate/up_proj)
+/// A linear layer y = x·Wᵀ on the default model's shapes (out × in: 256 × 768 is down_proj, 768 × 256 gate/up_proj),
+/// which stay in cache, and on LLaMA-7B's 4096 × 4096 projections, whose float32 weight (64 MiB) must stream from memory,
 /// with the weight in float32 (the active GEMM backend), FP6 E3M2 4+2 packed, or INT4 packed in groups of 128, for
 /// 1 token (decoding) and 64 tokens. Columns: resident weight bytes and GFLOP/s (2·tokens·out·in per call).
 /// </summary>
@@ -53,7 +54,7 @@ public class PackedMatMulBenchmarks
         }
     }
 
-    [Params("256x768", "768x256")] public string Shape { get; set; } = "";
+    [Params("256x768", "768x256", "4096x4096")] public string Shape { get; set; } = "";
     [Params(1, 64)] public int Tokens { get; set; }
     [Params("fp32", "fp6", "int4")] public string Storage { get; set; } = "";
 

@@ -143,13 +143,16 @@ public class PackedWeightsTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(7)]
-    [InlineData(9)]
-    public void Packed_layer_output_equals_fake_quant_weights_times_x(int tokens)
+    [InlineData(1, 96)]
+    [InlineData(7, 96)]
+    [InlineData(9, 96)]
+    [InlineData(3, 1000)]
+    [InlineData(9, 1000)]
+    public void Packed_layer_output_equals_fake_quant_weights_times_x(int tokens, int inFeatures)
     {
-        // 150 rows: several tiles on both paths (dot products below 8 tokens, GEMM tiles of 128 rows from 8 on).
-        int inFeatures = 96, outFeatures = 150;
+        // 150 rows: several tiles on both paths (dot products below 8 tokens, GEMM tiles of 128 rows from 8 on); rows of
+        // 1000 are decoded a few at a time within a dot tile and in parallel slices within a GEMM tile.
+        int outFeatures = 150;
         var weight = Random(inFeatures * outFeatures, 4, 0.1);
         var input = Random(tokens * inFeatures, 5);
         foreach (IPackedMatrix packed in new IPackedMatrix[] { PackedFp6Matrix.Quantize(weight, outFeatures, inFeatures), PackedInt4Matrix.Quantize(weight, outFeatures, inFeatures, 32) })
