@@ -85,9 +85,13 @@ public class PackedWeightsTests
         var twoBit = RandomCodes(blocks * 8, 2, 256);
         var a = new float[blocks * 32];
         var b = new float[blocks * 32];
-        PackedCodes.DecodeFp6Blocks(fourBit, twoBit, 0.731f, a);
-        PackedCodes.DecodeFp6BlocksScalar(fourBit, twoBit, 0.731f, b);
-        Assert.Equal(a.Select(BitConverter.SingleToInt32Bits), b.Select(BitConverter.SingleToInt32Bits));
+        // Negative, zero and subnormal scales too: the SIMD path flips the sign after scaling.
+        foreach (float scale in new[] { 0.731f, -0.731f, 0f, 1e-40f })
+        {
+            PackedCodes.DecodeFp6Blocks(fourBit, twoBit, scale, a);
+            PackedCodes.DecodeFp6BlocksScalar(fourBit, twoBit, scale, b);
+            Assert.Equal(a.Select(BitConverter.SingleToInt32Bits), b.Select(BitConverter.SingleToInt32Bits));
+        }
         PackedCodes.DecodeInt4Blocks(fourBit, 8, 0.25f, a);
         PackedCodes.DecodeInt4BlocksScalar(fourBit, 8, 0.25f, b);
         Assert.Equal(a, b);
