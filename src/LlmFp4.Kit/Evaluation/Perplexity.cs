@@ -45,12 +45,9 @@ public static class PerplexityEvaluator
         if (options.MaxTokens is < 1)
             throw new ArgumentException($"MaxTokens must be at least 1, got {options.MaxTokens}.", nameof(options));
         int[] tokens = tokenizer.Encode(text);
-        long bytes = Encoding.UTF8.GetByteCount(text);
-        if (options.MaxTokens is int max && max < tokens.Length)
-        {
-            tokens = tokens[..max];
-            bytes = Encoding.UTF8.GetByteCount(tokenizer.Decode(tokens));
-        }
+        bool truncated = options.MaxTokens is int max && max < tokens.Length;
+        if (truncated) tokens = tokens[..options.MaxTokens!.Value];
+        long bytes = Encoding.UTF8.GetByteCount(truncated ? tokenizer.Decode(tokens) : text);
         if (options.PrependBos && tokenizer.BosTokenId is int bos)
             tokens = [bos, .. tokens];
         return Evaluate(model, tokens, bytes, options, progress);
