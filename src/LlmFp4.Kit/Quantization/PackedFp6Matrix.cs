@@ -19,7 +19,7 @@ public sealed class PackedFp6Matrix : IPackedMatrix
     {
         Rows = rows;
         Cols = cols;
-        _blocksPerRow = BlocksPerRow(cols);
+        _blocksPerRow = PackedWeights.BlocksPerRow(cols);
         (_fourBit, _twoBit, _scales) = (fourBit, twoBit, scales);
     }
 
@@ -39,7 +39,7 @@ public sealed class PackedFp6Matrix : IPackedMatrix
     /// </summary>
     public static PackedFp6Matrix Quantize(ReadOnlySpan<float> weight, int rows, int cols)
     {
-        CheckShape(weight.Length, rows, cols);
+        PackedWeights.CheckShape(weight.Length, rows, cols);
         var scales = new float[rows];
         var quantized = new float[weight.Length];
         for (int r = 0; r < rows; r++)
@@ -72,7 +72,7 @@ public sealed class PackedFp6Matrix : IPackedMatrix
     /// <summary>Packs quantized weights given the bias-3 scale of each row; every weight must be scale · (an E3M2 value).</summary>
     public static PackedFp6Matrix FromQuantized(ReadOnlySpan<float> quantized, int rows, int cols, ReadOnlySpan<float> scales)
     {
-        CheckShape(quantized.Length, rows, cols);
+        PackedWeights.CheckShape(quantized.Length, rows, cols);
         if (scales.Length != rows) throw new ArgumentException($"FP6 packing: {scales.Length} scales for {rows} rows.");
         var codes = new byte[quantized.Length];
         for (int r = 0; r < rows; r++)
@@ -93,9 +93,9 @@ public sealed class PackedFp6Matrix : IPackedMatrix
     /// <summary>Packs 6-bit codes ([rows × cols], each 0..63) with one scale per row.</summary>
     public static PackedFp6Matrix FromCodes(ReadOnlySpan<byte> codes, int rows, int cols, ReadOnlySpan<float> scales)
     {
-        CheckShape(codes.Length, rows, cols);
+        PackedWeights.CheckShape(codes.Length, rows, cols);
         if (scales.Length != rows) throw new ArgumentException($"FP6 packing: {scales.Length} scales for {rows} rows.");
-        int blocks = BlocksPerRow(cols);
+        int blocks = PackedWeights.BlocksPerRow(cols);
         var fourBit = new byte[checked(rows * blocks * PackedCodes.FourBitBlockBytes)];
         var twoBit = new byte[rows * blocks * PackedCodes.TwoBitBlockBytes];
         Span<byte> block = stackalloc byte[PackedCodes.BlockCodes];
@@ -133,7 +133,7 @@ public sealed class PackedFp6Matrix : IPackedMatrix
     /// <summary>As <see cref="DecodeRows(int, int, Span{float})"/>, forcing the scalar reference when <paramref name="vectorized"/> is false.</summary>
     public void DecodeRows(int first, int count, Span<float> destination, bool vectorized)
     {
-        CheckRows(first, count, destination.Length, Rows, Cols);
+        PackedWeights.CheckRows(first, count, destination.Length, Rows, Cols);
         int full = Cols / PackedCodes.BlockCodes, rest = Cols - full * PackedCodes.BlockCodes;
         Span<float> tail = stackalloc float[PackedCodes.BlockCodes];
         for (int r = first; r < first + count; r++)
@@ -162,20 +162,4 @@ public sealed class PackedFp6Matrix : IPackedMatrix
 
     private ReadOnlySpan<byte> TwoBit(int row, int block) =>
         _twoBit.AsSpan((row * _blocksPerRow + block) * PackedCodes.TwoBitBlockBytes, PackedCodes.TwoBitBlockBytes);
-
-    internal static int BlocksPerRow(int cols) => (cols + PackedCodes.BlockCodes - 1) / PackedCodes.BlockCodes;
-
-    internal static void CheckShape(int length, int rows, int cols)
-    {
-        if (rows < 1 || cols < 1 || (long)rows * cols != length)
-            throw new ArgumentException($"Packed weights: a [{rows} × {cols}] matrix (both at least 1) needs {(long)rows * cols} values, got {length}.");
-    }
-
-    internal static void CheckRows(int first, int count, int destinationLength, int rows, int cols)
-    {
-        if (first < 0 || count < 0 || first + count > rows)
-            throw new ArgumentOutOfRangeException(nameof(first), $"Rows {first}..{first + count - 1} are outside a matrix of {rows} rows.");
-        if (destinationLength < (long)count * cols)
-            throw new ArgumentException($"Packed weights: destination holds {destinationLength} floats, {count} rows need {(long)count * cols}.");
-    }
 }

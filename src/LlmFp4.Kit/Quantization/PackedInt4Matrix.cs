@@ -22,7 +22,7 @@ public sealed class PackedInt4Matrix : IPackedMatrix
         Rows = rows;
         Cols = cols;
         GroupSize = groupSize;
-        _blocksPerRow = PackedFp6Matrix.BlocksPerRow(cols);
+        _blocksPerRow = PackedWeights.BlocksPerRow(cols);
         _groupsPerRow = (cols + groupSize - 1) / groupSize;
         (_nibbles, _scales, _zeros) = (nibbles, scales, zeros);
     }
@@ -37,7 +37,7 @@ public sealed class PackedInt4Matrix : IPackedMatrix
     /// <summary>Min-max INT4 weights per group of <paramref name="groupSize"/> (symmetric codes −7..7, or asymmetric 0..15 with a zero point), round to nearest even.</summary>
     public static PackedInt4Matrix Quantize(ReadOnlySpan<float> weight, int rows, int cols, int groupSize = 128, bool symmetric = true)
     {
-        PackedFp6Matrix.CheckShape(weight.Length, rows, cols);
+        PackedWeights.CheckShape(weight.Length, rows, cols);
         var grid = IntQuantizer.MinMax(symmetric ? IntFormat.Symmetric(4) : IntFormat.Asymmetric(4), Granularity.PerGroup(groupSize), weight, rows, cols);
         return FromQuantized(grid.Quantize(weight, rows, cols), rows, cols, grid);
     }
@@ -50,7 +50,7 @@ public sealed class PackedInt4Matrix : IPackedMatrix
     public static PackedInt4Matrix FromQuantized(ReadOnlySpan<float> quantized, int rows, int cols, IntQuantizer grid)
     {
         ArgumentNullException.ThrowIfNull(grid);
-        PackedFp6Matrix.CheckShape(quantized.Length, rows, cols);
+        PackedWeights.CheckShape(quantized.Length, rows, cols);
         int groupSize = grid.Granularity.Kind switch
         {
             GranularityKind.PerGroup => Math.Min(grid.Granularity.GroupSize, cols),
@@ -80,7 +80,7 @@ public sealed class PackedInt4Matrix : IPackedMatrix
                     codes[r * cols + j] = (byte)(code + offset);
                 }
             }
-        int blocks = PackedFp6Matrix.BlocksPerRow(cols);
+        int blocks = PackedWeights.BlocksPerRow(cols);
         var nibbles = new byte[(long)rows * blocks * PackedCodes.FourBitBlockBytes];
         Span<byte> block = stackalloc byte[PackedCodes.BlockCodes];
         for (int r = 0; r < rows; r++)
@@ -100,7 +100,7 @@ public sealed class PackedInt4Matrix : IPackedMatrix
     /// <summary>As <see cref="DecodeRows(int, int, Span{float})"/>, forcing the scalar reference when <paramref name="vectorized"/> is false.</summary>
     public void DecodeRows(int first, int count, Span<float> destination, bool vectorized)
     {
-        PackedFp6Matrix.CheckRows(first, count, destination.Length, Rows, Cols);
+        PackedWeights.CheckRows(first, count, destination.Length, Rows, Cols);
         Span<float> tail = stackalloc float[PackedCodes.BlockCodes];
         for (int r = first; r < first + count; r++)
         {

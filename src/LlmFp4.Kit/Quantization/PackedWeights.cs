@@ -1,3 +1,4 @@
+using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Quantization;
@@ -25,5 +26,22 @@ public static class PackedWeights
         {
             throw new InvalidDataException($"{what}: cannot pack the weight ({ex.Message})", ex);
         }
+    }
+
+    /// <summary>32-code blocks a row of <paramref name="cols"/> takes (the last one padded).</summary>
+    internal static int BlocksPerRow(int cols) => (cols + PackedCodes.BlockCodes - 1) / PackedCodes.BlockCodes;
+
+    internal static void CheckShape(int length, int rows, int cols)
+    {
+        if (rows < 1 || cols < 1 || (long)rows * cols != length)
+            throw new ArgumentException($"Packed weights: a [{rows} × {cols}] matrix (both at least 1) needs {(long)rows * cols} values, got {length}.");
+    }
+
+    internal static void CheckRows(int first, int count, int destinationLength, int rows, int cols)
+    {
+        if (first < 0 || count < 0 || first + count > rows)
+            throw new ArgumentOutOfRangeException(nameof(first), $"Rows {first}..{first + count - 1} are outside a matrix of {rows} rows.");
+        if (destinationLength < (long)count * cols)
+            throw new ArgumentException($"Packed weights: destination holds {destinationLength} floats, {count} rows need {(long)count * cols}.");
     }
 }
