@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
@@ -9,15 +10,39 @@ using Spectre.Console;
 
 namespace LlmFp4.Kit.Cli;
 
-/// <summary>Reading models and calibration text for the verbs that quantize.</summary>
-internal static class ModelFiles
+/// <summary>
+/// The options of the verbs that run one model (generate, logprobs): --model, --quant, --tokenizer and
+/// --keep-stored-weights, and the model they name, loaded and quantized.
+/// </summary>
+internal sealed class RunModelOptions
 {
-    /// <summary>The <c>--keep-stored-weights</c> flag of the verbs that run a model.</summary>
-    public static Option<bool> KeepStoredWeightsOption() => new("--keep-stored-weights")
+    private readonly Option<string> _model = new("--model") { Description = "Model folder (Hugging Face layout), .gguf or llama2.c .bin.", Required = true };
+    private readonly Option<string?> _quant = new("--quant") { Description = "Quantize first: a `llmfp4 calibrate` result folder, or a preset / JSON config (as in `llmfp4 eval`)." };
+    private readonly Option<string?> _tokenizer = new("--tokenizer") { Description = "tokenizer.json (default: the one beside the model, else the kit's)." };
+    private readonly Option<bool> _keepStoredWeights = new("--keep-stored-weights")
     {
         Description = "Keep F16/BF16 linear weights memory-mapped in the checkpoint and convert each layer when it runs (less memory, slower).",
     };
 
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { _model, _quant, _tokenizer, _keepStoredWeights })
+            command.Options.Add(option);
+    }
+
+    /// <summary>The model and tokenizer the options name, with the --quant result applied when given.</summary>
+    public LoadedModel Load(ParseResult parse)
+    {
+        string modelPath = parse.GetValue(_model)!;
+        var loaded = Reproduction.LoadModel(modelPath, tokenizerPath: parse.GetValue(_tokenizer), keepStoredWeights: parse.GetValue(_keepStoredWeights));
+        if (parse.GetValue(_quant) is { } quant) ModelFiles.Quantize(loaded.Model, quant, modelPath);
+        return loaded;
+    }
+}
+
+/// <summary>Reading models and calibration text for the verbs that quantize.</summary>
+internal static class ModelFiles
+{
     /// <summary>
     /// Loads or calibrates the <c>--quant</c> result (a `llmfp4 calibrate` folder, or a preset / JSON config, cached under
     /// results/calibration), puts it on <paramref name="model"/> and returns the label results are filed under ("name@hash").

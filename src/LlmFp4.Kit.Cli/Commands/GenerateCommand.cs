@@ -1,4 +1,3 @@
-using LlmFp4.Kit.Experiments;
 using System.CommandLine;
 using System.Diagnostics;
 using LlmFp4.Kit.Models;
@@ -10,19 +9,17 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model folder (Hugging Face layout), .gguf or llama2.c .bin.", Required = true };
+        var model = new RunModelOptions();
         var prompt = new Option<string>("--prompt") { Description = "Text to continue.", Required = true };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens to generate.", DefaultValueFactory = _ => 64 };
         var temperature = new Option<double>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0.7 };
         var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens; 0 = all.", DefaultValueFactory = _ => 40 };
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold; 1 = off.", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the sampler: same seed, same text.", DefaultValueFactory = _ => 0 };
-        var quant = new Option<string?>("--quant") { Description = "Quantize first: a `llmfp4 calibrate` result folder, or a preset / JSON config (as in `llmfp4 eval`)." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: the one beside the model, else the kit's)." };
-        var keepStored = ModelFiles.KeepStoredWeightsOption();
 
         var command = new Command("generate", "Continue a prompt with a model (KV-cache decoding), streaming tokens to stdout.");
-        foreach (var option in new Option[] { model, prompt, maxTokens, temperature, topK, topP, seed, quant, tokenizer, keepStored })
+        model.AddTo(command);
+        foreach (var option in new Option[] { prompt, maxTokens, temperature, topK, topP, seed })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -35,9 +32,7 @@ public static class GenerateCommand
                 Seed = parse.GetValue(seed),
             };
             settings.Validate();
-            string modelPath = parse.GetValue(model)!;
-            var loaded = Reproduction.LoadModel(modelPath, tokenizerPath: parse.GetValue(tokenizer), keepStoredWeights: parse.GetValue(keepStored));
-            if (parse.GetValue(quant) is { } quantArgument) ModelFiles.Quantize(loaded.Model, quantArgument, modelPath);
+            var loaded = model.Load(parse);
 
             string text = parse.GetValue(prompt)!;
             var output = Console.Out;

@@ -1,4 +1,3 @@
-using LlmFp4.Kit.Experiments;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -11,25 +10,21 @@ public static class LogprobsCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model folder (Hugging Face layout), .gguf or llama2.c .bin.", Required = true };
+        var model = new RunModelOptions();
         var text = new Option<string?>("--text") { Description = "Text to score (tokenized without BOS)." };
         var tokenIds = new Option<string?>("--token-ids") { Description = "Token ids to score, comma-separated (e.g. 1,2,3)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of a table." };
-        var quant = new Option<string?>("--quant") { Description = "Quantize first: a `llmfp4 calibrate` result folder, or a preset / JSON config (as in `llmfp4 eval`)." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: the one beside the model, else the kit's)." };
-        var keepStored = ModelFiles.KeepStoredWeightsOption();
 
         var command = new Command("logprobs", "Log-probability of each next token of a text or id list, mean NLL and perplexity.");
-        foreach (var option in new Option[] { model, text, tokenIds, json, quant, tokenizer, keepStored })
+        model.AddTo(command);
+        foreach (var option in new Option[] { text, tokenIds, json })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
             string? textValue = parse.GetValue(text), idsValue = parse.GetValue(tokenIds);
             if ((textValue is null) == (idsValue is null))
                 throw new ArgumentException("logprobs: give exactly one of --text and --token-ids.");
-            string modelPath = parse.GetValue(model)!;
-            var loaded = Reproduction.LoadModel(modelPath, tokenizerPath: parse.GetValue(tokenizer), keepStoredWeights: parse.GetValue(keepStored));
-            if (parse.GetValue(quant) is { } quantArgument) ModelFiles.Quantize(loaded.Model, quantArgument, modelPath);
+            var loaded = model.Load(parse);
 
             int[] ids = textValue is not null ? loaded.Tokenizer.Encode(textValue) : ParseIds(idsValue!);
             if (ids.Length < 2)
