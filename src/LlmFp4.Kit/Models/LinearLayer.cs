@@ -5,15 +5,17 @@ using LlmFp4.Kit.Tensors;
 namespace LlmFp4.Kit.Models;
 
 /// <summary>
-/// A bias-free linear layer <c>y = x·Wᵀ</c> (W [out × in], as <c>torch.nn.Linear</c>) and the quantization
-/// point on its input. Calibrators replace <see cref="Weight"/> with quantized or folded weights and set
-/// <see cref="InputQuantizer"/>; <see cref="PackedWeight"/> keeps the weight in a packed low-bit form instead.
+/// A linear layer <c>y = x·Wᵀ (+ b)</c> (W [out × in], as <c>torch.nn.Linear</c>; the bias is optional, LLaMA has
+/// none, BERT has one) and the quantization point on its input. Calibrators replace <see cref="Weight"/> with
+/// quantized or folded weights and set <see cref="InputQuantizer"/>; <see cref="PackedWeight"/> keeps the weight in
+/// a packed low-bit form instead.
 /// </summary>
 public sealed class LinearLayer
 {
     private float[]? _weight;
     private WeightReader? _stored;
     private IPackedMatrix? _packed;
+    private float[]? _bias;
 
     /// <summary>Writes a weight's float32 values ([out × in], row-major) into <paramref name="destination"/>.</summary>
     public delegate void WeightReader(Span<float> destination);
@@ -50,6 +52,20 @@ public sealed class LinearLayer
 
     /// <summary>Name of the weight tensor in a checkpoint: <c>{Name}.weight</c>.</summary>
     public string WeightName => Name + ".weight";
+
+    /// <summary>Name of the bias tensor in a checkpoint: <c>{Name}.bias</c>.</summary>
+    public string BiasName => Name + ".bias";
+
+    /// <summary>
+    /// The bias [OutFeatures] added to every output row, or null for none. It stays in float32: the layer's weight
+    /// and input are what quantization acts on. Setting it checks the length and keeps the array (no copy).
+    /// </summary>
+    public float[]? Bias
+    {
+        get => _bias;
+        set => _bias = value is null || value.Length == OutFeatures ? value
+            : throw new ArgumentException($"{BiasName}: expected shape [{OutFeatures}], got {value.Length} values.");
+    }
 
     /// <summary>
     /// Row-major [OutFeatures × InFeatures]. Setting it checks the length, keeps the array (no copy) and drops any
@@ -107,9 +123,10 @@ public sealed class LinearLayer
     public ITensorQuantizer? InputQuantizer { get; set; }
 
     /// <summary>
-    /// <c>output[rows × OutFeatures] = op(input)·Wᵀ</c>, where op is the input quantizer applied to a copy in
+    /// <c>output[rows × OutFeatures] = op(input)·Wᵀ + b</c>, where op is the input quantizer applied to a copy in
     /// <paramref name="scratch"/> (≥ rows × InFeatures; unused when the quantizer is off), so the caller's
-    /// input is never modified. The observer, if any, then sees the unquantized input and the output.
+    /// input is never modified, and b the <see cref="Bias"/> if any. The observer, if any, then sees the
+    /// unquantized input and the output (bias included).
     /// </summary>
     public void Forward(ReadOnlySpan<float> input, Span<float> output, int rows, Span<float> scratch, ILinearObserver? observer = null)
     {
@@ -149,6 +166,12 @@ public sealed class LinearLayer
                 ArrayPool<float>.Shared.Return(converted);
             }
         }
+        if (_bias is { } bias)
+            for (int r = 0; r < rows; r++)
+            {
+                Span<float> row = output.Slice(r * OutFeatures, OutFeatures);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+            }
         observer?.Observe(this, input, output, rows);
     }
 
