@@ -228,7 +228,7 @@ public sealed class BpeTokenizer : ITokenizer
         return result;
     }
 
-    private static List<AddedToken> ReadAddedTokens(JsonElement root, string source)
+    internal static List<AddedToken> ReadAddedTokens(JsonElement root, string source)
     {
         var result = new List<AddedToken>();
         if (!root.TryGetProperty("added_tokens", out var added) || added.ValueKind == JsonValueKind.Null)
@@ -247,7 +247,7 @@ public sealed class BpeTokenizer : ITokenizer
         return result;
     }
 
-    private static JsonElement Field(JsonElement root, string name) =>
+    internal static JsonElement Field(JsonElement root, string name) =>
         root.TryGetProperty(name, out var v) ? v : NullElement;
 
     private static readonly JsonElement NullElement = JsonDocument.Parse("null").RootElement.Clone();

@@ -51,7 +51,8 @@ internal static class TokenizerPipeline
             case "NFKC": return text => text.Normalize(NormalizationForm.FormKC);
             case "NFKD": return text => text.Normalize(NormalizationForm.FormKD);
             case "Lowercase": return text => text.ToLowerInvariant();
-            default: throw Unsupported(file, field, type, "Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase");
+            case "BertNormalizer": return BertText.ParseNormalizer(e, file, field);
+            default: throw Unsupported(file, field, type, "Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, BertNormalizer");
         }
     }
 
@@ -135,8 +136,10 @@ internal static class TokenizerPipeline
                     throw new InvalidDataException($"{file}: {field}.behavior '{behavior}' is not supported (Isolated, Removed, MergedWithPrevious, MergedWithNext).");
                 return (piece, _, output) => SplitByPattern(piece, regex, behavior, output);
             }
+            case "BertPreTokenizer":
+                return BertText.PreTokenize;
             default:
-                throw Unsupported(file, field, type, "Sequence, ByteLevel, Metaspace, Split");
+                throw Unsupported(file, field, type, "Sequence, ByteLevel, Metaspace, Split, BertPreTokenizer");
         }
     }
 
@@ -190,8 +193,10 @@ internal static class TokenizerPipeline
                     return i == 0 && stripFirst && t.StartsWith(' ') ? t[1..] : t;
                 }).ToList();
             }
+            case "WordPiece":
+                return BertText.ParseWordPieceDecoder(e, file, field);
             default:
-                throw Unsupported(file, field, type, "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace");
+                throw Unsupported(file, field, type, "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, WordPiece");
         }
     }
 
