@@ -15,6 +15,7 @@ public static class EvalRunner
         IProgress<TaskProgress>? progress = null)
     {
         var results = new List<EvalResult>();
+        var provenance = Provenance.Current;
         for (int t = 0; t < tasks.Count; t++)
         {
             var task = tasks[t];
@@ -25,7 +26,7 @@ public static class EvalRunner
             var metrics = task.Evaluate(scorer, info.Limit, stepProgress);
             double seconds = clock.Elapsed.TotalSeconds;
             results.AddRange(metrics.Select(m =>
-                new EvalResult(info.Model, info.QuantConfig, task.Name, m.Metric, m.Value, m.Stderr, m.N, info.Seed, seconds, KitInfo.Version)));
+                new EvalResult(info.Model, info.QuantConfig, task.Name, m.Metric, m.Value, m.Stderr, m.N, info.Seed, seconds, provenance.KitVersion, provenance)));
         }
         return results;
     }

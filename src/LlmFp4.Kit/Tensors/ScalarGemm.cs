@@ -10,6 +10,8 @@ public sealed class ScalarGemm : IGemmBackend
 {
     public string Name => "scalar reference of the managed kernel's summation order";
 
+    public string Version => ManagedGemm.OrderVersion;
+
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
     {
