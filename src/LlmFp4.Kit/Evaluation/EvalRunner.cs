@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Evaluation;
 

@@ -1,11 +1,9 @@
-using LlmFp4.Kit.Tensors;
-
-namespace LlmFp4.Kit;
+namespace LlmFp4.Kit.Tensors;
 
 /// <summary>
 /// What produced a result, stamped into calibration results, evaluation results and reproduce rows: the kit's version
 /// and the git commit it was built from (null when built outside a git checkout), and the GEMM backend with the version
-/// that fixes its bytes (<see cref="IGemmBackend.Version"/>). Two results with equal provenance, config, seed and model
+/// that fixes its bytes (it lives with the GEMM backends, which decide a result's last bits) (<see cref="IGemmBackend.Version"/>). Two results with equal provenance, config, seed and model
 /// are the same bytes.
 /// </summary>
 /// <param name="KitVersion">e.g. <c>0.1.0</c>.</param>
