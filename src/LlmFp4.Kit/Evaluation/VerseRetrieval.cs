@@ -13,7 +13,7 @@ public sealed record VersePair(string Id, string Kjv, string Web);
 /// <summary>
 /// The labelled task for sentence encoders: each KJV verse is a query whose answer is the WEB translation of the same
 /// verse among all the task's WEB verses (<c>data/tasks/verse-retrieval/pairs.jsonl</c>, built by
-/// <see cref="Data.VerseRetrievalBuilder"/>). Candidates are ranked by cosine similarity; the metrics are recall@1
+/// <c>VerseRetrievalBuilder</c> of LlmFp4.Kit.Training, <c>llmfp4 tasks verses</c>). Candidates are ranked by cosine similarity; the metrics are recall@1
 /// (the answer ranked first), recall@10 and the mean reciprocal rank.
 /// </summary>
 public static class VerseRetrieval
