@@ -74,6 +74,7 @@ public class WordPieceTokenizerTests(MiniLmFixture minilm)
         var tokenizer = Toy(maxLength: 4);
         Assert.Equal([2, 4, 5, 3], tokenizer.EncodeForModel("unaffable a"));
         Assert.Equal([2, 4, 5, 6, 7, 3], tokenizer.EncodeForModel("unaffable a", maxLength: 10));
+        Assert.Equal([2, 4, 5, 6, 7, 3], tokenizer.Encode("unaffable a", addSpecialTokens: true)); // framed, not truncated
         Assert.Equal("unaffable, a!", tokenizer.Decode([4, 5, 6, 15, 7, 9]));
         Assert.Throws<ArgumentException>(() => tokenizer.Decode([99]));
     }

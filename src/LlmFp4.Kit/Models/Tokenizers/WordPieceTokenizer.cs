@@ -7,7 +7,7 @@ namespace LlmFp4.Kit.Models.Tokenizers;
 /// <summary>
 /// A Hugging Face tokenizer.json with a WordPiece model, as BERT encoders ship it: normalizer (usually
 /// <c>BertNormalizer</c>), pre-tokenizer (usually <c>BertPreTokenizer</c>), decoder (<c>WordPiece</c>), added special
-/// tokens matched literally in the raw text, and <c>truncation.max_length</c>. <see cref="Encode"/> gives the text's
+/// tokens matched literally in the raw text, and <c>truncation.max_length</c>. <see cref="Encode(string)"/> gives the text's
 /// ids without special tokens; <see cref="EncodeForModel"/> gives what a BERT model reads: <c>[CLS] ids [SEP]</c>,
 /// truncated on the right to the maximum length, as the tokenizer's BERT post-processing and truncation do.
 /// </summary>
@@ -133,6 +133,12 @@ public sealed class WordPieceTokenizer : ITokenizer
         EncodeSegment(text[last..], ids);
         return ids.ToArray();
     }
+
+    /// <summary>
+    /// Token ids of <paramref name="text"/>; with <paramref name="addSpecialTokens"/>, framed as BERT frames a single
+    /// sequence, <c>[CLS] ids [SEP]</c>, without truncation (see <see cref="EncodeForModel"/> for a model's input).
+    /// </summary>
+    public int[] Encode(string text, bool addSpecialTokens) => addSpecialTokens ? [ClsTokenId, .. Encode(text), SepTokenId] : Encode(text);
 
     /// <summary>
     /// The input of a BERT model for one text: <c>[CLS] ids [SEP]</c>, the text's ids cut on the right so the whole
