@@ -81,7 +81,7 @@ public sealed class LlamaModel : IGreedyLanguageModel
         {
             var data = new float[shape.Aggregate(1, (product, dim) => product * dim)];
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) Array.Fill(data, 1f);
-            else FillNormal(data, random, std);
+            else RandomWeights.FillNormal(data, random, std);
             weights[name] = data;
         }
         return new LlamaModel(config, weights);
@@ -403,16 +403,5 @@ public sealed class LlamaModel : IGreedyLanguageModel
             if (!known.Contains(name) && !name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal))
                 throw new ArgumentException($"{name}: unexpected tensor for a LLaMA model (no such parameter in {nameof(LlamaModel)}).");
         return config;
-    }
-
-    private static void FillNormal(Span<float> data, Random random, float std)
-    {
-        for (int i = 0; i < data.Length; i += 2)
-        {
-            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
-            double radius = std * Math.Sqrt(-2.0 * Math.Log(u1));
-            data[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
-            if (i + 1 < data.Length) data[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
-        }
     }
 }

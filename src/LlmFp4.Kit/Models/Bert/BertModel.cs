@@ -122,12 +122,7 @@ public sealed class BertModel
         foreach (var (name, shape) in WeightShapes(config))
         {
             var data = new float[shape.Aggregate(1, (product, dim) => product * dim)];
-            for (int i = 0; i < data.Length; i += 2)
-            {
-                double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble(), radius = std * Math.Sqrt(-2.0 * Math.Log(u1));
-                data[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
-                if (i + 1 < data.Length) data[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
-            }
+            RandomWeights.FillNormal(data, random, std);
             if (name.Contains("LayerNorm.weight", StringComparison.Ordinal))
                 for (int i = 0; i < data.Length; i++) data[i] += 1;
             weights[name] = data;

@@ -319,28 +319,25 @@ public sealed record OnnxModel(long IrVersion, string ProducerName, string Produ
             while (!packed.AtEnd) values.Add((long)packed.Varint());
         }
 
-        public void Floats(WireType wire, List<float> values)
-        {
-            if (wire == WireType.Fixed32)
-            {
-                values.Add(BinaryPrimitives.ReadSingleLittleEndian(Take(4).Span));
-                return;
-            }
-            var packed = Message(wire).Span;
-            if (packed.Length % 4 != 0) throw new InvalidDataException($"a packed float field of {packed.Length} bytes is not a multiple of 4.");
-            for (int i = 0; i < packed.Length; i += 4) values.Add(BinaryPrimitives.ReadSingleLittleEndian(packed[i..]));
-        }
+        public void Floats(WireType wire, List<float> values) =>
+            FixedWidth(wire, WireType.Fixed32, values, bytes => BinaryPrimitives.ReadSingleLittleEndian(bytes));
 
-        public void Doubles(WireType wire, List<double> values)
+        public void Doubles(WireType wire, List<double> values) =>
+            FixedWidth(wire, WireType.Fixed64, values, bytes => BinaryPrimitives.ReadDoubleLittleEndian(bytes));
+
+        /// <summary>A repeated fixed-width field, packed (one length-delimited run) or one value per key.</summary>
+        private void FixedWidth<T>(WireType wire, WireType single, List<T> values, Func<ReadOnlySpan<byte>, T> read) where T : unmanaged
         {
-            if (wire == WireType.Fixed64)
+            int width = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+            if (wire == single)
             {
-                values.Add(BinaryPrimitives.ReadDoubleLittleEndian(Take(8).Span));
+                values.Add(read(Take(width).Span));
                 return;
             }
             var packed = Message(wire).Span;
-            if (packed.Length % 8 != 0) throw new InvalidDataException($"a packed double field of {packed.Length} bytes is not a multiple of 8.");
-            for (int i = 0; i < packed.Length; i += 8) values.Add(BinaryPrimitives.ReadDoubleLittleEndian(packed[i..]));
+            if (packed.Length % width != 0)
+                throw new InvalidDataException($"a packed field of {packed.Length} bytes is not a multiple of its {width}-byte elements.");
+            for (int i = 0; i < packed.Length; i += width) values.Add(read(packed[i..]));
         }
 
         public void Skip(WireType wire)
