@@ -75,16 +75,7 @@ public sealed class LlamaModel : IGreedyLanguageModel
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var random = new Random(seed);
-        var weights = new Dictionary<string, float[]>();
-        foreach (var (name, shape) in WeightShapes(config))
-        {
-            var data = new float[shape.Aggregate(1, (product, dim) => product * dim)];
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) Array.Fill(data, 1f);
-            else RandomWeights.FillNormal(data, random, std);
-            weights[name] = data;
-        }
-        return new LlamaModel(config, weights);
+        return new LlamaModel(config, RandomWeights.Create(WeightShapes(config), seed, std, name => name.EndsWith("norm.weight", StringComparison.Ordinal)));
     }
 
     /// <summary>Every parameter of a model with this config, by HF name with its HF shape, in checkpoint order (<see cref="LlamaTensorLayout.Expected"/>).</summary>

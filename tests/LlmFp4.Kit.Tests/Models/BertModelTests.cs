@@ -19,6 +19,10 @@ public class BertModelTests
     public void ForwardMatchesTheNaiveReferenceForEverySequenceOfARaggedBatch()
     {
         var model = BertModel.CreateRandom(Tiny, seed: 1, std: 0.3f);
+        // LayerNorm weights other than 1, so a kernel that ignored them would show.
+        var random = new Random(7);
+        foreach (var (name, tensor) in model.NamedWeights().Where(w => w.Name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)))
+            for (int i = 0; i < tensor.Data.Length; i++) tensor.Data[i] += (float)(random.NextDouble() - 0.5);
         int[][] batch = [[1, 5, 9, 2], [1, 7, 7, 7, 3, 11, 40, 2], [3]];
         int[][] types = [[0, 0, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1], [1]];
         var states = new float[batch.Sum(s => s.Length) * Tiny.HiddenSize];

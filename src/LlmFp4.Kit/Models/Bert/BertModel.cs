@@ -111,23 +111,13 @@ public sealed class BertModel
 
     /// <summary>
     /// A model with weights and biases drawn from N(0, std²) by a seeded <see cref="Random"/> (Box–Muller, in
-    /// <see cref="WeightShapes"/> order) and LayerNorm weights of 1 + N(0, std²). Same config and seed → same weights.
+    /// <see cref="WeightShapes"/> order) and LayerNorm weights of 1. Same config and seed → same weights.
     /// </summary>
     public static BertModel CreateRandom(BertConfig config, int seed, float std = 0.02f)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var random = new Random(seed);
-        var weights = new Dictionary<string, float[]>();
-        foreach (var (name, shape) in WeightShapes(config))
-        {
-            var data = new float[shape.Aggregate(1, (product, dim) => product * dim)];
-            RandomWeights.FillNormal(data, random, std);
-            if (name.Contains("LayerNorm.weight", StringComparison.Ordinal))
-                for (int i = 0; i < data.Length; i++) data[i] += 1;
-            weights[name] = data;
-        }
-        return new BertModel(config, weights);
+        return new BertModel(config, RandomWeights.Create(WeightShapes(config), seed, std, name => name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)));
     }
 
     public BertConfig Config { get; }
