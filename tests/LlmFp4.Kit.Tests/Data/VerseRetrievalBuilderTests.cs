@@ -6,6 +6,8 @@ using LlmFp4.Kit.Tests.Tokenizers;
 
 namespace LlmFp4.Kit.Tests.Data;
 
+// The diatheke test starts (or tries to start) a child process.
+[Collection(ProcessWideStateCollection.Name)]
 public class VerseRetrievalBuilderTests
 {
     [Theory]

@@ -5,7 +5,7 @@ using LlmFp4.Kit.Models.Tokenizers;
 namespace LlmFp4.Kit.Tests.Models;
 
 /// <summary>`llmfp4 embed`, `retrieval` and `models` on a small random BERT with a toy vocabulary in a temporary folder.</summary>
-[Collection("Console")]
+[Collection(ProcessWideStateCollection.Name)]
 public sealed class EncoderCommandTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("llmfp4-encoder-cli-").FullName;
