@@ -20,7 +20,7 @@ public static class CalibrationCache
     /// config file is looked up in <paramref name="root"/>, and calibrated (then saved there) when missing.
     /// <paramref name="calibrationSet"/> is called only then.
     /// </summary>
-    public static CalibrationResult Resolve(string quant, LlamaModel model, string root, Func<QuantConfig, CalibrationSet> calibrationSet,
+    public static CalibrationResult Resolve(string quant, IQuantizableModel model, string root, Func<QuantConfig, CalibrationSet> calibrationSet,
         IProgress<CalibrationProgress>? progress = null, string? modelSource = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(quant);
@@ -34,7 +34,7 @@ public static class CalibrationCache
     /// a fresh calibration saved there when none exists or <paramref name="force"/> is set. <paramref name="calibrationSet"/>
     /// is called only to calibrate. The model must be the full-precision one (calibration captures its activations).
     /// </summary>
-    public static (CalibrationResult Result, bool Reused) GetOrCalibrate(QuantConfig config, LlamaModel model, string root,
+    public static (CalibrationResult Result, bool Reused) GetOrCalibrate(QuantConfig config, IQuantizableModel model, string root,
         Func<QuantConfig, CalibrationSet> calibrationSet, bool force = false, IProgress<CalibrationProgress>? progress = null, string? modelSource = null)
     {
         ArgumentNullException.ThrowIfNull(config);

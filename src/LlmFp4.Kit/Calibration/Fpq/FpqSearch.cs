@@ -18,9 +18,10 @@ internal sealed record LayerSearchResult(
     SearchTrace Trace);
 
 /// <summary>
-/// The LLM-FP4 search (METHODS §3, §4) for the layers of one <see cref="InputGroup"/>: each layer is searched on its
-/// own (objective: the MSE of its output X·Wᵀ on the calibration set), but candidates of the shared input are
-/// quantized once for all of them.
+/// The fast LLM-FP4 search (docs/methods.md §3, §4) for the layers of one <see cref="InputGroup"/>: each layer is searched
+/// on its own (objective: the MSE of its output X·Wᵀ on the calibration set), but candidates of the shared input are
+/// quantized once for all of them. It chooses what <see cref="ReferenceFpqSearch"/> chooses (a test checks it over
+/// several rounds, formats and bit widths); read that one first.
 /// </summary>
 /// <remarks>
 /// <para>Nothing is evaluated with a GEMM over all tokens per candidate. Write X̂ = X + Δ and Ŵ = W + D, so that
@@ -43,7 +44,7 @@ internal sealed record LayerSearchResult(
 /// purpose: the grid includes γ2 (the reference loop stops at k − 1, see <see cref="SearchSettings.IncludeEndpoint"/>);
 /// FPQ follows the baseline's order (weight bias, weight format, activation bias, activation format) where the
 /// reference's FPQ class searches both biases before both formats; the pre-shift offsets are
-/// clip(round(b~_j − ρ), 0, 2^e − 1) (METHODS §4) where the reference uses round(b~_j) − round(ρ); and a round whose
+/// clip(round(b~_j − ρ), 0, 2^e − 1) (docs/methods.md §4) where the reference uses round(b~_j) − round(ρ); and a round whose
 /// inputs repeat the previous round's is not recomputed (its result would be identical).</para>
 /// </remarks>
 internal sealed class FpqSearch
@@ -156,7 +157,7 @@ internal sealed class FpqSearch
         var state = new LayerState(layer);
         if (_weights is not null)
         {
-            state.RowStart = [.. _weightFormats.Select(f => FpBias.PerRow(f, layer.Weight, layer.OutFeatures, layer.InFeatures))];
+            state.RowStart = [.. _weightFormats.Select(f => Ranges.RowBiases(f, layer.Weight, layer.OutFeatures, layer.InFeatures))];
             state.RowIndex = [.. _weightFormats.Select(_ => Enumerable.Repeat(-1, layer.OutFeatures).ToArray())];
             state.WeightFormat = StartIndex(_weightFormats, _weights);
         }
@@ -311,7 +312,7 @@ internal sealed class FpqSearch
                     }
                 }
                 errors[i] = total / normalizer;
-                _progress?.Report(new("search", $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", i + 1, _multipliers.Length));
+                _progress?.Report(new(CalibrationStage.Search, $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", i + 1, _multipliers.Length));
             }
             state.RowIndex[f] = bestIndex;
             curves.Add(new FormatCurve(Name(_weightFormats[f]), errors, -1, best.Sum() / normalizer));
@@ -374,7 +375,7 @@ internal sealed class FpqSearch
                     }
                     errors[state][f][i] = error / ((double)_tokens * outs);
                 }
-                _progress?.Report(new("search", $"{_group.Name} round {round} activations {Name(_activationFormats[f])}", i + 1, _multipliers.Length));
+                _progress?.Report(new(CalibrationStage.Search, $"{_group.Name} round {round} activations {Name(_activationFormats[f])}", i + 1, _multipliers.Length));
             }
         }
 
@@ -460,7 +461,7 @@ internal sealed class FpqSearch
         return best;
     }
 
-    internal static string Name(FpFormat format) => $"E{format.ExponentBits}M{format.MantissaBits}";
+    private static string Name(FpFormat format) => CalibrationContext.FormatName(format);
 }
 
 /// <summary>
@@ -480,16 +481,22 @@ internal sealed class ActivationGrid
         _multipliers = multipliers;
         if (preShifted)
         {
-            _channelBiases = [.. FpBias.ColumnAbsMax(inputs, tokens, features).Select(m => FpBias.ForMaxValue(format, m))];
-            StartBias = _channelBiases.Min();
+            // An all-zero channel constrains nothing: its bias is +∞ (it takes the largest offset), and ρ starts from the
+            // other channels (the format's own bias when every channel is zero).
+            _channelBiases = [.. Ranges.ColumnAbsMax(inputs, tokens, features).Select(m => m == 0 ? double.PositiveInfinity : format.BiasForMaxValue(m))];
+            double smallest = _channelBiases.Min();
+            StartBias = double.IsFinite(smallest) ? smallest : format.Bias;
         }
         else
         {
-            StartBias = FpBias.ForMaxValue(format, FpBias.AbsMax(inputs));
+            StartBias = format.BiasForMaxValue(Ranges.AbsMax(inputs));
         }
     }
 
     public FpFormat Format { get; }
+
+    /// <summary>True for FPQ's per-channel pre-shifted bias.</summary>
+    public bool PreShifted => _channelBiases is not null;
 
     /// <summary>b_init (per tensor) or ρ_init (pre-shifted).</summary>
     public double StartBias { get; }
