@@ -12,6 +12,7 @@ public static class CalibrationCache
     /// <summary>Where results go when no folder is named: <c>results/calibration</c> under the current directory.</summary>
     public static string DefaultRoot => Path.Combine("results", "calibration");
 
+    /// <summary>The folder of <paramref name="config"/>'s result on <paramref name="model"/> under <paramref name="root"/>.</summary>
     public static string DirectoryFor(string root, ModelIdentity model, QuantConfig config) =>
         Path.Combine(root, $"{model.WeightsSha256}-{config.Hash}");
 

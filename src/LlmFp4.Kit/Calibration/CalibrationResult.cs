@@ -114,14 +114,28 @@ public sealed record ModelIdentity(string? Source, JsonElement Config, long Para
 /// </summary>
 public sealed class CalibrationResult
 {
+    /// <summary>The choices, config and identity, as JSON.</summary>
     public const string JsonFile = "result.json";
+
+    /// <summary>The replaced parameters, float32 safetensors.</summary>
     public const string TensorsFile = "tensors.safetensors";
 
+    /// <summary>The config calibrated.</summary>
     public required QuantConfig Config { get; init; }
+
+    /// <summary><see cref="QuantConfig.Hash"/> of <see cref="Config"/>.</summary>
     public string ConfigHash => Config.Hash;
+
+    /// <summary>The model calibrated (results apply to it only).</summary>
     public required ModelIdentity Model { get; init; }
+
+    /// <summary>Tokens of the calibration set.</summary>
     public int CalibrationTokens { get; init; }
+
+    /// <summary>Every quantized linear layer, in execution order.</summary>
     public required IReadOnlyList<LayerCalibration> Layers { get; init; }
+
+    /// <summary>The token embedding's quantization, or null when it stays in full precision.</summary>
     public EmbeddingCalibration? Embedding { get; init; }
 
     /// <summary>Quantizers of the attention-matmul points, by point name.</summary>

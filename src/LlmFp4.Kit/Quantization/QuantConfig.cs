@@ -12,7 +12,10 @@ namespace LlmFp4.Kit.Quantization;
 [JsonConverter(typeof(JsonStringEnumConverter<NumberKind>))]
 public enum NumberKind
 {
+    /// <summary>Integer codes with a scale (and zero point).</summary>
     [JsonStringEnumMemberName("int")] Int,
+
+    /// <summary>Floating-point codes ExMy with an exponent bias.</summary>
     [JsonStringEnumMemberName("fp")] Fp,
 }
 
@@ -23,7 +26,10 @@ public enum NumberKind
 /// </summary>
 public sealed record QuantSpec
 {
+    /// <summary>INT or FP.</summary>
     public required NumberKind Kind { get; init; }
+
+    /// <summary>Bits per code (sign included).</summary>
     public required int Bits { get; init; }
 
     /// <summary>FP: starting exponent width (the MinMax format); 0 for INT.</summary>
@@ -62,6 +68,7 @@ public sealed record QuantSpec
         SearchMantissaBits = DefaultSearchMantissaBits(bits),
     };
 
+    /// <summary>INT spec: symmetric (or with a zero point), static (or computed per token at run time).</summary>
     public static QuantSpec Int(int bits, Granularity granularity, bool symmetric = true, bool dynamic = false) => new()
     {
         Kind = NumberKind.Int,
@@ -108,6 +115,7 @@ public sealed record QuantSpec
             throw new ArgumentException($"{what}: dynamic (per-token) quantization is implemented for INT only.");
     }
 
+    /// <summary>E.g. "FP4 E2M1 PerRow" or "INT8 PerTensor dynamic".</summary>
     public override string ToString() => Kind == NumberKind.Int
         ? $"{(Symmetric ? "INT" : "UINT")}{Bits} {Granularity}{(Dynamic ? " dynamic" : "")}"
         : $"FP{Bits} E{ExponentBits}M{Bits - 1 - ExponentBits} {Granularity}";
