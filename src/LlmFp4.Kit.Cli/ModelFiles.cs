@@ -55,6 +55,7 @@ internal static class ModelFiles
             {
                 if (p.Stage == CalibrationStage.Layers) AnsiConsole.MarkupLineInterpolated($"[grey]calibrating {quant}: {p.Item} ({p.Done}/{p.Total})[/]");
             }));
+        if (result.LoadNote is { } note) AnsiConsole.MarkupLineInterpolated($"[yellow]{note}[/]");
         result.Apply(model);
         return $"{result.Config.Name ?? "config"}@{result.ConfigHash}";
     }

@@ -144,6 +144,10 @@ public sealed class CalibrationResult
     /// <summary>Seconds per stage (capture, search, …).</summary>
     public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
 
+    /// <summary>Set by <see cref="Load"/> when the folder was saved in the earlier layout and read into the current one: says so, with both config hashes.</summary>
+    [JsonIgnore]
+    public string? LoadNote { get; init; }
+
     /// <summary>Replaced parameters by checkpoint name (e.g. <c>model.layers.0.self_attn.q_proj.weight</c>).</summary>
     [JsonIgnore]
     public IReadOnlyDictionary<string, float[]> Tensors { get; init; } = new Dictionary<string, float[]>();
@@ -220,11 +224,16 @@ public sealed class CalibrationResult
         if (!File.Exists(jsonPath)) throw new FileNotFoundException($"{directory}: not a calibration result (no {JsonFile}).", jsonPath);
         if (!File.Exists(tensorsPath)) throw new FileNotFoundException($"{directory}: calibration result without {TensorsFile}.", tensorsPath);
         Document document;
+        string? note = null;
         try
         {
             var node = JsonNode.Parse(File.ReadAllText(jsonPath)) as JsonObject ?? throw new InvalidDataException($"{jsonPath}: empty calibration result.");
             if (LegacyConfig.IsLegacy(node["config"]))
+            {
+                string earlierHash = node["config_hash"]?.GetValue<string>() ?? "";
                 node = LegacyResult.ToCurrent(node, jsonPath);
+                note = $"{directory}: saved by an earlier version of the kit (config hash {earlierHash}); read into the current layout (config hash {node["config_hash"]!.GetValue<string>()}).";
+            }
             document = node.Deserialize<Document>(QuantConfig.JsonOptions) ?? throw new InvalidDataException($"{jsonPath}: empty calibration result.");
         }
         catch (JsonException ex)
@@ -256,6 +265,7 @@ public sealed class CalibrationResult
             AttentionQuantizers = document.AttentionQuantizers,
             Timings = document.Timings,
             Tensors = tensors,
+            LoadNote = note,
         };
     }
 

@@ -43,6 +43,8 @@ public class LegacyResultTests
             File.WriteAllText(path, ToEarlierLayout(JsonNode.Parse(File.ReadAllText(path))!.AsObject()).ToJsonString());
             var loaded = CalibrationResult.Load(directory);
             Assert.Equal(result.ConfigHash, loaded.ConfigHash);
+            Assert.Contains("earlier version", loaded.LoadNote);
+            Assert.Null(result.LoadNote);
             Assert.Equal(JsonSerializer.Serialize(result.Layers, QuantConfig.JsonOptions), JsonSerializer.Serialize(loaded.Layers, QuantConfig.JsonOptions));
             var (expected, actual) = (model.Clone(), model.Clone());
             result.Apply(expected);

@@ -292,7 +292,8 @@ internal sealed class FpqSearch
         return result;
     }
 
-    private static int ArgMin(IEnumerable<double> values)
+    /// <summary>Index of the smallest value, the first on ties.</summary>
+    internal static int ArgMin(IEnumerable<double> values)
     {
         int best = -1, index = 0;
         double bestValue = double.PositiveInfinity;

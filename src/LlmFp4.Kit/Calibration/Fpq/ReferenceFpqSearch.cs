@@ -72,7 +72,7 @@ internal static class ReferenceFpqSearch
                     }
                     weightCurves.Add(new FormatCurve(CalibrationContext.FormatName(weightFormats[f]), errors, -1, best.Sum() / normalizer));
                 }
-                weightFormat = ArgMin(weightCurves.Select(c => c.BestError));
+                weightFormat = FpqSearch.ArgMin(weightCurves.Select(c => c.BestError));
             }
 
             var activationCurves = new List<FormatCurve>();
@@ -87,10 +87,10 @@ internal static class ReferenceFpqSearch
                         var input = grids[f].Quantizer(i).Quantize(group.Inputs, tokens, cols);
                         errors[i] = RowErrors(reference, Product(input, quantizedWeight, tokens, rows, cols), tokens, rows).Sum() / normalizer;
                     }
-                    activationChoice[f] = ArgMin(errors);
+                    activationChoice[f] = FpqSearch.ArgMin(errors);
                     activationCurves.Add(new FormatCurve(CalibrationContext.FormatName(grids[f].Format), errors, activationChoice[f], errors[activationChoice[f]]));
                 }
-                activationFormat = ArgMin(activationCurves.Select(c => c.BestError));
+                activationFormat = FpqSearch.ArgMin(activationCurves.Select(c => c.BestError));
             }
             rounds.Add(new SearchRound(round, weightCurves, weights is null ? null : CalibrationContext.FormatName(weightFormats[weightFormat]),
                 activationCurves, activations is null ? null : CalibrationContext.FormatName(grids[activationFormat].Format), false));
@@ -135,17 +135,5 @@ internal static class ReferenceFpqSearch
     {
         for (int f = 0; f < formats.Count; f++) if (formats[f].ExponentBits == exponentBits) return f;
         throw new ArgumentException($"The starting format with {exponentBits} exponent bits is not among the searched formats.");
-    }
-
-    private static int ArgMin(IEnumerable<double> values)
-    {
-        int best = -1, index = 0;
-        double bestValue = double.PositiveInfinity;
-        foreach (double v in values)
-        {
-            if (best < 0 || v < bestValue) (best, bestValue) = (index, v);
-            index++;
-        }
-        return best;
     }
 }
