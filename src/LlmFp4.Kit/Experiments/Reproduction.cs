@@ -109,8 +109,9 @@ public static class Reproduction
                 var calibrationProgress = new SynchronousProgress<CalibrationProgress>(p =>
                 {
                     cancellation.ThrowIfCancellationRequested();
-                    if (p.Stage == "layers" && p.Total > 0) layersShare = 0.5 * p.Done / p.Total;
-                    Report("calibrate", p.Stage == "layers" ? p.Item : $"{p.Stage}: {p.Item}", p.Done, p.Total, layersShare);
+                    bool layers = p.Stage == CalibrationStage.Layers;
+                    if (layers && p.Total > 0) layersShare = 0.5 * p.Done / p.Total;
+                    Report("calibrate", layers ? p.Item : $"{p.Stage.ToString().ToLowerInvariant()}: {p.Item}", p.Done, p.Total, layersShare);
                 });
                 var (result, reused) = CalibrationCache.GetOrCalibrate(quant, model.Model, config.CalibrationDirectory, CalibrationData,
                     config.Force, calibrationProgress, config.ModelPath);
@@ -157,22 +158,7 @@ public static class Reproduction
     /// <summary>The table label of a row: "full precision" or the method's paper name and its E/W/A bits, e.g. "FPQ baseline 4/4/4".</summary>
     public static string Label(string row, QuantConfig? config)
     {
-        if (config is null) return "full precision";
-        string name = config.Name ?? row;
-        int colon = name.IndexOf(':');
-        if (colon < 0) return name;
-        string method = name[..colon] switch
-        {
-            "minmax-int" => "MinMax INT",
-            "minmax-fp" => "MinMax FP",
-            "fpq-baseline" => "FPQ baseline",
-            "fpq" => "FPQ",
-            "smoothquant" => "SmoothQuant",
-            "gptq" => "GPTQ",
-            "gptq-fp" => "GPTQ (FP grid)",
-            var other => other,
-        };
-        return $"{method} {name[(colon + 1)..]}";
+        return config is null ? "full precision" : QuantPresets.Label(config.Name ?? row);
     }
 
     /// <summary>The run's tasks, perplexity cut to <see cref="ReproductionConfig.PerplexityTokens"/>.</summary>

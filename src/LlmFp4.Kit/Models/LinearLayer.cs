@@ -1,14 +1,14 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using LlmFp4.Kit.Quantization;
 using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Models;
 
 /// <summary>
-/// A linear layer <c>y = x·Wᵀ (+ b)</c> (W [out × in], as <c>torch.nn.Linear</c>; the bias is optional, LLaMA has
-/// none, BERT has one) and the quantization point on its input. Calibrators replace <see cref="Weight"/> with
-/// quantized or folded weights and set <see cref="InputQuantizer"/>; <see cref="PackedWeight"/> keeps the weight in
-/// a packed low-bit form instead.
+/// A linear layer <c>y = x·Wᵀ + b</c> (W [out × in], as <c>torch.nn.Linear</c>; the bias b is optional, LLaMA's
+/// layers have none, BERT's have one) and the quantization point on its input. Calibrators replace <see cref="Weight"/> with quantized or folded weights and set
+/// <see cref="InputQuantizer"/>; <see cref="PackedWeight"/> keeps the weight in a packed low-bit form instead.
 /// </summary>
 public sealed class LinearLayer
 {
@@ -53,20 +53,6 @@ public sealed class LinearLayer
     /// <summary>Name of the weight tensor in a checkpoint: <c>{Name}.weight</c>.</summary>
     public string WeightName => Name + ".weight";
 
-    /// <summary>Name of the bias tensor in a checkpoint: <c>{Name}.bias</c>.</summary>
-    public string BiasName => Name + ".bias";
-
-    /// <summary>
-    /// The bias [OutFeatures] added to every output row, or null for none. It stays in float32: the layer's weight
-    /// and input are what quantization acts on. Setting it checks the length and keeps the array (no copy).
-    /// </summary>
-    public float[]? Bias
-    {
-        get => _bias;
-        set => _bias = value is null || value.Length == OutFeatures ? value
-            : throw new ArgumentException($"{BiasName}: expected shape [{OutFeatures}], got {value.Length} values.");
-    }
-
     /// <summary>
     /// Row-major [OutFeatures × InFeatures]. Setting it checks the length, keeps the array (no copy) and drops any
     /// stored or packed weight. Reading it from a layer that keeps its stored weight converts it to float32 once and
@@ -88,6 +74,21 @@ public sealed class LinearLayer
             _weight = CheckWeight(value);
             (_stored, _packed) = (null, null);
         }
+    }
+
+    /// <summary>Name of the bias tensor in a checkpoint: <c>{Name}.bias</c>.</summary>
+    public string BiasName => Name + ".bias";
+
+    /// <summary>
+    /// The bias [OutFeatures] added to every output row, or null (none). Calibration leaves it in full precision: it cancels
+    /// from every output error the calibrators measure.
+    /// </summary>
+    /// <exception cref="ArgumentException">The length is not <see cref="OutFeatures"/>.</exception>
+    public float[]? Bias
+    {
+        get => _bias;
+        set => _bias = value is null || value.Length == OutFeatures ? value
+            : throw new ArgumentException($"{BiasName}: expected shape [{OutFeatures}], got {value.Length} values.");
     }
 
     /// <summary>True while the weight is still read from its stored form at every forward (see the second constructor).</summary>
@@ -123,10 +124,10 @@ public sealed class LinearLayer
     public ITensorQuantizer? InputQuantizer { get; set; }
 
     /// <summary>
-    /// <c>output[rows × OutFeatures] = op(input)·Wᵀ + b</c>, where op is the input quantizer applied to a copy in
+    /// <c>output[rows × OutFeatures] = op(input)·Wᵀ</c>, where op is the input quantizer applied to a copy in
     /// <paramref name="scratch"/> (≥ rows × InFeatures; unused when the quantizer is off), so the caller's
-    /// input is never modified, and b the <see cref="Bias"/> if any. The observer, if any, then sees the
-    /// unquantized input and the output (bias included).
+    /// input is never modified. The bias, if any, is added to every output row. The observer, if any, then sees the
+    /// unquantized input and the output.
     /// </summary>
     public void Forward(ReadOnlySpan<float> input, Span<float> output, int rows, Span<float> scratch, ILinearObserver? observer = null)
     {
@@ -168,10 +169,7 @@ public sealed class LinearLayer
         }
         if (_bias is { } bias)
             for (int r = 0; r < rows; r++)
-            {
-                Span<float> row = output.Slice(r * OutFeatures, OutFeatures);
-                System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
-            }
+                TensorPrimitives.Add(output.Slice(r * OutFeatures, OutFeatures), bias, output.Slice(r * OutFeatures, OutFeatures));
         observer?.Observe(this, input, output, rows);
     }
 

@@ -20,7 +20,7 @@ internal static class EmbeddingSearch
         double count = (double)rows * cols;
         for (int f = 0; f < formats.Count; f++)
         {
-            var start = FpBias.PerRow(formats[f], table, rows, cols);
+            var start = Ranges.RowBiases(formats[f], table, rows, cols);
             var best = Enumerable.Repeat(double.PositiveInfinity, rows).ToArray();
             var bestBias = new double[rows];
             var errors = new double[multipliers.Length];
@@ -36,8 +36,8 @@ internal static class EmbeddingSearch
                 }
                 errors[i] = total / count;
             }
-            progress?.Report(new("search", $"embedding {FpqSearch.Name(formats[f])}", f + 1, formats.Count));
-            curves.Add(new FormatCurve(FpqSearch.Name(formats[f]), errors, -1, best.Sum() / count));
+            progress?.Report(new(CalibrationStage.Search, $"embedding {CalibrationContext.FormatName(formats[f])}", f + 1, formats.Count));
+            curves.Add(new FormatCurve(CalibrationContext.FormatName(formats[f]), errors, -1, best.Sum() / count));
             choices.Add(bestBias);
         }
         int chosen = 0;

@@ -4,7 +4,7 @@ using LlmFp4.Kit.Quantization;
 namespace LlmFp4.Kit.Calibration;
 
 /// <summary>
-/// The real reparameterisation of FPQ's pre-shifted exponent bias (METHODS §4). Channel j of the activation is
+/// The real reparameterisation of FPQ's pre-shifted exponent bias (docs/methods.md §4). Channel j of the activation is
 /// quantized with bias ρ + o_j, i.e. with scale 2^-ρ·β_j where β_j = 2^-o_j. Since
 /// β_j·s·Q(x / (β_j·s)) · w = s·Q((x / β_j) / s) · (β_j·w), the activation can be quantized with the single shared
 /// bias ρ after dividing channel j by β_j, and β_j folded into weight column j: O = α_x α_w X~ (β ⊙ W~).
@@ -23,11 +23,7 @@ public static class PreShiftedFold
         if (offsets.Length != cols) throw new ArgumentException($"PreShiftedFold: {offsets.Length} offsets for {cols} input channels.");
         if (quantizedWeight.Length != rows * cols) throw new ArgumentException($"PreShiftedFold: the weight must be [{rows} × {cols}].");
         var beta = Betas(offsets);
-        var folded = new float[rows * cols];
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < cols; j++)
-                folded[r * cols + j] = quantizedWeight[r * cols + j] * beta[j];
-        return (folded, new ColumnScaledQuantizer(beta, FpQuantizer.PerTensor(activationFormat, rho)));
+        return (ChannelScaling.ScaleColumns(quantizedWeight, rows, cols, beta), new ColumnScaledQuantizer(beta, FpQuantizer.PerTensor(activationFormat, rho)));
     }
 
     /// <summary>

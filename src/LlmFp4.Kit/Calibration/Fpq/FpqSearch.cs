@@ -18,9 +18,11 @@ internal sealed record LayerSearchResult(
     SearchTrace Trace);
 
 /// <summary>
-/// The LLM-FP4 search (METHODS §3, §4) for the layers of one <see cref="InputGroup"/>: each layer is searched on its
-/// own (objective: the MSE of its output X·Wᵀ on the calibration set), but candidates of the shared input are
-/// quantized once for all of them.
+/// The fast LLM-FP4 search (docs/methods.md §3, §4) for the layers of one <see cref="InputGroup"/>: each layer is searched
+/// on its own (objective: the MSE of its output X·Wᵀ on the calibration set), but candidates of the shared input are
+/// quantized once for all of them. This class is the round driver (state, alternation, choices, convergence); the
+/// candidates are scored by <see cref="GramScorer"/>. It chooses what <see cref="ReferenceFpqSearch"/> chooses (a test
+/// checks it over several rounds, formats and bit widths); read that one first.
 /// </summary>
 /// <remarks>
 /// <para>Nothing is evaluated with a GEMM over all tokens per candidate. Write X̂ = X + Δ and Ŵ = W + D, so that
@@ -32,7 +34,7 @@ internal sealed record LayerSearchResult(
 /// through XᵀΔ and ΔᵀΔ, which depend on nothing else: they are computed once (two [in × tokens]·[tokens × in]
 /// products), shared by the layers of the group and reused by every later round and by the weight phase
 /// (X̂ᵀX̂ = XᵀX + XᵀΔ + ΔᵀX + ΔᵀΔ, X̂ᵀΔ = XᵀΔ + ΔᵀΔ), so later rounds touch no token at all. Where keeping them would
-/// cost more memory than <see cref="GramCacheBytes"/> or more work than products with the weights (a wide input
+/// cost more memory than <see cref="GramScorer.GramCacheBytes"/> or more work than products with the weights (a wide input
 /// feeding a narrow layer: down_proj), the phase uses ‖X·Dᵀ + Δ·Ŵᵀ‖² directly, one [tokens × in]·[in × out] product
 /// per candidate and round.</para>
 /// <para>Gram matrices come from float32 GEMMs; the final sums are accumulated in double. A test checks every curve
@@ -43,14 +45,11 @@ internal sealed record LayerSearchResult(
 /// purpose: the grid includes γ2 (the reference loop stops at k − 1, see <see cref="SearchSettings.IncludeEndpoint"/>);
 /// FPQ follows the baseline's order (weight bias, weight format, activation bias, activation format) where the
 /// reference's FPQ class searches both biases before both formats; the pre-shift offsets are
-/// clip(round(b~_j − ρ), 0, 2^e − 1) (METHODS §4) where the reference uses round(b~_j) − round(ρ); and a round whose
+/// clip(round(b~_j − ρ), 0, 2^e − 1) (docs/methods.md §4) where the reference uses round(b~_j) − round(ρ); and a round whose
 /// inputs repeat the previous round's is not recomputed (its result would be identical).</para>
 /// </remarks>
 internal sealed class FpqSearch
 {
-    /// <summary>Largest total size of the per-candidate activation Grams kept across rounds.</summary>
-    public const long GramCacheBytes = 384L << 20;
-
     private readonly InputGroup _group;
     private readonly QuantSpec? _weights;
     private readonly QuantSpec? _activations;
@@ -61,10 +60,7 @@ internal sealed class FpqSearch
     private readonly int _tokens, _in;
     private readonly FpFormat[] _weightFormats, _activationFormats;
     private readonly ActivationGrid[] _grids;
-    private readonly Dictionary<(int Format, int Index), CandidateGrams> _candidateGrams = [];
-    private readonly bool _useActivationGrams;
-    private float[]? _inputGram;
-    private float[]? _delta;
+    private readonly GramScorer _scorer;
 
     /// <summary>
     /// Prepares the search of <paramref name="group"/>'s layers; <paramref name="activationGrams"/> forces the activation
@@ -85,10 +81,7 @@ internal sealed class FpqSearch
         _weightFormats = weights is null ? [] : [.. weights.SearchFormats];
         _activationFormats = activations is null ? [] : [.. activations.SearchFormats];
         _grids = [.. _activationFormats.Select(f => new ActivationGrid(f, group.Inputs, _tokens, _in, _multipliers, preShifted))];
-
-        long gramBytes = 2L * _activationFormats.Length * _multipliers.Length * _in * _in * sizeof(float);
-        int outputs = group.Layers.Sum(l => l.OutFeatures);
-        _useActivationGrams = activationGrams ?? (gramBytes <= GramCacheBytes && 2L * _in <= (long)settings.Rounds * outputs);
+        _scorer = new GramScorer(group, _grids, _multipliers.Length, settings.Rounds, activationGrams);
     }
 
     public IReadOnlyList<LayerSearchResult> Run()
@@ -156,7 +149,7 @@ internal sealed class FpqSearch
         var state = new LayerState(layer);
         if (_weights is not null)
         {
-            state.RowStart = [.. _weightFormats.Select(f => FpBias.PerRow(f, layer.Weight, layer.OutFeatures, layer.InFeatures))];
+            state.RowStart = [.. _weightFormats.Select(f => Ranges.RowBiases(f, layer.Weight, layer.OutFeatures, layer.InFeatures))];
             state.RowIndex = [.. _weightFormats.Select(_ => Enumerable.Repeat(-1, layer.OutFeatures).ToArray())];
             state.WeightFormat = StartIndex(_weightFormats, _weights);
         }
@@ -225,66 +218,15 @@ internal sealed class FpqSearch
             new SearchTrace(state.Rounds, state.ConvergedAfterRound));
     }
 
-    // ------------------------------------------------------------------ weight phase
+    // ------------------------------------------------------------------ phases
 
-    private sealed record WeightGrams(float[] QuantizedGram, float[]? CrossGram, float[]? ErrorGram);
-
-    /// <summary>ΔᵀΔ and XᵀΔ of one activation candidate (Δ = X̂ − X).</summary>
-    private sealed record CandidateGrams(float[] ErrorGram, float[] InputErrorGram);
-
-    /// <summary>
-    /// The candidate's Grams: from the cache, or computed from its Δ (quantized into <paramref name="delta"/>, which then
-    /// holds Δ). Kept for the rest of the search when the Gram path is on, or when <paramref name="keep"/>.
-    /// </summary>
-    private CandidateGrams GramsOf(int format, int index, float[] delta, bool keep)
-    {
-        if (_candidateGrams.TryGetValue((format, index), out var cached)) return cached;
-        QuantizationError(format, index, delta);
-        var grams = new CandidateGrams(Gram(delta), CrossGram(_group.Inputs, delta));
-        if (_useActivationGrams || keep) _candidateGrams[(format, index)] = grams;
-        return grams;
-    }
-
-    /// <summary>X̂ᵀX̂, X̂ᵀΔ and ΔᵀΔ for the activation setting (format, index); with activations off, XᵀX alone.</summary>
-    private WeightGrams GramsFor(int format, int index)
-    {
-        if (_activations is null) return new WeightGrams(InputGram(), null, null);
-        // The starting point (index -1) and the chosen candidates are few: keep them whatever the path.
-        var grams = GramsOf(format, index, Delta, keep: true);
-        var inputGram = InputGram();
-        var quantizedGram = new float[_in * _in];
-        var crossGram = new float[_in * _in];
-        for (int a = 0; a < _in; a++)
-            for (int b = 0; b < _in; b++)
-            {
-                float xd = grams.InputErrorGram[a * _in + b], dx = grams.InputErrorGram[b * _in + a], dd = grams.ErrorGram[a * _in + b];
-                quantizedGram[a * _in + b] = inputGram[a * _in + b] + xd + dx + dd;
-                crossGram[a * _in + b] = xd + dd;
-            }
-        return new WeightGrams(quantizedGram, crossGram, grams.ErrorGram);
-    }
-
+    /// <summary>Weight bias per format (each row its own best candidate), then the weight format; the input at its current setting.</summary>
     private IReadOnlyList<FormatCurve> WeightPhase(LayerState state, int round)
     {
         var layer = state.Layer;
-        int rows = layer.OutFeatures, cols = layer.InFeatures;
-        float[] w = layer.Weight;
-        var grams = GramsFor(state.ActivationFormat, _activations is null ? -1 : state.ActivationIndex[state.ActivationFormat]);
-
-        // Per row: ‖Δ w_j‖² and (X̂ᵀΔ) w_j, fixed for this phase.
-        var rowConstant = new double[rows];
-        var cross = new float[rows * cols];
-        if (grams.CrossGram is not null && grams.ErrorGram is not null)
-        {
-            Gemm.MatMul(w, grams.CrossGram, cross, rows, cols, cols, transposeB: true);
-            var errorTimesW = new float[rows * cols];
-            Gemm.MatMul(w, grams.ErrorGram, errorTimesW, rows, cols, cols);
-            for (int r = 0; r < rows; r++)
-                rowConstant[r] = DoubleSums.Dot(errorTimesW.AsSpan(r * cols, cols), w.AsSpan(r * cols, cols));
-        }
-
-        var difference = new float[rows * cols];
-        var product = new float[rows * cols];
+        int rows = layer.OutFeatures;
+        var scoring = _scorer.BeginWeightPhase(layer.Weight, rows,
+            _activations is null ? null : (state.ActivationFormat, state.ActivationIndex[state.ActivationFormat]));
         var rowErrors = new double[rows];
         double normalizer = (double)_tokens * rows;
         var curves = new List<FormatCurve>();
@@ -295,11 +237,7 @@ internal sealed class FpqSearch
             var errors = new double[_multipliers.Length];
             for (int i = 0; i < _multipliers.Length; i++)
             {
-                var scales = RowScales(state, f, _ => i);
-                FpQuantizer.QuantizeMatrix(w, rows, cols, _weightFormats[f], Granularity.PerRow, scales, difference);
-                TensorPrimitives.Subtract(difference, w, difference);
-                Gemm.MatMul(difference, grams.QuantizedGram, product, rows, cols, cols);
-                RowErrors(difference, product, cross, rowConstant, rows, cols, rowErrors);
+                scoring.RowErrors(_weightFormats[f], RowScales(state, f, _ => i), rowErrors);
                 double total = 0;
                 for (int r = 0; r < rows; r++)
                 {
@@ -311,7 +249,7 @@ internal sealed class FpqSearch
                     }
                 }
                 errors[i] = total / normalizer;
-                _progress?.Report(new("search", $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", i + 1, _multipliers.Length));
+                _progress?.Report(new(CalibrationStage.Search, $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", i + 1, _multipliers.Length));
             }
             state.RowIndex[f] = bestIndex;
             curves.Add(new FormatCurve(Name(_weightFormats[f]), errors, -1, best.Sum() / normalizer));
@@ -320,71 +258,30 @@ internal sealed class FpqSearch
         return curves;
     }
 
-    /// <summary>errors[j] = constant[j] + 2·d_j·cross_j + d_j·(D H)_j, for every row j (in parallel over fixed row chunks).</summary>
-    private static void RowErrors(float[] difference, float[] product, float[] cross, double[] constant, int rows, int cols, double[] errors)
-    {
-        Parallel.For(0, (rows + 63) / 64, chunk =>
-        {
-            for (int r = chunk * 64; r < Math.Min(rows, chunk * 64 + 64); r++)
-            {
-                var d = difference.AsSpan(r * cols, cols);
-                errors[r] = constant[r] + 2 * DoubleSums.Dot(d, cross.AsSpan(r * cols, cols)) + DoubleSums.Dot(d, product.AsSpan(r * cols, cols));
-            }
-        });
-    }
-
-    // ------------------------------------------------------------------ activation phase
-
-    private sealed class ActivationTerms
-    {
-        public required float[] Quantized;     // Ŵ
-        public float[]? WeightGram;            // ŴᵀŴ (Gram path)
-        public float[]? Mixed;                 // DᵀŴ (Gram path)
-        public double Constant;                // ⟨XᵀX, DᵀD⟩ (Gram path)
-        public float[]? Residual;              // X·Dᵀ (direct path)
-    }
-
+    /// <summary>Activation bias per format (one per tensor), then the activation format, for the layers of the group at once; weights at their current setting.</summary>
     private Dictionary<LayerState, IReadOnlyList<FormatCurve>> ActivationPhase(List<LayerState> states, int round)
     {
-        var terms = states.ToDictionary(s => s, PrepareActivationTerms);
-        var errors = states.ToDictionary(s => s, _ => _activationFormats.Select(_ => new double[_multipliers.Length]).ToArray());
-        var delta = Delta;
-        float[]? output = _useActivationGrams ? null : new float[_tokens * states.Max(s => s.Layer.OutFeatures)];
+        var scoring = _scorer.BeginActivationPhase([.. states.Select(s => (s.Weight, QuantizedWeight(s), s.Layer.OutFeatures))]);
+        var errors = states.Select(_ => _activationFormats.Select(_ => new double[_multipliers.Length]).ToArray()).ToArray();
+        var candidate = new double[states.Count];
         for (int f = 0; f < _activationFormats.Length; f++)
         {
             for (int i = 0; i < _multipliers.Length; i++)
             {
-                CandidateGrams? grams = null;
-                if (_useActivationGrams) grams = GramsOf(f, i, delta, keep: false);
-                else QuantizationError(f, i, delta);
-                foreach (var state in states)
-                {
-                    var t = terms[state];
-                    int outs = state.Layer.OutFeatures;
-                    double error;
-                    if (grams is not null)
-                    {
-                        error = t.Constant + 2 * DoubleSums.Dot(grams.InputErrorGram, t.Mixed!) + DoubleSums.Dot(grams.ErrorGram, t.WeightGram!);
-                    }
-                    else
-                    {
-                        var z = output!.AsSpan(0, _tokens * outs);
-                        Gemm.MatMul(delta, t.Quantized, z, _tokens, outs, _in, transposeB: true);
-                        error = DoubleSums.SumOfSquaredSumsParallel(t.Residual!, z);
-                    }
-                    errors[state][f][i] = error / ((double)_tokens * outs);
-                }
-                _progress?.Report(new("search", $"{_group.Name} round {round} activations {Name(_activationFormats[f])}", i + 1, _multipliers.Length));
+                scoring.Errors(f, i, candidate);
+                for (int l = 0; l < states.Count; l++) errors[l][f][i] = candidate[l];
+                _progress?.Report(new(CalibrationStage.Search, $"{_group.Name} round {round} activations {Name(_activationFormats[f])}", i + 1, _multipliers.Length));
             }
         }
 
         var result = new Dictionary<LayerState, IReadOnlyList<FormatCurve>>();
-        foreach (var state in states)
+        for (int l = 0; l < states.Count; l++)
         {
+            var state = states[l];
             var curves = new List<FormatCurve>();
             for (int f = 0; f < _activationFormats.Length; f++)
             {
-                var e = errors[state][f];
+                var e = errors[l][f];
                 int best = ArgMin(e);
                 state.ActivationIndex[f] = best;
                 curves.Add(new FormatCurve(Name(_activationFormats[f]), e, best, e[best]));
@@ -395,60 +292,8 @@ internal sealed class FpqSearch
         return result;
     }
 
-    private ActivationTerms PrepareActivationTerms(LayerState state)
-    {
-        int outs = state.Layer.OutFeatures;
-        var quantized = QuantizedWeight(state);
-        var difference = new float[quantized.Length];
-        TensorPrimitives.Subtract(quantized, state.Weight, difference);
-        var terms = new ActivationTerms { Quantized = quantized };
-        if (_useActivationGrams)
-        {
-            terms.WeightGram = new float[_in * _in];
-            Gemm.MatMul(quantized, quantized, terms.WeightGram, _in, _in, outs, transposeA: true);
-            var differenceGram = new float[_in * _in];
-            Gemm.MatMul(difference, difference, differenceGram, _in, _in, outs, transposeA: true);
-            terms.Constant = DoubleSums.Dot(InputGram(), differenceGram);
-            terms.Mixed = new float[_in * _in];
-            Gemm.MatMul(difference, quantized, terms.Mixed, _in, _in, outs, transposeA: true);
-        }
-        else
-        {
-            terms.Residual = new float[_tokens * outs];
-            Gemm.MatMul(_group.Inputs, difference, terms.Residual, _tokens, outs, _in, transposeB: true);
-        }
-        return terms;
-    }
-
-    // ------------------------------------------------------------------ helpers
-
-    private float[] InputGram() => _inputGram ??= Gram(_group.Inputs);
-
-    /// <summary>Scratch [tokens × in] for one candidate's Δ.</summary>
-    private float[] Delta => _delta ??= new float[_tokens * _in];
-
-    private float[] Gram(float[] matrix)
-    {
-        var gram = new float[_in * _in];
-        Gemm.MatMul(matrix, matrix, gram, _in, _in, _tokens, transposeA: true);
-        return gram;
-    }
-
-    private float[] CrossGram(float[] left, float[] right)
-    {
-        var gram = new float[_in * _in];
-        Gemm.MatMul(left, right, gram, _in, _in, _tokens, transposeA: true);
-        return gram;
-    }
-
-    /// <summary>Δ = Q(X) − X for activation candidate (format, index), into <paramref name="delta"/>.</summary>
-    private void QuantizationError(int format, int index, float[] delta)
-    {
-        _grids[format].Quantizer(index).Apply(_group.Inputs, delta, _tokens, _in);
-        TensorPrimitives.Subtract(delta, _group.Inputs, delta);
-    }
-
-    private static int ArgMin(IEnumerable<double> values)
+    /// <summary>Index of the smallest value, the first on ties.</summary>
+    internal static int ArgMin(IEnumerable<double> values)
     {
         int best = -1, index = 0;
         double bestValue = double.PositiveInfinity;
@@ -460,7 +305,7 @@ internal sealed class FpqSearch
         return best;
     }
 
-    internal static string Name(FpFormat format) => $"E{format.ExponentBits}M{format.MantissaBits}";
+    private static string Name(FpFormat format) => CalibrationContext.FormatName(format);
 }
 
 /// <summary>
@@ -480,16 +325,22 @@ internal sealed class ActivationGrid
         _multipliers = multipliers;
         if (preShifted)
         {
-            _channelBiases = [.. FpBias.ColumnAbsMax(inputs, tokens, features).Select(m => FpBias.ForMaxValue(format, m))];
-            StartBias = _channelBiases.Min();
+            // An all-zero channel constrains nothing: its bias is +∞ (it takes the largest offset), and ρ starts from the
+            // other channels (the format's own bias when every channel is zero).
+            _channelBiases = [.. Ranges.ColumnAbsMax(inputs, tokens, features).Select(m => m == 0 ? double.PositiveInfinity : format.BiasForMaxValue(m))];
+            double smallest = _channelBiases.Min();
+            StartBias = double.IsFinite(smallest) ? smallest : format.Bias;
         }
         else
         {
-            StartBias = FpBias.ForMaxValue(format, FpBias.AbsMax(inputs));
+            StartBias = format.BiasForMaxValue(Ranges.AbsMax(inputs));
         }
     }
 
     public FpFormat Format { get; }
+
+    /// <summary>True for FPQ's per-channel pre-shifted bias.</summary>
+    public bool PreShifted => _channelBiases is not null;
 
     /// <summary>b_init (per tensor) or ρ_init (pre-shifted).</summary>
     public double StartBias { get; }

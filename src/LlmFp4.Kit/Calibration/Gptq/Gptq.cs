@@ -5,7 +5,7 @@ using LlmFp4.Kit.Tensors;
 namespace LlmFp4.Kit.Calibration;
 
 /// <summary>
-/// GPTQ (Frantar et al. 2023) on an INT or FP weight grid: with H = XᵀX (+ damp·mean(diag H)·I) and U the upper
+/// GPTQ (Frantar et al. 2023, docs/methods.md §10) on an INT or FP weight grid: with H = XᵀX (+ damp·mean(diag H)·I) and U the upper
 /// Cholesky factor of H⁻¹, each row is quantized column after column (in order of decreasing diag H with act-order),
 /// and the rounding error of column i, (w_i − q_i) / U_ii, is pushed onto the columns still to come through row i of U.
 /// The grid (one scale per output channel, or per group, from min-max of the original weights, like "static groups")
@@ -17,42 +17,29 @@ namespace LlmFp4.Kit.Calibration;
 /// the same arithmetic for GPU memory traffic and do not change the result beyond float rounding; the setting is
 /// recorded in the config but has no effect here.
 /// </remarks>
+internal sealed class GptqMethod(GptqSettings settings) : ICalibrationMethod
+{
+    public IEnumerable<LayerCalibration> CalibrateGroup(CalibrationContext context, InputGroup group)
+    {
+        var config = context.Config;
+        var spec = config.Weights!;
+        int features = group.Features;
+        var hessian = Gptq.Hessian(group.Inputs, group.Tokens, features);
+        var input = config.Activations is { } a ? MinMax.ForActivation(a, group.Inputs, group.Tokens, features) : null;
+        for (int i = 0; i < group.Layers.Count; i++)
+        {
+            var layer = group.Layers[i];
+            var grid = MinMax.ForMatrix(spec, layer.Weight, layer.OutFeatures, features);
+            var quantized = Gptq.Quantize(layer.Weight, layer.OutFeatures, features, hessian, grid, settings);
+            yield return context.Layer(group, layer, grid, quantized, input, CalibrationContext.FormatName(spec), CalibrationContext.FormatName(config.Activations));
+            context.Report(CalibrationStage.Search, layer.Name, i + 1, group.Layers.Count);
+        }
+    }
+}
+
+/// <summary>The GPTQ rounding itself, shared by the GPTQ method and the GPTQ option of RPTQ and FPTQ.</summary>
 internal static class Gptq
 {
-    public static List<LayerCalibration> Run(QuantConfig config, IReadOnlyList<InputGroup> groups, Dictionary<string, float[]> tensors,
-        IProgress<CalibrationProgress>? progress)
-    {
-        var spec = config.Weights!;
-        var result = new List<LayerCalibration>();
-        int done = 0, total = groups.Sum(g => g.Layers.Count);
-        foreach (var (group, index) in groups.Select((g, i) => (g, i)))
-        {
-            progress?.Report(new("layers", group.Name, index, groups.Count));
-            int features = group.Features;
-            var hessian = Hessian(group.Inputs, group.Tokens, features);
-            var input = config.Activations is { } a ? MinMax.ForActivation(a, group.Inputs, group.Tokens, features) : null;
-            foreach (var layer in group.Layers)
-            {
-                var grid = MinMax.ForMatrix(spec, layer.Weight, layer.OutFeatures, features);
-                var quantized = Quantize(layer.Weight, layer.OutFeatures, features, hessian, grid, config.Gptq);
-                tensors[layer.WeightName] = quantized;
-                result.Add(new LayerCalibration
-                {
-                    Name = layer.Name,
-                    InFeatures = features,
-                    OutFeatures = layer.OutFeatures,
-                    WeightQuantizer = grid,
-                    InputQuantizer = input,
-                    WeightFormat = Calibrator.FormatName(spec),
-                    ActivationFormat = Calibrator.FormatName(config.Activations),
-                    OutputMse = LayerError.Mse(group.Inputs, group.Tokens, features, layer.OutFeatures, layer.Weight, quantized, input),
-                });
-                progress?.Report(new("gptq", layer.Name, ++done, total));
-            }
-        }
-        return result;
-    }
-
     /// <summary>GPTQ's layer Hessian XᵀX ([features × features], double) of the inputs X [tokens × features].</summary>
     internal static double[] Hessian(ReadOnlySpan<float> inputs, int tokens, int features)
     {

@@ -6,65 +6,67 @@ using LlmFp4.Kit.Tensors;
 namespace LlmFp4.Kit.Calibration;
 
 /// <summary>
-/// RPTQ (Yuan et al. 2023, METHODS §7): cluster the channels of every linear input by their (min, max) over the
-/// calibration set, reorder them so clusters are contiguous (fused into the weights by <see cref="RptqReorder"/>), give
-/// each cluster one asymmetric INT range for the activations, and each (output channel × input cluster) its own range
-/// for the weights, rounded to nearest or by GPTQ.
+/// RPTQ (Yuan et al. 2023, docs/methods.md §7): cluster the channels of every linear input by their (min, max) over the
+/// calibration set, reorder them so clusters are contiguous (fused into the weights by the model's
+/// <see cref="IQuantizableModel.ReorderedWeights"/>), give each cluster one asymmetric INT range for the activations, and
+/// each (output channel × input cluster) its own range for the weights, rounded to nearest or by GPTQ. Needs the model's
+/// <see cref="ChannelLayout"/>.
 /// </summary>
-internal static class Rptq
+/// <remarks>
+/// RPTQ proper clusters each LayerNorm output separately and has the norm kernel write its output in that order. A
+/// norm reads the residual stream, so with weights alone one order must serve every norm: it is clustered on the
+/// side-by-side (min, max) statistics of all norm outputs, and each norm output still gets its own range per cluster.
+/// </remarks>
+internal sealed class RptqMethod(RptqSettings settings) : ICalibrationMethod
 {
-    public static List<LayerCalibration> Run(LlamaModel model, QuantConfig config, IReadOnlyList<InputGroup> groups, Dictionary<string, float[]> tensors,
-        IProgress<CalibrationProgress>? progress)
-    {
-        var settings = config.Rptq!;
-        var (order, clusters) = Order(model, groups, settings);
-        var permuted = RptqReorder.PermutedWeights(model, order);
-        foreach (var (name, values) in permuted) tensors[name] = values;
+    private Dictionary<string, ChannelClusters> _clusters = [];
+    private Dictionary<string, float[]> _reordered = [];
 
-        var result = new List<LayerCalibration>();
-        foreach (var (group, index) in groups.Select((g, i) => (g, i)))
+    public void CheckModel(IQuantizableModel model)
+    {
+        if (model.ChannelLayout is null)
+            throw new NotSupportedException($"rptq: this {model.Architecture} model does not describe its channel layout, so its channels cannot be reordered.");
+    }
+
+    public void Prepare(CalibrationContext context)
+    {
+        var (order, clusters) = Order(context.Model.ChannelLayout!, context.Groups, settings);
+        _clusters = clusters;
+        _reordered = context.Model.ReorderedWeights(order);
+        foreach (var (name, values) in _reordered) context.Tensors[name] = values;
+    }
+
+    public IEnumerable<LayerCalibration> CalibrateGroup(CalibrationContext context, InputGroup group)
+    {
+        var config = context.Config;
+        int tokens = group.Tokens, features = group.Features;
+        var groupClusters = _clusters[group.Name];
+        var inputs = ChannelPermutation.PermuteColumns(group.Inputs, tokens, features, groupClusters.Permutation);
+        var input = config.Activations is { } a ? ActivationQuantizer(a.IntFormat, groupClusters, inputs, tokens, features) : null;
+        double[]? hessian = settings.Gptq is not null && config.Weights is not null ? Gptq.Hessian(inputs, tokens, features) : null;
+        foreach (var layer in group.Layers)
         {
-            progress?.Report(new("layers", group.Name, index, groups.Count));
-            int tokens = group.Tokens, features = group.Features;
-            var groupClusters = clusters[group.Name];
-            var inputs = RptqReorder.PermuteColumns(group.Inputs, tokens, features, groupClusters.Permutation);
-            var input = config.Activations is { } a ? ActivationQuantizer(a.IntFormat, groupClusters, inputs, tokens, features) : null;
-            double[]? hessian = settings.Gptq && config.Weights is not null ? Gptq.Hessian(inputs, tokens, features) : null;
-            foreach (var layer in group.Layers)
-            {
-                var weight = permuted[layer.WeightName];
-                var quantized = config.Weights is { } w
-                    ? QuantizeWeight(w.IntFormat, weight, layer.OutFeatures, features, groupClusters.ClusterSizes, hessian, config.Gptq)
-                    : weight;
-                tensors[layer.WeightName] = quantized;
-                result.Add(new LayerCalibration
-                {
-                    Name = layer.Name,
-                    InFeatures = features,
-                    OutFeatures = layer.OutFeatures,
-                    InputQuantizer = input,
-                    WeightFormat = config.Weights is null ? null : $"{config.Weights.IntFormat} per channel × cluster{(hessian is null ? "" : ", GPTQ")}",
-                    ActivationFormat = config.Activations is null ? null : $"{config.Activations.IntFormat} per cluster",
-                    InputClusterSizes = groupClusters.ClusterSizes,
-                    OutputMse = LayerError.Mse(inputs, tokens, features, layer.OutFeatures, weight, quantized, input),
-                });
-            }
+            var weight = _reordered[layer.WeightName];
+            var quantized = config.Weights is { } w
+                ? QuantizeWeight(w.IntFormat, weight, layer.OutFeatures, features, groupClusters.ClusterSizes, hessian, settings.Gptq)
+                : weight;
+            yield return context.Layer(group, layer, null, quantized, input,
+                config.Weights is null ? null : $"{config.Weights.IntFormat} per channel × cluster{(hessian is null ? "" : ", GPTQ")}",
+                config.Activations is null ? null : $"{config.Activations.IntFormat} per cluster",
+                new RptqLayerResult(groupClusters.ClusterSizes), referenceInputs: inputs, referenceWeight: weight);
         }
-        progress?.Report(new("layers", "done", groups.Count, groups.Count));
-        return result;
     }
 
     /// <summary>
     /// The reorder and the clusters of every input group: the residual order from the side-by-side (min, max) of all norm
-    /// outputs; per layer, the attention order clustered per key/value head on the o_proj input's (min, max) (taken over
-    /// the query heads that share the key/value head); the MLP order from the down_proj input's (min, max).
+    /// outputs; per block, the attention order clustered per key/value head on the attention output's (min, max) (taken
+    /// over the query heads that share the key/value head); the MLP order from the MLP hidden input's (min, max).
     /// </summary>
-    internal static (RptqOrder Order, Dictionary<string, ChannelClusters> Clusters) Order(LlamaModel model, IReadOnlyList<InputGroup> groups, RptqSettings settings)
+    internal static (ChannelOrder Order, Dictionary<string, ChannelClusters> Clusters) Order(ChannelLayout layout, IReadOnlyList<InputGroup> groups, RptqSettings settings)
     {
-        var config = model.Config;
-        int hidden = config.HiddenSize, headDim = config.HeadDim, kvHeads = config.KeyValueHeads, queryPerKv = config.NumAttentionHeads / kvHeads;
+        int hidden = layout.Hidden, headDim = layout.HeadDim, kvHeads = layout.KeyValueHeads, queryPerKv = layout.Heads / kvHeads;
         var byName = groups.ToDictionary(g => g.Name);
-        var normGroups = groups.Where(g => g.Norm is not null).ToList();
+        var normGroups = groups.Where(g => g.HasNorm).ToList();
         var residual = ChannelClusters.Identity(hidden);
         if (normGroups.Count > 0)
         {
@@ -82,12 +84,11 @@ internal static class Rptq
         var clusters = normGroups.ToDictionary(g => g.Name, _ => residual);
         var attention = new List<int[]>();
         var mlp = new List<int[]>();
-        foreach (var layer in model.Layers)
+        foreach (var (attentionOutput, mlpHidden) in layout.Blocks)
         {
-            string prefix = $"model.layers.{layer.Index}";
             var valueOrder = new int[kvHeads * headDim];
             var headSizes = new int[kvHeads][];
-            if (byName.TryGetValue($"{prefix}.self_attn.o_proj_input", out var o))
+            if (byName.TryGetValue(attentionOutput, out var o))
             {
                 var statistics = RptqClustering.MinMaxStatistics(o.Inputs, o.Tokens, o.Features);
                 for (int kv = 0; kv < kvHeads; kv++)
@@ -107,8 +108,8 @@ internal static class Rptq
                     for (int p = 0; p < headDim; p++) valueOrder[kv * headDim + p] = kv * headDim + head.Permutation[p];
                     headSizes[kv] = head.ClusterSizes;
                 }
-                clusters[o.Name] = new ChannelClusters(RptqReorder.ContextOrder(config, valueOrder),
-                    [.. Enumerable.Range(0, config.NumAttentionHeads).SelectMany(h => headSizes[h / queryPerKv])]);
+                clusters[o.Name] = new ChannelClusters(layout.ContextOrder(valueOrder),
+                    [.. Enumerable.Range(0, layout.Heads).SelectMany(h => headSizes[h / queryPerKv])]);
             }
             else
             {
@@ -116,8 +117,8 @@ internal static class Rptq
             }
             attention.Add(valueOrder);
 
-            var mlpClusters = ChannelClusters.Identity(config.IntermediateSize);
-            if (byName.TryGetValue($"{prefix}.mlp.down_proj_input", out var down))
+            var mlpClusters = ChannelClusters.Identity(layout.MlpWidth);
+            if (byName.TryGetValue(mlpHidden, out var down))
             {
                 mlpClusters = RptqClustering.Cluster(RptqClustering.MinMaxStatistics(down.Inputs, down.Tokens, down.Features),
                     down.Features, 2, settings.Clusters, settings.Restarts, settings.Seed);
@@ -125,7 +126,7 @@ internal static class Rptq
             }
             mlp.Add(mlpClusters.Permutation);
         }
-        return (new RptqOrder(residual.Permutation, attention, mlp), clusters);
+        return (new ChannelOrder(residual.Permutation, attention, mlp), clusters);
     }
 
     /// <summary>One asymmetric min-max range per cluster of the (reordered) input, as per-column scales and zero points.</summary>
@@ -153,7 +154,7 @@ internal static class Rptq
     /// Quantizes a [rows × cols] weight with one min-max range per (row × input cluster); with a Hessian, GPTQ rounds on
     /// that grid.
     /// </summary>
-    internal static float[] QuantizeWeight(IntFormat format, float[] weight, int rows, int cols, int[] clusterSizes, double[]? hessian, GptqSettings gptq)
+    internal static float[] QuantizeWeight(IntFormat format, float[] weight, int rows, int cols, int[] clusterSizes, double[]? hessian, GptqSettings? gptq)
     {
         var scales = new float[rows * cols];
         var zeros = new int[rows * cols];
@@ -171,6 +172,6 @@ internal static class Rptq
         }
         // One slot per element (groups of 1) expresses the (row × cluster) ranges on the existing grid type.
         var grid = new IntQuantizer(format, Granularity.PerGroup(1), scales, format.IsSymmetric ? [] : zeros);
-        return hessian is null ? grid.Quantize(weight, rows, cols) : Gptq.Quantize(weight, rows, cols, hessian, grid, gptq);
+        return hessian is null ? grid.Quantize(weight, rows, cols) : Gptq.Quantize(weight, rows, cols, hessian, grid, gptq!);
     }
 }
