@@ -6,7 +6,9 @@ namespace LlmFp4.Kit.Tests;
 
 /// <summary>
 /// Runs the whole `llmfp4` command line through CliApp with Console and AnsiConsole redirected to one string.
-/// Tests that use it belong to the shared "Console" collection.
+/// Console.Out and AnsiConsole.Console are process-wide, so every test that runs a verb (through this runner or
+/// CliApp.Run) belongs to <see cref="ProcessWideStateCollection"/>, which runs alone: output of a verb run in a
+/// parallel test would otherwise land in this capture.
 /// </summary>
 internal static class CliRunner
 {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Calibration;
 
@@ -98,6 +99,9 @@ public sealed class CalibrationResult
 
     /// <summary>Quantizers of the attention-matmul points, by point name.</summary>
     public IReadOnlyDictionary<string, TensorQuantizer> AttentionQuantizers { get; init; } = new Dictionary<string, TensorQuantizer>();
+
+    /// <summary>What produced it (kit version and commit, GEMM backend): this process for a new result, the file's for a loaded one (null in files written before it was recorded).</summary>
+    public Provenance? Provenance { get; init; } = Provenance.Current;
 
     /// <summary>Seconds per stage (capture, search, …).</summary>
     public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
@@ -211,6 +215,7 @@ public sealed class CalibrationResult
             Embedding = document.Embedding,
             AttentionQuantizers = document.AttentionQuantizers,
             Timings = document.Timings,
+            Provenance = document.Provenance,
             Tensors = tensors,
         };
     }
@@ -224,10 +229,11 @@ public sealed class CalibrationResult
         IReadOnlyDictionary<string, double> Timings,
         EmbeddingCalibration? Embedding,
         IReadOnlyDictionary<string, TensorQuantizer> AttentionQuantizers,
-        IReadOnlyList<LayerCalibration> Layers)
+        IReadOnlyList<LayerCalibration> Layers,
+        Provenance? Provenance = null)
     {
         public static Document From(CalibrationResult result) =>
             new(result.Config, result.ConfigHash, result.Model, result.CalibrationTokens, result.Timings, result.Embedding,
-                result.AttentionQuantizers, result.Layers);
+                result.AttentionQuantizers, result.Layers, result.Provenance);
     }
 }

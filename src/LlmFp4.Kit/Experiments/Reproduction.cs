@@ -7,6 +7,7 @@ using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
 using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Experiments;
 
@@ -182,7 +183,8 @@ public static class Reproduction
 
     /// <summary>
     /// <c>{output}/rows/{row}-{key}.jsonl</c>, the key hashing everything the row's numbers depend on: model weights,
-    /// quantization config (calibration data included), tasks with their files and example counts, limits.
+    /// quantization config (calibration data included), tasks with their files and example counts, limits, the kit's
+    /// version and the GEMM backend's summation order.
     /// </summary>
     private static string RowFile(ReproductionConfig config, string row, string weightsHash, QuantConfig? quant, IReadOnlyList<IEvalTask> tasks)
     {
@@ -190,7 +192,7 @@ public static class Reproduction
             .Append(weightsHash).Append('|').Append(quant?.Hash ?? "full-precision").Append('|')
             .AppendJoin(',', tasks.Select(t => $"{t.Name}:{t.Count}")).Append('|')
             .Append(config.Limit?.ToString() ?? "all").Append('|').Append(config.PerplexityTokens?.ToString() ?? "all").Append('|')
-            .Append(KitInfo.Version);
+            .Append(KitInfo.Version).Append('|').Append(Gemm.Backend.Version);
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())))[..12];
         string slug = new([.. row.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '_')]);
         return Path.Combine(config.OutputDirectory, RowsFolder, $"{slug}-{hash}.jsonl");

@@ -268,7 +268,13 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
         return sign | (exponentCode << MantissaBits) | mantissaCode;
     }
 
-    /// <summary>The value of <paramref name="code"/> (its low <see cref="BitWidth"/> bits), rounded to float32.</summary>
+    /// <summary>The quiet NaN with the sign bit clear.</summary>
+    private static readonly float PositiveNaN = BitConverter.UInt32BitsToSingle(0x7FC0_0000u);
+
+    /// <summary>
+    /// The value of <paramref name="code"/> (its low <see cref="BitWidth"/> bits), rounded to float32. A NaN code
+    /// decodes to a quiet NaN whose sign bit is the code's sign bit.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The bias is not an integer.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The code has bits above <see cref="BitWidth"/>.</exception>
     public float Decode(int code)
@@ -283,11 +289,12 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
         int allOnesExponent = (1 << ExponentBits) - 1;
         float magnitude;
         if (Specials == SpecialValues.Ieee && exponentCode == allOnesExponent)
-            magnitude = mantissaCode == 0 ? float.PositiveInfinity : float.NaN;
+            magnitude = mantissaCode == 0 ? float.PositiveInfinity : PositiveNaN;
         else if (Specials == SpecialValues.NanOnly && exponentCode == allOnesExponent && mantissaCode == (1 << MantissaBits) - 1)
-            magnitude = float.NaN;
+            magnitude = PositiveNaN;
         else
             magnitude = (float)Magnitude(exponentCode, mantissaCode);
+        // Negation flips the sign bit of NaN too, so the NaN must start positive (.NET's float.NaN has the sign bit set).
         return negative ? -magnitude : magnitude;
     }
 

@@ -7,8 +7,8 @@ using LlmFp4.Kit.Tests.Evaluation;
 
 namespace LlmFp4.Kit.Tests.Calibration;
 
-/// <summary>Runs the eval and calibrate verbs, which draw on AnsiConsole (hence the shared "Console" collection).</summary>
-[Collection("Console")]
+/// <summary>Runs the eval and calibrate verbs, which draw on AnsiConsole (hence the process-wide state collection).</summary>
+[Collection(ProcessWideStateCollection.Name)]
 public class QuantCommandTests
 {
     private static LlamaModel CharModel() => LlamaModel.CreateRandom(CalibrationTestData.TinyConfig() with { VocabSize = 130 }, seed: 2, std: 0.1f);

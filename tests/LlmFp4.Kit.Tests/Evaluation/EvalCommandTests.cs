@@ -3,7 +3,7 @@ using LlmFp4.Kit.Evaluation;
 
 namespace LlmFp4.Kit.Tests.Evaluation;
 
-[Collection("Console")]
+[Collection(ProcessWideStateCollection.Name)]
 public class EvalCommandTests
 {
     [Fact]

@@ -7,9 +7,9 @@ namespace LlmFp4.Kit.Tests.Experiments;
 
 /// <summary>
 /// User errors in the quantizing verbs end with one line and exit code 1, no stack trace (unless --verbose): a missing
-/// model, an unknown preset, an unreadable config. Redirects the console (hence the shared "Console" collection).
+/// model, an unknown preset, an unreadable config. Redirects the console (hence the process-wide state collection).
 /// </summary>
-[Collection("Console")]
+[Collection(ProcessWideStateCollection.Name)]
 public class CliErrorTests
 {
     public static TheoryData<string, string> Cases() => new()

@@ -2,8 +2,8 @@ using System.Text.Json;
 
 namespace LlmFp4.Kit.Tests.Formats;
 
-/// <summary>Runs `llmfp4 formats` through <see cref="CliRunner"/> (hence the shared "Console" collection).</summary>
-[Collection("Console")]
+/// <summary>Runs `llmfp4 formats` through <see cref="CliRunner"/> (hence the process-wide state collection).</summary>
+[Collection(ProcessWideStateCollection.Name)]
 public class FormatsCommandTests
 {
     private static (int ExitCode, string Output) Run(params string[] args) => CliRunner.Run(args);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
@@ -6,7 +7,7 @@ using LlmFp4.Kit.Models.Tokenizers;
 namespace LlmFp4.Kit.Tests.Models;
 
 /// <summary>`llmfp4 info`, `generate` and `logprobs` on a small random model written to a temporary folder.</summary>
-[Collection("Console")]
+[Collection(ProcessWideStateCollection.Name)]
 public sealed class RuntimeCommandTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("llmfp4-runtime-cli-").FullName;
@@ -50,10 +51,20 @@ public sealed class RuntimeCommandTests : IDisposable
             Path.Combine(_folder, "tokenizer.json"), "--prompt", prompt, "--max-tokens", "12", "--temperature", "0");
         Assert.Equal((0, output), (ggufExit, fromGguf));
 
-        string[] sampled = ["--model", _folder, "--prompt", prompt, "--max-tokens", "20", "--temperature", "1.2", "--top-k", "50", "--seed", "3"];
-        Assert.Equal(CliRunner.Run(sampled), CliRunner.Run(sampled));
-        Assert.NotEqual(CliRunner.Run(sampled).Output, CliRunner.Run([.. sampled[..^1], "4"]).Output);
+        // Sampling: the command's text is the library's seeded continuation, and the seed changes it.
+        foreach (int seed in new[] { 3, 4 })
+        {
+            var (sampledExit, sampled) = CliRunner.Run("generate", "--model", _folder, "--prompt", prompt, "--max-tokens", "20",
+                "--temperature", "1.2", "--top-k", "50", "--seed", seed.ToString(CultureInfo.InvariantCulture));
+            Assert.Equal(0, sampledExit);
+            Assert.Equal(prompt + Sampled(prompt, seed) + Environment.NewLine, sampled);
+        }
+        Assert.NotEqual(Sampled(prompt, 3), Sampled(prompt, 4));
+        Assert.NotEqual(new TextGenerator(_model, _tokenizer).Continue(prompt, GenerationSettings.Greedy(20)), Sampled(prompt, 3));
     }
+
+    private string Sampled(string prompt, int seed) => new TextGenerator(_model, _tokenizer).Continue(prompt,
+        new GenerationSettings { MaxNewTokens = 20, Temperature = 1.2, TopK = 50, Seed = seed });
 
     [Fact]
     public void LogprobsJsonHasEveryNextTokenMeanNllAndPerplexity()

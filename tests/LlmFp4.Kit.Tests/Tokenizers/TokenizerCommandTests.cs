@@ -1,22 +1,13 @@
-using System.CommandLine;
-using LlmFp4.Kit.Cli;
-using LlmFp4.Kit.Cli.Commands;
 using LlmFp4.Kit.Models.Tokenizers;
 
 namespace LlmFp4.Kit.Tests.Tokenizers;
 
+[Collection(ProcessWideStateCollection.Name)]
 public class TokenizerCommandTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("llmfp4-tokenizer-cli-").FullName;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
-
-    private static int Run(params string[] args)
-    {
-        var root = new RootCommand { CliApp.VerboseOption };
-        root.Subcommands.Add(TokenizerCommand.Create());
-        return CliApp.Run(root, args);
-    }
 
     [Fact]
     public void TrainWritesALoadableTokenizer()
@@ -25,7 +16,7 @@ public class TokenizerCommandTests : IDisposable
         File.WriteAllText(corpus, string.Concat(Enumerable.Repeat("the whale and the sea; the ship and the sea.\n", 50)));
         var output = Path.Combine(_folder, "out", "tokenizer.json");
 
-        Assert.Equal(0, Run("tokenizer", "train", "--corpus", corpus, "--vocab", "270", "--out", output));
+        Assert.Equal(0, CliRunner.Run("tokenizer", "train", "--corpus", corpus, "--vocab", "270", "--out", output).ExitCode);
 
         var tokenizer = BpeTokenizer.Load(output);
         Assert.Equal(270, tokenizer.VocabSize);
@@ -34,6 +25,11 @@ public class TokenizerCommandTests : IDisposable
     }
 
     [Fact]
-    public void MissingCorpusFailsWithExitCodeOne() =>
-        Assert.Equal(1, Run("tokenizer", "train", "--corpus", Path.Combine(_folder, "absent.txt"), "--out", Path.Combine(_folder, "t.json")));
+    public void MissingCorpusFailsWithExitCodeOneNamingTheFile()
+    {
+        string absent = Path.Combine(_folder, "absent.txt");
+        var (exit, output) = CliRunner.Run("tokenizer", "train", "--corpus", absent, "--out", Path.Combine(_folder, "t.json"));
+        Assert.Equal(1, exit);
+        Assert.Equal($"error: Corpus file '{absent}' does not exist.", output.Trim());
+    }
 }

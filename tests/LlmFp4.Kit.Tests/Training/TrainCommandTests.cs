@@ -1,10 +1,8 @@
-using System.CommandLine;
-using LlmFp4.Kit.Cli;
-using LlmFp4.Kit.Cli.Commands;
 using LlmFp4.Kit.Training;
 
 namespace LlmFp4.Kit.Tests.Training;
 
+[Collection(ProcessWideStateCollection.Name)]
 public class TrainCommandTests : IDisposable
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "llmfp4-train-cli-" + Guid.NewGuid().ToString("N"));
@@ -19,13 +17,6 @@ public class TrainCommandTests : IDisposable
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "LlmFp4Kit.sln"))) return dir.FullName;
         throw new InvalidOperationException("repository root (LlmFp4Kit.sln) not found above the test binaries.");
-    }
-
-    private static int Run(params string[] args)
-    {
-        var root = new RootCommand { CliApp.VerboseOption };
-        root.Subcommands.Add(TrainCommand.Create());
-        return CliApp.Run(root, args);
     }
 
     private static string Text(int seed, int sentences)
@@ -59,7 +50,7 @@ public class TrainCommandTests : IDisposable
         string configPath = Path.Combine(_folder, "quick.json"), output = Path.Combine(_folder, "model");
         File.WriteAllText(configPath, config.ToJson());
 
-        Assert.Equal(0, Run("train", "--config", configPath, "--out", output));
+        Assert.Equal(0, CliRunner.Run("train", "--config", configPath, "--out", output).ExitCode);
         foreach (string file in new[] { "config.json", "model.safetensors", "tokenizer.json", "MODEL_CARD.md", TrainingSession.LogFile, TrainingSession.CheckpointFile })
             Assert.True(File.Exists(Path.Combine(output, file)), $"{file} missing");
         string card = File.ReadAllText(Path.Combine(output, "MODEL_CARD.md"));
@@ -71,6 +62,8 @@ public class TrainCommandTests : IDisposable
     [Fact]
     public void ConfigAndQuickTogetherAreRejected()
     {
-        Assert.Equal(1, Run("train", "--quick", "--config", "x.json", "--out", _folder));
+        var (exit, output) = CliRunner.Run("train", "--quick", "--config", "x.json", "--out", _folder);
+        Assert.Equal(1, exit);
+        Assert.Equal("error: train: give either --config or --quick, not both.", output.Trim());
     }
 }
