@@ -132,7 +132,7 @@ public sealed class NotebookSession
         new("This session was loaded without the model (NotebookSession.Load(withModel: false)).");
 
     /// <summary>A preset (<see cref="QuantPresets.Get"/>) with this session's calibration data and search settings.</summary>
-    public QuantConfig Preset(string name) => QuantPresets.Get(name) with { Calibration = CalibrationSettings, Search = Search };
+    public QuantConfig Preset(string name) => QuantPresets.Get(name).WithSearch(Search) with { Calibration = CalibrationSettings };
 
     /// <summary>Perplexity of <paramref name="model"/> on <see cref="TestTokens"/>.</summary>
     public double Perplexity(LlamaModel model) => PerplexityEvaluator.Evaluate(model, TestTokens, null).Perplexity;

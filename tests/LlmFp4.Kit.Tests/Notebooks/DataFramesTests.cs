@@ -54,7 +54,7 @@ public class DataFramesTests
     {
         var model = TinyModel();
         var set = TinySet();
-        var fpq = Calibrator.Run(model, QuantPresets.Get("fpq:4/4/4") with { Search = new SearchSettings { Steps = 4, Rounds = 1 } }, set);
+        var fpq = Calibrator.Run(model, QuantPresets.Get("fpq:4/4/4").WithSearch(new SearchSettings { Steps = 4, Rounds = 1 }), set);
         var minMax = Calibrator.Run(model, QuantPresets.Get("minmax-int:w8a8"), set);
 
         var frame = fpq.ToDataFrame();
@@ -62,8 +62,8 @@ public class DataFramesTests
         Assert.Equal(fpq.Layers.Count, frame.Rows.Count);
         Assert.Equal(fpq.Layers.Select(l => l.Name), frame.Columns["layer"].Cast<string>());
         Assert.Equal(fpq.Layers.Select(l => (object?)l.OutputMse), Column(frame, "output MSE"));
-        Assert.Equal(fpq.Layers.Select(l => (object?)l.ActivationOffsets!.Max()), Column(frame, "max offset"));
-        Assert.Equal(fpq.Layers.Select(l => (object?)l.WeightBiases!.Average()), Column(frame, "mean weight bias"));
+        Assert.Equal(fpq.Layers.Select(l => (object?)((FpqLayerResult)l.Details!).ActivationOffsets!.Max()), Column(frame, "max offset"));
+        Assert.Equal(fpq.Layers.Select(l => (object?)((FpqLayerResult)l.Details!).WeightBiases!.Average()), Column(frame, "mean weight bias"));
         Assert.All(Column(minMax.ToDataFrame(), "max offset"), Assert.Null);
         Assert.All(Column(minMax.ToDataFrame(), "weight format"), format => Assert.Equal("INT8", format));
     }

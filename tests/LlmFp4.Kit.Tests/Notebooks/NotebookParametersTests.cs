@@ -29,10 +29,10 @@ public class NotebookParametersTests
     [Fact]
     public void ValuesParseInvariantlyAsTheDefaultsType()
     {
-        var environment = Environment(("LLMFP4_STEPS", "20"), ("LLMFP4_GAMMA", "0.5"), ("LLMFP4_METHOD", "fpq"), ("LLMFP4_LOG_SCALE", "on"));
+        var environment = Environment(("LLMFP4_STEPS", "20"), ("LLMFP4_GAMMA", "0.5"), ("LLMFP4_KIND", "fp"), ("LLMFP4_LOG_SCALE", "on"));
         Assert.Equal(20, NotebookParameters.Get("steps", 100, environment));
         Assert.Equal(0.5, NotebookParameters.Get("gamma", 1.0, environment));
-        Assert.Equal(Kit.Quantization.QuantMethod.Fpq, NotebookParameters.Get("method", Kit.Quantization.QuantMethod.MinMax, environment));
+        Assert.Equal(Kit.Quantization.NumberKind.Fp, NotebookParameters.Get("kind", Kit.Quantization.NumberKind.Int, environment));
         Assert.True(NotebookParameters.Get("log-scale", false, environment));
     }
 

@@ -28,7 +28,8 @@ public sealed class NotebookSessionTests : IDisposable
         Assert.All(session.Calibration.Windows, window => Assert.Equal(128, window.Length));
         Assert.Equal(4096, session.TestTokens.Length);
         var preset = session.Preset("fpq:4/4/4");
-        Assert.Equal((20, 1), (preset.Search.Steps, preset.Search.Rounds));
+        var search = ((FpSearchSettings)preset.Method).Search;
+        Assert.Equal((20, 1), (search.Steps, search.Rounds));
         Assert.Equal(session.CalibrationSettings, preset.Calibration);
         Assert.Null(session.FiguresDirectory);
         Assert.Null(session.Export(new Figure(), "never-written"));
