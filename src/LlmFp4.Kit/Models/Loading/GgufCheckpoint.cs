@@ -63,7 +63,7 @@ public static class GgufCheckpoint
                         $"{path}: unsupported tensor type {GgufReader.TypeName(info.Type)} for tensor {info.Name} (only F32, F16 and BF16 are read).");
                 found[name] = new CheckpointTensor
                 {
-                    Name = name, StoredName = info.Name, Shape = info.Shape.Select(d => (int)d).ToArray(), DType = dtype,
+                    Name = name, StoredName = info.Name, Shape = IntShape(path, info), DType = dtype,
                     File = path, Offset = info.Offset, Mapped = file,
                     InterleavedRopeHeads = LlamaTensorLayout.RotaryHeads(config, name),
                 };
@@ -128,6 +128,10 @@ public static class GgufCheckpoint
         return config;
     }
 
+    private static int[] IntShape(string path, GgufTensorInfo info) =>
+        info.Shape.Select(d => d <= int.MaxValue ? (int)d
+            : throw new InvalidDataException($"{path}: tensor {info.Name} has a dimension of {d}, more than the kit's arrays hold.")).ToArray();
+
     /// <summary>From the tokenizer's token list, else <c>llama.vocab_size</c>, else the embedding's row count.</summary>
     private static int VocabSize(GgufFile gguf)
     {
@@ -136,6 +140,6 @@ public static class GgufCheckpoint
             return (int)v;
         var embedding = gguf.Tensors.FirstOrDefault(t => t.Name == ToGgufName(LlamaTensorLayout.Embedding))
             ?? throw new InvalidDataException($"{gguf.Path}: no tokenizer.ggml.tokens, {Architecture}.vocab_size or token_embd.weight to size the vocabulary.");
-        return (int)embedding.Dimensions[^1];
+        return IntShape(gguf.Path, embedding).FirstOrDefault();
     }
 }

@@ -19,6 +19,7 @@ public sealed class GgufWriter
     /// </summary>
     public void AddMetadata(string key, object value)
     {
+        if (key.Length == 0) throw new ArgumentException("a metadata key must not be empty.", nameof(key));
         if (TypeOf(value, key) == GgufValueType.Array) ElementTypeOf((Array)value, key);
         if (_metadata.Any(m => m.Key == key)) throw new ArgumentException($"metadata key '{key}' added twice.");
         _metadata.Add((key, value));
@@ -39,8 +40,8 @@ public sealed class GgufWriter
     private void Add(string name, int[] shape, GgmlType type, long bytes, Action<Stream> writeData)
     {
         if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"tensor {name} added twice.");
-        if (shape.Length is 0 or > 4 || shape.Any(d => d <= 0))
-            throw new ArgumentException($"tensor {name}: shape {LlamaTensorLayout.FormatShape(shape)} must have 1 to 4 positive dimensions.");
+        if (shape.Length > 4 || shape.Any(d => d < 0))
+            throw new ArgumentException($"tensor {name}: shape {LlamaTensorLayout.FormatShape(shape)} must have at most 4 non-negative dimensions.");
         _tensors.Add((name, shape.Reverse().Select(d => (ulong)d).ToArray(), type, bytes, writeData));
     }
 
