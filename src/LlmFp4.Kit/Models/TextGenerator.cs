@@ -39,7 +39,7 @@ public sealed class TextGenerator(LlamaModel model, ITokenizer tokenizer)
         for (int n = 0; n < settings.MaxNewTokens; n++)
         {
             int next = TokenSampler.Sample(logits, settings, random);
-            if (settings.StopAtEos && next == _tokenizer.EosTokenId) yield break;
+            if (settings.StopAtEos && (next == _tokenizer.EosTokenId || _model.Config.EosTokenId?.Contains(next) == true)) yield break;
             yield return next;
             tokens.Add(next);
             if (n + 1 == settings.MaxNewTokens) yield break;

@@ -99,7 +99,7 @@ public static class GgufCheckpoint
         double? Real(string key) =>
             !metadata.TryGetValue($"{arch}.{key}", out var value) ? null
             : GgufReader.AsDouble(value) ?? throw new InvalidDataException($"{path}: metadata {arch}.{key} = {value} is not a number.");
-        int? TokenId(string key) => metadata.TryGetValue(key, out var value) && GgufReader.AsInteger(value) is long id ? (int)id : null;
+        TokenIds? TokenId(string key) => metadata.TryGetValue(key, out var value) && GgufReader.AsInteger(value) is long id ? (int)id : null;
 
         int heads = Integer("attention.head_count");
         var config = new LlamaConfig
@@ -125,6 +125,14 @@ public static class GgufCheckpoint
         int rotaryDims = OptionalInteger("rope.dimension_count") ?? config.HeadDim;
         if (rotaryDims != config.HeadDim)
             throw new InvalidDataException($"{path}: {arch}.rope.dimension_count {rotaryDims} differs from the head dimension {config.HeadDim} (partial rotary is not supported).");
+        foreach (string key in new[] { "attention.key_length", "attention.value_length" })
+            if (OptionalInteger(key) is int length && length != config.HeadDim)
+                throw new InvalidDataException($"{path}: {arch}.{key} {length} differs from embedding_length / head_count = {config.HeadDim}; the kit's runtime needs them equal.");
+        // RoPE scaling changes every position's frequencies; llama.cpp keeps Llama 3.1's as the rope_freqs tensor.
+        if (metadata.TryGetValue($"{arch}.rope.scaling.type", out var scaling) && !Equals(scaling, "none"))
+            throw new InvalidDataException($"{path}: {arch}.rope.scaling.type '{scaling}' is not supported (RoPE scaling is read from a Hugging Face config.json).");
+        if (gguf.Tensors.Any(t => t.Name == "rope_freqs.weight"))
+            throw new InvalidDataException($"{path}: tensor rope_freqs.weight (per-frequency RoPE factors, Llama 3.1's rope scaling) is not supported in GGUF files; use the Hugging Face folder.");
         return config;
     }
 

@@ -108,8 +108,8 @@ public sealed class GgufWriter
         gguf.AddMetadata("llama.attention.head_count_kv", (uint)config.KeyValueHeads);
         gguf.AddMetadata("llama.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
         gguf.AddMetadata("llama.rope.freq_base", (float)config.RopeTheta);
-        if (config.BosTokenId is int bos) gguf.AddMetadata("tokenizer.ggml.bos_token_id", (uint)bos);
-        if (config.EosTokenId is int eos) gguf.AddMetadata("tokenizer.ggml.eos_token_id", (uint)eos);
+        if (config.BosTokenId is { } bos) gguf.AddMetadata("tokenizer.ggml.bos_token_id", (uint)bos.First);
+        if (config.EosTokenId is { } eos) gguf.AddMetadata("tokenizer.ggml.eos_token_id", (uint)eos.First);
         foreach (var (name, shape) in LlamaTensorLayout.Expected(config))
         {
             float[] values = weights[name];
