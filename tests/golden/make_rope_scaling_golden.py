@@ -6,8 +6,8 @@ computes in plain torch, float32:
   - the inverse frequencies and attention factor, written here after transformers' modeling_rope_utils.py
     (ROPE_INIT_FUNCTIONS: default, linear, dynamic, yarn, llama3; cos and sin are multiplied by the attention factor
     as LlamaRotaryEmbedding does);
-  - the logits of one 24-token sequence with Hugging Face's LlamaForCausalLM forward (the same as make_llama_golden.py,
-    with those frequencies; with tie_word_embeddings the head is the embedding matrix).
+  - the logits of one 24-token sequence with make_llama_golden.py's LlamaForCausalLM forward, given those frequencies
+    (with tie_word_embeddings the head is the embedding matrix).
 
 Writes llama_rope_scaling.json: [{"name", "config" (the fields merged into llama_tiny/config.json), "inv_freq",
 "attention_factor", "ids", "logits_offset"}] and llama_rope_scaling.bin: the logits of every variant, float32
@@ -22,7 +22,7 @@ import struct
 
 import torch
 
-from make_llama_golden import rms_norm, rotate_half
+from make_llama_golden import forward
 
 torch.manual_seed(1)
 torch.set_num_threads(1)
@@ -131,35 +131,6 @@ def inverse_frequencies(c):
         extrapolation_factor = 1 - ramp
         return interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor, attention_factor
     raise ValueError(rope_type)
-
-
-def forward(w, c, ids, inv_freq, attention_factor):
-    hidden, heads, kv_heads = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
-    head_dim, eps, n = hidden // heads, c["rms_norm_eps"], len(ids)
-    freqs = torch.outer(torch.arange(n).float(), inv_freq)
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos() * attention_factor, emb.sin() * attention_factor
-    mask = torch.full((n, n), float("-inf")).triu(1)
-
-    x = w["model.embed_tokens.weight"][torch.tensor(ids)]
-    for i in range(c["num_hidden_layers"]):
-        p = f"model.layers.{i}."
-        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = (h @ w[p + "self_attn.q_proj.weight"].T).view(n, heads, head_dim).transpose(0, 1)
-        k = (h @ w[p + "self_attn.k_proj.weight"].T).view(n, kv_heads, head_dim).transpose(0, 1)
-        v = (h @ w[p + "self_attn.v_proj.weight"].T).view(n, kv_heads, head_dim).transpose(0, 1)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
-        k = k.repeat_interleave(heads // kv_heads, dim=0)
-        v = v.repeat_interleave(heads // kv_heads, dim=0)
-        scores = q @ k.transpose(1, 2) / math.sqrt(head_dim) + mask
-        attn = torch.softmax(scores, dim=-1) @ v
-        x = x + attn.transpose(0, 1).reshape(n, hidden) @ w[p + "self_attn.o_proj.weight"].T
-        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gate = torch.nn.functional.silu(h @ w[p + "mlp.gate_proj.weight"].T)
-        x = x + (gate * (h @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
-    head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings") else w["lm_head.weight"]
-    return rms_norm(x, w["model.norm.weight"], eps) @ head.T
 
 
 def main():

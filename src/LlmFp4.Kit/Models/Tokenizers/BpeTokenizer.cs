@@ -97,20 +97,9 @@ public sealed class BpeTokenizer : ITokenizer
     /// </summary>
     public static BpeTokenizer Parse(string json, string source, TokenizerConfig? config = null)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true });
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON ({ex.Message}).", ex);
-        }
-        using (document)
+        using (var document = TokenizerPipeline.ParseObject(json, source))
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{source}: the top level is not a JSON object.");
             if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{source}: field 'model' is missing.");
             string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!

@@ -46,20 +46,9 @@ public sealed record TokenizerConfig(string? BosToken, string? EosToken, bool? A
     /// <exception cref="InvalidDataException">Not a JSON object, or a field has the wrong type.</exception>
     public static TokenizerConfig Parse(string json, string source)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true });
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON ({ex.Message}).", ex);
-        }
-        using (document)
+        using (var document = TokenizerPipeline.ParseObject(json, source))
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{source}: the top level is not a JSON object.");
             return new TokenizerConfig(Token(root, "bos_token", source), Token(root, "eos_token", source),
                 Flag(root, "add_bos_token", source), Flag(root, "add_eos_token", source),
                 root.TryGetProperty("tokenizer_class", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null)

@@ -376,6 +376,25 @@ internal static class TokenizerPipeline
         throw new InvalidDataException($"{file}: {field}.pattern has neither a \"String\" nor a \"Regex\" entry.");
     }
 
+    /// <summary>A tokenizer file's JSON, whose top level must be an object; errors name <paramref name="source"/>.</summary>
+    /// <exception cref="InvalidDataException">Not valid JSON, or not an object.</exception>
+    public static JsonDocument ParseObject(string json, string source)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true });
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{source}: not valid JSON ({ex.Message}).", ex);
+        }
+        if (document.RootElement.ValueKind == JsonValueKind.Object)
+            return document;
+        document.Dispose();
+        throw new InvalidDataException($"{source}: the top level is not a JSON object.");
+    }
+
     private static string Type(JsonElement e, string file, string field) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String
             ? t.GetString()!
