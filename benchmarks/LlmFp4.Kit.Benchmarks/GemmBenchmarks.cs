@@ -1,45 +1,109 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using BenchmarkDotNet.Attributes;
 using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Benchmarks;
 
 /// <summary>
-/// Both GEMM backends on the products of the default model's training step with 2048 tokens:
-/// NT = X·Wᵀ (forward), NN = dY·W (input gradient), TN = dYᵀ·X (weight gradient).
+/// Both GEMM backends on the products the default model's shape needs: the forward's tall-skinny X·Wᵀ for 2048 tokens
+/// (q/k/v/o, gate/up, down, lm_head), decoding's one-token matrix-vector products, and calibration's Gram matrices XᵀX over
+/// 4096 tokens. Shapes read "op m×n×k" with op NT = A·Bᵀ, TN = Aᵀ·B. "% of peak" divides GFLOP/s by the fp32 FMA peak
+/// measured in the same process (a register-only FMA loop on every core; it is printed with the first row).
 /// </summary>
 [Config(typeof(Config))]
 public class GemmBenchmarks
 {
     private sealed class Config : ShortInProcessConfig
     {
-        public Config() => AddColumn(new ThroughputColumn("GFLOP/s", Flops, 1e9));
+        public Config()
+        {
+            AddColumn(new ThroughputColumn("GFLOP/s", Flops, 1e9));
+            AddColumn(new ThroughputColumn("% of peak", Flops, MeasuredPeak.Value * 1e7));
+        }
 
         private static double Flops(BenchmarkDotNet.Running.BenchmarkCase benchmarkCase)
         {
-            var (m, n, k) = Parse((string)ThroughputColumn.Parameter(benchmarkCase, nameof(Shape))!);
+            var (_, m, n, k) = Parse((string)ThroughputColumn.Parameter(benchmarkCase, nameof(Shape))!);
             return 2.0 * m * n * k;
         }
     }
 
-    [Params("openblas", "managed")] public string Backend { get; set; } = "";
-    [Params("2048x256x256", "2048x768x256", "2048x4096x256")] public string Shape { get; set; } = "";
-    [Params("NT", "NN", "TN")] public string Transpose { get; set; } = "";
+    [Params("managed", "openblas")] public string Backend { get; set; } = "";
+
+    [Params("NT 2048x256x256", "NT 2048x768x256", "NT 2048x256x768", "NT 2048x4096x256",
+        "NT 1x256x256", "NT 1x768x256", "NT 1x256x768", "NT 1x4096x256", "TN 256x256x4096", "TN 768x768x4096")]
+    public string Shape { get; set; } = "";
 
     private IGemmBackend _gemm = null!;
     private float[] _a = [], _b = [], _c = [];
+    private string _op = "";
     private int _m, _n, _k;
 
-    private static (int M, int N, int K) Parse(string shape)
+    /// <summary>GFLOP/s of fused multiply-adds on 12 independent Vector512 (or Vector256) registers, all cores at once.</summary>
+    internal static readonly Lazy<double> MeasuredPeak = new(() =>
     {
-        int[] dims = shape.Split('x').Select(int.Parse).ToArray();
-        return (dims[0], dims[1], dims[2]);
+        const long iterations = 20_000_000;
+        int lanes = Vector512.IsHardwareAccelerated ? 16 : 8;
+        FmaLoop(1000);
+        double best = 0;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            var clock = Stopwatch.StartNew();
+            Parallel.For(0, Environment.ProcessorCount, _ => FmaLoop(iterations));
+            best = Math.Max(best, Environment.ProcessorCount * iterations * 12.0 * lanes * 2 / clock.Elapsed.TotalSeconds / 1e9);
+        }
+        Console.WriteLine($"// measured fp32 FMA peak: {best:F0} GFLOP/s on {Environment.ProcessorCount} cores");
+        return best;
+    });
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float FmaLoop(long iterations)
+    {
+        if (!Vector512.IsHardwareAccelerated) return FmaLoop256(iterations);
+        var a = Vector512.Create(1f);
+        var b = Vector512.Create(0.999f);
+        Vector512<float> c0 = a, c1 = a, c2 = a, c3 = a, c4 = a, c5 = a, c6 = a, c7 = a, c8 = a, c9 = a, c10 = a, c11 = a;
+        for (long i = 0; i < iterations; i++)
+        {
+            c0 = Vector512.FusedMultiplyAdd(c0, b, a); c1 = Vector512.FusedMultiplyAdd(c1, b, a); c2 = Vector512.FusedMultiplyAdd(c2, b, a);
+            c3 = Vector512.FusedMultiplyAdd(c3, b, a); c4 = Vector512.FusedMultiplyAdd(c4, b, a); c5 = Vector512.FusedMultiplyAdd(c5, b, a);
+            c6 = Vector512.FusedMultiplyAdd(c6, b, a); c7 = Vector512.FusedMultiplyAdd(c7, b, a); c8 = Vector512.FusedMultiplyAdd(c8, b, a);
+            c9 = Vector512.FusedMultiplyAdd(c9, b, a); c10 = Vector512.FusedMultiplyAdd(c10, b, a); c11 = Vector512.FusedMultiplyAdd(c11, b, a);
+        }
+        return (c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11).ToScalar();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float FmaLoop256(long iterations)
+    {
+        var a = Vector256.Create(1f);
+        var b = Vector256.Create(0.999f);
+        Vector256<float> c0 = a, c1 = a, c2 = a, c3 = a, c4 = a, c5 = a, c6 = a, c7 = a, c8 = a, c9 = a, c10 = a, c11 = a;
+        for (long i = 0; i < iterations; i++)
+        {
+            c0 = Vector256.FusedMultiplyAdd(c0, b, a); c1 = Vector256.FusedMultiplyAdd(c1, b, a); c2 = Vector256.FusedMultiplyAdd(c2, b, a);
+            c3 = Vector256.FusedMultiplyAdd(c3, b, a); c4 = Vector256.FusedMultiplyAdd(c4, b, a); c5 = Vector256.FusedMultiplyAdd(c5, b, a);
+            c6 = Vector256.FusedMultiplyAdd(c6, b, a); c7 = Vector256.FusedMultiplyAdd(c7, b, a); c8 = Vector256.FusedMultiplyAdd(c8, b, a);
+            c9 = Vector256.FusedMultiplyAdd(c9, b, a); c10 = Vector256.FusedMultiplyAdd(c10, b, a); c11 = Vector256.FusedMultiplyAdd(c11, b, a);
+        }
+        return (c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11).ToScalar();
+    }
+
+    private static (string Op, int M, int N, int K) Parse(string shape)
+    {
+        string[] parts = shape.Split(' ');
+        int[] dims = parts[1].Split('x').Select(int.Parse).ToArray();
+        return (parts[0], dims[0], dims[1], dims[2]);
     }
 
     [GlobalSetup]
     public void Setup()
     {
+        _ = MeasuredPeak.Value;
         _gemm = ShortInProcessConfig.Backend(Backend);
-        (_m, _n, _k) = Parse(Shape);
+        (_op, _m, _n, _k) = Parse(Shape);
         var random = new Random(0);
         _a = Enumerable.Range(0, _m * _k).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
         _b = Enumerable.Range(0, _k * _n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
@@ -47,5 +111,5 @@ public class GemmBenchmarks
     }
 
     [Benchmark]
-    public void MatMul() => _gemm.MatMul(_a, _b, _c, _m, _n, _k, Transpose[0] == 'T', Transpose[1] == 'T', 1, 0);
+    public void MatMul() => _gemm.MatMul(_a, _b, _c, _m, _n, _k, _op[0] == 'T', _op[1] == 'T', 1, 0);
 }

@@ -53,8 +53,9 @@ internal static class ModelFiles
             config => CalibrationSet(config.Calibration, null, null), modelSource: modelPath,
             progress: new SynchronousProgress<CalibrationProgress>(p =>
             {
-                if (p.Stage == "layers") AnsiConsole.MarkupLineInterpolated($"[grey]calibrating {quant}: {p.Item} ({p.Done}/{p.Total})[/]");
+                if (p.Stage == CalibrationStage.Layers) AnsiConsole.MarkupLineInterpolated($"[grey]calibrating {quant}: {p.Item} ({p.Done}/{p.Total})[/]");
             }));
+        if (result.LoadNote is { } note) AnsiConsole.MarkupLineInterpolated($"[yellow]{note}[/]");
         result.Apply(model);
         return $"{result.Config.Name ?? "config"}@{result.ConfigHash}";
     }

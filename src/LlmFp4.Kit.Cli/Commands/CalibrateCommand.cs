@@ -74,8 +74,8 @@ public static class CalibrateCommand
                 var phase = context.AddTask("capture");
                 result = Calibrator.Run(model, config, set, new SynchronousProgress<CalibrationProgress>(p =>
                 {
-                    var bar = p.Stage == "layers" ? overall : phase;
-                    bar.Description = Markup.Escape(p.Stage == "layers" ? $"layers: {p.Item}" : $"{p.Stage}: {p.Item}");
+                    var bar = p.Stage == CalibrationStage.Layers ? overall : phase;
+                    bar.Description = Markup.Escape($"{p.Stage.ToString().ToLowerInvariant()}: {p.Item}");
                     bar.MaxValue = Math.Max(1, p.Total);
                     bar.Value = p.Done;
                 }), source);
@@ -91,8 +91,8 @@ public static class CalibrateCommand
         foreach (var layer in result.Layers)
             table.AddRow(Markup.Escape(layer.Name), layer.WeightFormat ?? "—", layer.ActivationFormat ?? "—",
                 layer.OutputMse?.ToString("G4") ?? "—",
-                layer.Search is { } s ? $"{s.Rounds.Count}{(s.ConvergedAfterRound is { } c ? $" (stable after {c})" : "")}" : "—",
-                layer.Fold is { } f ? $"{f.OffGrid}/{f.NonZero}" : "—");
+                layer.Details is FpqLayerResult { Search: var s } ? $"{s.Rounds.Count}{(s.ConvergedAfterRound is { } c ? $" (stable after {c})" : "")}" : "—",
+                layer.Details is FpqLayerResult { Fold: { } f } ? $"{f.OffGrid}/{f.NonZero}" : "—");
         if (result.Embedding is { } e)
             table.AddRow("model.embed_tokens", e.Format, "—", $"{e.Mse:G4} (table)", "—", "—");
         return table;

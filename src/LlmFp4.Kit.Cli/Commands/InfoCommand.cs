@@ -30,6 +30,7 @@ public static class InfoCommand
     {
         static string YesNo(bool value) => value ? "yes" : "no";
         yield return ("LlmFp4.Kit", KitInfo.Version);
+        yield return ("built from commit", KitInfo.Commit ?? "unknown (built outside a git checkout)");
         yield return (".NET runtime", $"{RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier})");
         yield return ("OS", RuntimeInformation.OSDescription);
         yield return ("CPU cores", Environment.ProcessorCount.ToString());
@@ -37,6 +38,7 @@ public static class InfoCommand
         yield return ("Vector256 accelerated", YesNo(Vector256.IsHardwareAccelerated));
         yield return ("GEMM backend", Gemm.Backend.Name);
         yield return ("GEMM backend chosen because", Gemm.BackendReason);
+        yield return ("GEMM results fixed by", Gemm.Backend.Version);
         yield return ("Chromium (PNG figures)", FigureExport.ChromiumPath ?? "not found (Debian: apt-get install chromium, or set " + FigureExport.ChromiumVariable + ")");
         yield return ("plotly.js (figures)", FigureExport.PlotlyJsPath ?? FigureExport.PlotlyJsMissingMessage);
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
@@ -14,10 +15,10 @@ public sealed record HeldOutEvaluation(string Split, long PredictedTokens, doubl
 public static class ModelCard
 {
     /// <summary>
-    /// Perplexity of <paramref name="model"/> on <paramref name="tokens"/> cut into non-overlapping windows of
-    /// <paramref name="window"/> tokens (the last, shorter one included; each window starts from an empty context),
-    /// scored with <see cref="LlamaModel.TokenLogProbs"/>, beside an add-one-smoothed unigram model estimated on
-    /// <paramref name="trainTokens"/> and scored on exactly the same predicted tokens.
+    /// Perplexity of <paramref name="model"/> on <paramref name="tokens"/> as <see cref="PerplexityEvaluator"/> defines it
+    /// (the kit's one definition, also used by <c>eval</c> and <c>reproduce</c>): windows of <paramref name="window"/>
+    /// tokens that carry one token of context over, so every token but the first is scored once. Beside it an
+    /// add-one-smoothed unigram model estimated on <paramref name="trainTokens"/>, scored on exactly the same tokens.
     /// </summary>
     public static HeldOutEvaluation Evaluate(string split, LlamaModel model, int[] tokens, int[] trainTokens, int window,
         IProgress<(int Done, int Total)>? progress = null)
@@ -27,29 +28,12 @@ public static class ModelCard
         var counts = new long[vocab];
         foreach (int token in trainTokens) counts[token]++;
         double unigramDenominator = trainTokens.LongLength + vocab;
+        double unigramNll = 0;
+        for (int i = 1; i < tokens.Length; i++) unigramNll -= Math.Log((counts[tokens[i]] + 1) / unigramDenominator);
 
-        var windows = new List<int[]>();
-        for (int start = 0; start + 1 < tokens.Length; start += window)
-            windows.Add(tokens.AsSpan(start, Math.Min(window, tokens.Length - start)).ToArray());
-        double modelNll = 0, unigramNll = 0;
-        long predicted = 0;
-        const int batch = 8;
-        for (int first = 0; first < windows.Count; first += batch)
-        {
-            var group = windows.GetRange(first, Math.Min(batch, windows.Count - first));
-            float[][] logProbs = model.TokenLogProbs(group);
-            for (int w = 0; w < group.Count; w++)
-            {
-                for (int i = 0; i < logProbs[w].Length; i++)
-                {
-                    modelNll -= logProbs[w][i];
-                    unigramNll -= Math.Log((counts[group[w][i + 1]] + 1) / unigramDenominator);
-                }
-                predicted += logProbs[w].Length;
-            }
-            progress?.Report((first + group.Count, windows.Count));
-        }
-        return new HeldOutEvaluation(split, predicted, Math.Exp(modelNll / predicted), Math.Exp(unigramNll / predicted));
+        var result = PerplexityEvaluator.Evaluate(model, tokens, null, new PerplexityOptions(WindowLength: window, BatchSize: 8),
+            progress is null ? null : new SynchronousProgress<EvalProgress>(p => progress.Report((p.Done, p.Total))));
+        return new HeldOutEvaluation(split, result.TokenCount, result.Perplexity, Math.Exp(unigramNll / result.TokenCount));
     }
 
     /// <summary>
@@ -162,8 +146,9 @@ public static class ModelCard
         s.AppendLine();
         s.AppendLine("## Held-out perplexity");
         s.AppendLine();
-        s.AppendLine(F($"Non-overlapping {config.SequenceLength}-token windows of each split, each scored from an empty context (`LlamaModel.TokenLogProbs`);"));
-        s.AppendLine("the unigram baseline is an add-one-smoothed unigram model estimated on the training split, scored on the same tokens.");
+        s.AppendLine(F($"{config.SequenceLength}-token windows of each split that carry one token of context over, so every token but the first is scored"));
+        s.AppendLine("once (`PerplexityEvaluator`, the definition `eval` and `reproduce` use); the unigram baseline is an add-one-smoothed");
+        s.AppendLine("unigram model estimated on the training split, scored on the same tokens.");
         s.AppendLine();
         s.AppendLine("| split | predicted tokens | model perplexity | unigram perplexity |");
         s.AppendLine("|---|---:|---:|---:|");

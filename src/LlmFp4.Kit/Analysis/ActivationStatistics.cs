@@ -26,11 +26,11 @@ public static class ActivationStatistics
         var statistics = new List<ChannelStatistics>(groups.Count);
         foreach (var (group, index) in groups.Select((g, i) => (g, i)))
         {
-            progress?.Report(new("statistics", group.Name, index, groups.Count));
+            progress?.Report(new(CalibrationStage.Layers, group.Name, index, groups.Count));
             statistics.Add(ChannelStatistics.Compute(group.Name, group.Inputs, group.Tokens, group.Features));
             group.Inputs = [];
         }
-        progress?.Report(new("statistics", "done", groups.Count, groups.Count));
+        progress?.Report(new(CalibrationStage.Layers, "done", groups.Count, groups.Count));
         return statistics;
     }
 }

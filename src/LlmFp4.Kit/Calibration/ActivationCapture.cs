@@ -3,8 +3,21 @@ using LlmFp4.Kit.Quantization;
 
 namespace LlmFp4.Kit.Calibration;
 
+/// <summary>The stages a calibration reports progress in.</summary>
+public enum CalibrationStage
+{
+    /// <summary>The full-precision forward passes over the calibration windows.</summary>
+    Capture,
+
+    /// <summary>The layer loop: one step per input group.</summary>
+    Layers,
+
+    /// <summary>Inside a group: the candidates of a search phase, or the layers a method rounds one after another.</summary>
+    Search,
+}
+
 /// <summary>Progress of a calibration: a stage, the item being worked on, and how far along the stage is.</summary>
-public readonly record struct CalibrationProgress(string Stage, string Item, int Done, int Total);
+public readonly record struct CalibrationProgress(CalibrationStage Stage, string Item, int Done, int Total);
 
 /// <summary>
 /// Runs the full-precision model over a calibration set and keeps what the calibrators need: each input group's
@@ -12,7 +25,7 @@ public readonly record struct CalibrationProgress(string Stage, string Item, int
 /// </summary>
 public static class ActivationCapture
 {
-    /// <summary>Tokens per forward pass (whole windows); bounds the logits buffer.</summary>
+    /// <summary>Tokens per forward pass (whole windows); bounds the model's activation buffers.</summary>
     private const int BatchTokens = 4096;
 
     /// <summary>
@@ -20,7 +33,7 @@ public static class ActivationCapture
     /// <paramref name="attentionPoints"/> (pass none to skip them). The model's observer and those points' quantizers are
     /// restored afterwards; the model must not be quantized yet.
     /// </summary>
-    public static IReadOnlyDictionary<string, float> Run(LlamaModel model, CalibrationSet set, IReadOnlyList<InputGroup> groups,
+    public static IReadOnlyDictionary<string, float> Run(IQuantizableModel model, CalibrationSet set, IReadOnlyList<InputGroup> groups,
         IReadOnlyList<QuantizationPoint>? attentionPoints = null, IProgress<CalibrationProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -39,7 +52,6 @@ public static class ActivationCapture
         try
         {
             int next = 0;
-            var logits = new float[Math.Min(tokens, Math.Max(BatchTokens, set.Windows.Max(w => w.Length))) * (long)model.VocabSize];
             while (next < set.Windows.Count)
             {
                 var batch = new List<int[]>();
@@ -49,9 +61,9 @@ public static class ActivationCapture
                     batch.Add(set.Windows[next]);
                     batchTokens += set.Windows[next++].Length;
                 }
-                model.Forward(batch, logits);
+                model.RunForCapture(batch);
                 observer.Advance(batchTokens);
-                progress?.Report(new("capture", "calibration forward", next, set.Windows.Count));
+                progress?.Report(new(CalibrationStage.Capture, "calibration forward", next, set.Windows.Count));
             }
         }
         finally

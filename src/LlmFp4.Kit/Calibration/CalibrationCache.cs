@@ -12,6 +12,7 @@ public static class CalibrationCache
     /// <summary>Where results go when no folder is named: <c>results/calibration</c> under the current directory.</summary>
     public static string DefaultRoot => Path.Combine("results", "calibration");
 
+    /// <summary>The folder of <paramref name="config"/>'s result on <paramref name="model"/> under <paramref name="root"/>.</summary>
     public static string DirectoryFor(string root, ModelIdentity model, QuantConfig config) =>
         Path.Combine(root, $"{model.WeightsSha256}-{config.Hash}");
 
@@ -20,7 +21,7 @@ public static class CalibrationCache
     /// config file is looked up in <paramref name="root"/>, and calibrated (then saved there) when missing.
     /// <paramref name="calibrationSet"/> is called only then.
     /// </summary>
-    public static CalibrationResult Resolve(string quant, LlamaModel model, string root, Func<QuantConfig, CalibrationSet> calibrationSet,
+    public static CalibrationResult Resolve(string quant, IQuantizableModel model, string root, Func<QuantConfig, CalibrationSet> calibrationSet,
         IProgress<CalibrationProgress>? progress = null, string? modelSource = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(quant);
@@ -34,7 +35,7 @@ public static class CalibrationCache
     /// a fresh calibration saved there when none exists or <paramref name="force"/> is set. <paramref name="calibrationSet"/>
     /// is called only to calibrate. The model must be the full-precision one (calibration captures its activations).
     /// </summary>
-    public static (CalibrationResult Result, bool Reused) GetOrCalibrate(QuantConfig config, LlamaModel model, string root,
+    public static (CalibrationResult Result, bool Reused) GetOrCalibrate(QuantConfig config, IQuantizableModel model, string root,
         Func<QuantConfig, CalibrationSet> calibrationSet, bool force = false, IProgress<CalibrationProgress>? progress = null, string? modelSource = null)
     {
         ArgumentNullException.ThrowIfNull(config);

@@ -1,8 +1,11 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Calibration;
 
@@ -17,8 +20,13 @@ public sealed record FoldCheck(long NonZero, long OffGrid, long FlushedToZero);
 /// <summary>What calibration chose for one linear layer (the quantized weights themselves are in the tensors file).</summary>
 public sealed record LayerCalibration
 {
+    /// <summary>Hugging Face module name, e.g. <c>model.layers.0.self_attn.q_proj</c>.</summary>
     public required string Name { get; init; }
+
+    /// <summary>Input channels.</summary>
     public required int InFeatures { get; init; }
+
+    /// <summary>Output channels.</summary>
     public required int OutFeatures { get; init; }
 
     /// <summary>The weight grid (scales per output channel or group); GPTQ rounds on it in its own order.</summary>
@@ -29,41 +37,61 @@ public sealed record LayerCalibration
 
     /// <summary>E.g. "E2M1" or "INT4".</summary>
     public string? WeightFormat { get; init; }
+
+    /// <summary>E.g. "E2M1", "INT8" or "INT8 per-token dynamic".</summary>
     public string? ActivationFormat { get; init; }
-
-    /// <summary>FP exponent bias per output channel (the scale is 2^-b on the bias-0 format).</summary>
-    public double[]? WeightBiases { get; init; }
-
-    /// <summary>FP activation bias: per tensor, or ρ shared by the pre-shifted channels.</summary>
-    public double? ActivationBias { get; init; }
-
-    /// <summary>FPQ: integer bias offset of each input channel (channel j has bias ρ + o_j).</summary>
-    public int[]? ActivationOffsets { get; init; }
-
-    /// <summary>SmoothQuant, and FPTQ's logarithmic equalization: s_j per input channel (X/s, s·W).</summary>
-    public float[]? SmoothingScales { get; init; }
-
-    /// <summary>RPTQ: sizes of the input-channel clusters, in the reordered channel order (each has its own activation range).</summary>
-    public int[]? InputClusterSizes { get; init; }
-
-    /// <summary>FPTQ: the treatment of this layer's input chosen from max|X| ("static", "equalized", "dynamic").</summary>
-    public string? ActivationPolicy { get; init; }
 
     /// <summary>mean((X·Wᵀ − X̂·Ŵᵀ)²) of this layer alone on the calibration set.</summary>
     public double? OutputMse { get; init; }
 
-    public FoldCheck? Fold { get; init; }
-    public SearchTrace? Search { get; init; }
+    /// <summary>What the method alone records (biases and search curves, smoothing scales, clusters, policy); null when nothing.</summary>
+    public MethodLayerResult? Details { get; init; }
 }
+
+/// <summary>The per-layer record of one method; the JSON <c>method</c> names it as in <see cref="MethodSettings"/>.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "method")]
+[JsonDerivedType(typeof(MinMaxLayerResult), "minmax")]
+[JsonDerivedType(typeof(FpqLayerResult), "fpq")]
+[JsonDerivedType(typeof(SmoothQuantLayerResult), "smoothquant")]
+[JsonDerivedType(typeof(RptqLayerResult), "rptq")]
+[JsonDerivedType(typeof(FptqLayerResult), "fptq")]
+public abstract record MethodLayerResult;
+
+/// <summary>MinMax with FP formats: the exponent biases the ranges gave.</summary>
+/// <param name="WeightBiases">FP exponent bias per output channel (the scale is 2^-b on the bias-0 format).</param>
+/// <param name="ActivationBias">FP activation bias of the whole input.</param>
+public sealed record MinMaxLayerResult(double[]? WeightBiases, double? ActivationBias) : MethodLayerResult;
+
+/// <summary>The FPQ baseline and FPQ searches.</summary>
+/// <param name="WeightBiases">FP exponent bias per output channel (the scale is 2^-b on the bias-0 format).</param>
+/// <param name="ActivationBias">FP activation bias: per tensor, or ρ shared by the pre-shifted channels.</param>
+/// <param name="ActivationOffsets">FPQ: integer bias offset of each input channel (channel j has bias ρ + o_j).</param>
+/// <param name="Fold">FPQ: what folding the offsets into the weight columns does to the weight grid.</param>
+/// <param name="Search">The rounds of the search with every candidate's error.</param>
+public sealed record FpqLayerResult(double[]? WeightBiases, double? ActivationBias, int[]? ActivationOffsets, FoldCheck? Fold, SearchTrace Search)
+    : MethodLayerResult;
+
+/// <summary>SmoothQuant: s_j per input channel (X/s, s·W).</summary>
+public sealed record SmoothQuantLayerResult(float[] SmoothingScales) : MethodLayerResult;
+
+/// <summary>RPTQ: sizes of the input-channel clusters, in the reordered channel order (each has its own activation range).</summary>
+public sealed record RptqLayerResult(int[] InputClusterSizes) : MethodLayerResult;
+
+/// <summary>FPTQ: the treatment of this layer's input chosen from max|X|, and the equalization scales when equalized.</summary>
+public sealed record FptqLayerResult(FptqPolicy Policy, float[]? SmoothingScales) : MethodLayerResult;
 
 /// <summary>The embedding table's quantization: format, per-row grid, table MSE and (searched methods) the curves.</summary>
 public sealed record EmbeddingCalibration(string Format, TensorQuantizer Quantizer, double Mse, IReadOnlyList<FormatCurve>? Search);
 
-/// <summary>Which model a result belongs to: its config and a hash of its full-precision weights.</summary>
-public sealed record ModelIdentity(string? Source, LlamaConfig Config, long Parameters, string WeightsSha256)
+/// <summary>Which model a result belongs to: its architecture, its config (as JSON) and a hash of its full-precision weights.</summary>
+/// <param name="Source">Where the model was loaded from, when known.</param>
+/// <param name="Config">The model's config object as JSON (LLaMA: its <c>LlamaConfig</c>).</param>
+/// <param name="Parameters">Number of parameters hashed.</param>
+/// <param name="WeightsSha256">First 16 hex digits of the SHA-256 of every parameter's name and float32 bytes.</param>
+public sealed record ModelIdentity(string? Source, JsonElement Config, long Parameters, string WeightsSha256)
 {
-    /// <summary>SHA-256 (first 16 hex digits) over every parameter's name and float32 bytes, in checkpoint order.</summary>
-    public static ModelIdentity Of(LlamaModel model, string? source = null)
+    /// <summary>SHA-256 (first 16 hex digits) over every parameter's name and float32 bytes, in <see cref="IQuantizableModel.NamedWeights"/> order.</summary>
+    public static ModelIdentity Of(IQuantizableModel model, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -74,7 +102,8 @@ public sealed record ModelIdentity(string? Source, LlamaConfig Config, long Para
             sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tensor.Data.AsSpan()));
             parameters += tensor.Data.Length;
         }
-        return new ModelIdentity(source, model.Config, parameters, Convert.ToHexStringLower(sha.GetHashAndReset())[..16]);
+        var config = JsonSerializer.SerializeToElement(model.Config, model.Config.GetType(), QuantConfig.JsonOptions);
+        return new ModelIdentity(source, config, parameters, Convert.ToHexStringLower(sha.GetHashAndReset())[..16]);
     }
 }
 
@@ -86,24 +115,45 @@ public sealed record ModelIdentity(string? Source, LlamaConfig Config, long Para
 /// </summary>
 public sealed class CalibrationResult
 {
+    /// <summary>The choices, config and identity, as JSON.</summary>
     public const string JsonFile = "result.json";
+
+    /// <summary>The replaced parameters, float32 safetensors.</summary>
     public const string TensorsFile = "tensors.safetensors";
 
+    /// <summary>The config calibrated.</summary>
     public required QuantConfig Config { get; init; }
+
+    /// <summary><see cref="QuantConfig.Hash"/> of <see cref="Config"/>.</summary>
     public string ConfigHash => Config.Hash;
+
+    /// <summary>The model calibrated (results apply to it only).</summary>
     public required ModelIdentity Model { get; init; }
+
+    /// <summary>Tokens of the calibration set.</summary>
     public int CalibrationTokens { get; init; }
+
+    /// <summary>Every quantized linear layer, in execution order.</summary>
     public required IReadOnlyList<LayerCalibration> Layers { get; init; }
+
+    /// <summary>The token embedding's quantization, or null when it stays in full precision.</summary>
     public EmbeddingCalibration? Embedding { get; init; }
 
     /// <summary>Quantizers of the attention-matmul points, by point name.</summary>
     public IReadOnlyDictionary<string, TensorQuantizer> AttentionQuantizers { get; init; } = new Dictionary<string, TensorQuantizer>();
 
+    /// <summary>What produced it (kit version and commit, GEMM backend): this process for a new result, the file's for a loaded one (null in files written before it was recorded).</summary>
+    public Provenance? Provenance { get; init; } = Provenance.Current;
+
     /// <summary>Seconds per stage (capture, search, …).</summary>
     public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
 
+    /// <summary>Set by <see cref="Load"/> when the folder was saved in the earlier layout and read into the current one: says so, with both config hashes.</summary>
+    [JsonIgnore]
+    public string? LoadNote { get; init; }
+
     /// <summary>Replaced parameters by checkpoint name (e.g. <c>model.layers.0.self_attn.q_proj.weight</c>).</summary>
-    [System.Text.Json.Serialization.JsonIgnore]
+    [JsonIgnore]
     public IReadOnlyDictionary<string, float[]> Tensors { get; init; } = new Dictionary<string, float[]>();
 
     /// <summary>
@@ -113,7 +163,7 @@ public sealed class CalibrationResult
     /// activations) instead of the simulated per-channel quantizer; the outputs are the same. With
     /// <see cref="QuantConfig.PackWeights"/> the quantized linear weights are then held packed (<see cref="LinearLayer.PackedWeight"/>).
     /// </summary>
-    public void Apply(LlamaModel model, bool foldPreShiftedBias = false)
+    public void Apply(IQuantizableModel model, bool foldPreShiftedBias = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         var identity = ModelIdentity.Of(model);
@@ -122,23 +172,22 @@ public sealed class CalibrationResult
                 $"This calibration result belongs to the model with weights hash {Model.WeightsSha256} ({Model.Source ?? "unnamed"}), not {identity.WeightsSha256}; calibrate this model instead.");
 
         var linears = model.Linears.ToDictionary(l => l.Name);
-        var norms = model.Layers.SelectMany(l => new[] { l.InputNorm, l.PostAttentionNorm }).Append(model.FinalNorm).ToDictionary(n => n.Name);
-        if (Tensors.ContainsKey(model.Embedding.Name) && !Tensors.ContainsKey(model.LmHead.WeightName) && ReferenceEquals(model.LmHead.Weight, model.Embedding.Data))
-            model.LmHead.Weight = (float[])model.Embedding.Data.Clone();
-        foreach (var (name, values) in Tensors)
+        foreach (var layer in Layers)
+            if (!linears.ContainsKey(layer.Name))
+                throw new InvalidDataException($"calibration result: layer '{layer.Name}' is not in this model.");
+        try
         {
-            var copy = (float[])values.Clone();
-            if (name == model.Embedding.Name) model.Embedding.Data = copy;
-            else if (norms.TryGetValue(name, out var norm)) norm.Data = copy;
-            else if (name.EndsWith(".weight", StringComparison.Ordinal) && linears.TryGetValue(name[..^".weight".Length], out var linear)) linear.Weight = copy;
-            else throw new InvalidDataException($"calibration result: tensor '{name}' is not a parameter of this model.");
+            model.ReplaceParameters(Tensors.ToDictionary(t => t.Key, t => (float[])t.Value.Clone()));
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"calibration result: {ex.Message}", ex);
         }
         foreach (var layer in Layers)
         {
-            if (!linears.TryGetValue(layer.Name, out var linear))
-                throw new InvalidDataException($"calibration result: layer '{layer.Name}' is not in this model.");
+            var linear = linears[layer.Name];
             linear.InputQuantizer = layer.InputQuantizer;
-            if (foldPreShiftedBias && layer.ActivationOffsets is { } offsets && layer.InputQuantizer is FpQuantizer simulated && layer.ActivationBias is { } rho)
+            if (foldPreShiftedBias && layer is { Details: FpqLayerResult { ActivationOffsets: { } offsets, ActivationBias: { } rho }, InputQuantizer: FpQuantizer simulated })
             {
                 var (weight, quantizer) = PreShiftedFold.Fold(linear.Weight, linear.OutFeatures, linear.InFeatures, simulated.Format, rho, offsets);
                 linear.Weight = weight;
@@ -163,11 +212,12 @@ public sealed class CalibrationResult
     /// <summary>Writes <c>result.json</c> and <c>tensors.safetensors</c> into <paramref name="directory"/> (each through a temporary file).</summary>
     public void Save(string directory)
     {
+        // Serialise first: a result that cannot be written leaves no files behind.
+        var json = JsonSerializer.Serialize(Document.From(this), QuantConfig.JsonOptions);
         Directory.CreateDirectory(directory);
         SafeTensorsWriter.Write(Path.Combine(directory, TensorsFile),
             Tensors.Select(t => new TensorToWrite(t.Key, [t.Value.Length], t.Value, DType.F32)),
             new Dictionary<string, string> { ["config_hash"] = ConfigHash, ["model_weights_sha256"] = Model.WeightsSha256 });
-        var json = JsonSerializer.Serialize(Document.From(this), QuantConfig.JsonOptions);
         AtomicFile.WriteText(Path.Combine(directory, JsonFile), writer => writer.Write(json));
     }
 
@@ -178,10 +228,17 @@ public sealed class CalibrationResult
         if (!File.Exists(jsonPath)) throw new FileNotFoundException($"{directory}: not a calibration result (no {JsonFile}).", jsonPath);
         if (!File.Exists(tensorsPath)) throw new FileNotFoundException($"{directory}: calibration result without {TensorsFile}.", tensorsPath);
         Document document;
+        string? note = null;
         try
         {
-            document = JsonSerializer.Deserialize<Document>(File.ReadAllText(jsonPath), QuantConfig.JsonOptions)
-                ?? throw new InvalidDataException($"{jsonPath}: empty calibration result.");
+            var node = JsonNode.Parse(File.ReadAllText(jsonPath)) as JsonObject ?? throw new InvalidDataException($"{jsonPath}: empty calibration result.");
+            if (LegacyConfig.IsLegacy(node["config"]))
+            {
+                string earlierHash = node["config_hash"]?.GetValue<string>() ?? "";
+                node = LegacyResult.ToCurrent(node, jsonPath);
+                note = $"{directory}: saved by an earlier version of the kit (config hash {earlierHash}); read into the current layout (config hash {node["config_hash"]!.GetValue<string>()}).";
+            }
+            document = node.Deserialize<Document>(QuantConfig.JsonOptions) ?? throw new InvalidDataException($"{jsonPath}: empty calibration result.");
         }
         catch (JsonException ex)
         {
@@ -211,7 +268,9 @@ public sealed class CalibrationResult
             Embedding = document.Embedding,
             AttentionQuantizers = document.AttentionQuantizers,
             Timings = document.Timings,
+            Provenance = document.Provenance,
             Tensors = tensors,
+            LoadNote = note,
         };
     }
 
@@ -224,10 +283,57 @@ public sealed class CalibrationResult
         IReadOnlyDictionary<string, double> Timings,
         EmbeddingCalibration? Embedding,
         IReadOnlyDictionary<string, TensorQuantizer> AttentionQuantizers,
-        IReadOnlyList<LayerCalibration> Layers)
+        IReadOnlyList<LayerCalibration> Layers,
+        Provenance? Provenance = null)
     {
         public static Document From(CalibrationResult result) =>
             new(result.Config, result.ConfigHash, result.Model, result.CalibrationTokens, result.Timings, result.Embedding,
-                result.AttentionQuantizers, result.Layers);
+                result.AttentionQuantizers, result.Layers, result.Provenance);
+    }
+}
+
+/// <summary>
+/// Reads <c>result.json</c> files saved before per-method settings and results (the config's method a name with every
+/// method's settings beside it; every method's per-layer fields flat on the layer): the config hash is checked as it was
+/// computed then, and the document is rewritten in the current layout, under the current hash.
+/// </summary>
+internal static class LegacyResult
+{
+    private static readonly string[] FlatFields =
+        ["weight_biases", "activation_bias", "activation_offsets", "smoothing_scales", "input_cluster_sizes", "activation_policy", "fold", "search"];
+
+    public static JsonObject ToCurrent(JsonObject document, string path)
+    {
+        var legacy = document["config"]!.AsObject();
+        string saved = document["config_hash"]?.GetValue<string>() ?? "";
+        if (saved != LegacyConfig.LegacyHash(legacy))
+            throw new InvalidDataException($"{path}: config_hash {saved} does not match its config; the file was edited.");
+        string method = legacy["method"]!.GetValue<string>();
+        var config = LegacyConfig.ToCurrent(legacy);
+        var current = document.DeepClone().AsObject();
+        current["config"] = config;
+        current["config_hash"] = config.Deserialize<QuantConfig>(QuantConfig.JsonOptions)!.Hash;
+        foreach (var layer in current["layers"]?.AsArray() ?? [])
+        {
+            var o = layer!.AsObject();
+            JsonNode? Take(string key) => o[key]?.DeepClone();
+            JsonObject? details = method switch
+            {
+                "minmax" when o["weight_biases"] is not null || o["activation_bias"] is not null =>
+                    new() { ["method"] = "minmax", ["weight_biases"] = Take("weight_biases"), ["activation_bias"] = Take("activation_bias") },
+                "fpq-baseline" or "fpq" => new()
+                {
+                    ["method"] = "fpq", ["weight_biases"] = Take("weight_biases"), ["activation_bias"] = Take("activation_bias"),
+                    ["activation_offsets"] = Take("activation_offsets"), ["fold"] = Take("fold"), ["search"] = Take("search"),
+                },
+                "smoothquant" => new() { ["method"] = "smoothquant", ["smoothing_scales"] = Take("smoothing_scales") },
+                "rptq" => new() { ["method"] = "rptq", ["input_cluster_sizes"] = Take("input_cluster_sizes") },
+                "fptq" => new() { ["method"] = "fptq", ["policy"] = Take("activation_policy"), ["smoothing_scales"] = Take("smoothing_scales") },
+                _ => null,
+            };
+            foreach (string field in FlatFields) o.Remove(field);
+            o["details"] = details;
+        }
+        return current;
     }
 }

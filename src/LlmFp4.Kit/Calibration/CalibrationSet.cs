@@ -15,7 +15,10 @@ public sealed class CalibrationSet
         Settings = settings;
     }
 
+    /// <summary>The windows, each L token ids.</summary>
     public IReadOnlyList<int[]> Windows { get; }
+
+    /// <summary>How they were drawn.</summary>
     public CalibrationDataSettings Settings { get; }
 
     /// <summary>N × L.</summary>

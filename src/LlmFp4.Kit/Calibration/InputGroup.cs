@@ -3,17 +3,17 @@ using LlmFp4.Kit.Models;
 namespace LlmFp4.Kit.Calibration;
 
 /// <summary>
-/// Linear layers that read the same input (q/k/v; gate/up; or a single layer), with that input captured on the
-/// calibration set: <see cref="Inputs"/> is row-major [<see cref="Tokens"/> × <see cref="Features"/>]. Stored once per
-/// group: the layers' outputs are X·Wᵀ and are recomputed exactly where needed rather than stored.
+/// A <see cref="LinearGroup"/> of the model (linear layers that read the same input, e.g. q/k/v) with that input captured
+/// on the calibration set: <see cref="Inputs"/> is row-major [<see cref="Tokens"/> × <see cref="Features"/>]. Stored once
+/// per group: the layers' outputs are X·Wᵀ and are recomputed exactly where needed rather than stored.
 /// </summary>
 public sealed class InputGroup
 {
-    internal InputGroup(string name, IReadOnlyList<LinearLayer> layers, NamedTensor? norm = null)
+    internal InputGroup(string name, IReadOnlyList<LinearLayer> layers, IReadOnlyList<NamedTensor>? norm = null)
     {
         Name = name;
         Layers = layers;
-        Norm = norm;
+        Norm = norm ?? [];
         Features = layers[0].InFeatures;
         if (layers.Any(l => l.InFeatures != Features))
             throw new ArgumentException($"{name}: layers sharing an input must have the same input width.");
@@ -22,33 +22,35 @@ public sealed class InputGroup
 
     /// <summary>E.g. <c>model.layers.3.self_attn.qkv_input</c>.</summary>
     public string Name { get; }
+
+    /// <summary>The layers that read this input.</summary>
     public IReadOnlyList<LinearLayer> Layers { get; }
 
-    /// <summary>The RMSNorm whose output is this input, if any: a per-channel input scale can be folded into its weight.</summary>
-    public NamedTensor? Norm { get; }
+    /// <summary>
+    /// The per-channel parameters of the norm whose output is this input (RMSNorm: weight; LayerNorm: weight and bias), into
+    /// which a per-channel input scale folds; empty when no norm produces it.
+    /// </summary>
+    public IReadOnlyList<NamedTensor> Norm { get; }
+
+    /// <summary>True when a norm produces this input (<see cref="Norm"/> is not empty).</summary>
+    public bool HasNorm => Norm.Count > 0;
+
+    /// <summary>Input channels.</summary>
     public int Features { get; }
+
+    /// <summary>Captured rows (calibration tokens).</summary>
     public int Tokens { get; internal set; }
+
+    /// <summary>The captured input [Tokens × Features], row-major.</summary>
     public float[] Inputs { get; internal set; }
 
-    /// <summary>
-    /// The input groups of a LLaMA model in execution order: per decoder layer [q, k, v], [o], [gate, up], [down];
-    /// then [lm_head] when <paramref name="includeLmHead"/>.
-    /// </summary>
-    public static IReadOnlyList<InputGroup> ForModel(LlamaModel model, bool includeLmHead)
+    /// <summary>The input groups of <paramref name="model"/> in execution order (<see cref="IQuantizableModel.LinearGroups"/>), not yet captured.</summary>
+    public static IReadOnlyList<InputGroup> ForModel(IQuantizableModel model, bool includeLmHead)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var groups = new List<InputGroup>();
-        foreach (var layer in model.Layers)
-        {
-            string prefix = $"model.layers.{layer.Index}";
-            groups.Add(new($"{prefix}.self_attn.qkv_input", [layer.QProj, layer.KProj, layer.VProj], layer.InputNorm));
-            groups.Add(new($"{prefix}.self_attn.o_proj_input", [layer.OProj]));
-            groups.Add(new($"{prefix}.mlp.gate_up_input", [layer.GateProj, layer.UpProj], layer.PostAttentionNorm));
-            groups.Add(new($"{prefix}.mlp.down_proj_input", [layer.DownProj]));
-        }
-        if (includeLmHead) groups.Add(new("lm_head_input", [model.LmHead], model.FinalNorm));
-        return groups;
+        return [.. model.LinearGroups(includeLmHead).Select(g => new InputGroup(g.Name, g.Layers, g.Norm))];
     }
 
+    /// <inheritdoc />
     public override string ToString() => $"{Name} [{Tokens} × {Features}] → {string.Join(", ", Layers.Select(l => l.Name))}";
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Evaluation;
 
@@ -18,8 +19,9 @@ namespace LlmFp4.Kit.Evaluation;
 /// <param name="Seed">Seed of the run (calibration, sampling) that produced the model setting.</param>
 /// <param name="WallTimeSeconds">Wall time of the whole task (all its metrics).</param>
 /// <param name="KitVersion">Version of the kit that computed it.</param>
+/// <param name="Provenance">Commit and GEMM backend besides the version (null in results written before it was recorded).</param>
 public sealed record EvalResult(string Model, string? QuantConfig, string Task, string Metric, double Value, double? Stderr,
-    int N, int Seed, double WallTimeSeconds, string KitVersion);
+    int N, int Seed, double WallTimeSeconds, string KitVersion, Provenance? Provenance = null);
 
 /// <summary>Reads and writes <see cref="EvalResult"/> lists as JSON lines and CSV, always through a temp file and rename.</summary>
 public static class EvalResultFiles
@@ -30,7 +32,7 @@ public static class EvalResultFiles
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    static readonly string[] CsvHeader = ["model", "quant_config", "task", "metric", "value", "stderr", "n", "seed", "wall_time_s", "kit_version"];
+    static readonly string[] CsvHeader = ["model", "quant_config", "task", "metric", "value", "stderr", "n", "seed", "wall_time_s", "kit_version", "commit", "gemm_backend", "gemm_version"];
 
     public static void WriteJsonLines(string path, IEnumerable<EvalResult> results) =>
         AtomicFile.WriteLines(path, results.Select(r => JsonSerializer.Serialize(r, Json)));
@@ -54,6 +56,7 @@ public static class EvalResultFiles
         {
             r.Model, r.QuantConfig ?? "", r.Task, r.Metric, Number(r.Value), r.Stderr is double s ? Number(s) : "",
             r.N.ToString(CultureInfo.InvariantCulture), r.Seed.ToString(CultureInfo.InvariantCulture), Number(r.WallTimeSeconds), r.KitVersion,
+            r.Provenance?.Commit ?? "", r.Provenance?.GemmBackend ?? "", r.Provenance?.GemmVersion ?? "",
         }.Select(Quote))).Prepend(string.Join(",", CsvHeader)));
 
     static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);

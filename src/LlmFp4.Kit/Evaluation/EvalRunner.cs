@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Evaluation;
 
@@ -15,6 +16,7 @@ public static class EvalRunner
         IProgress<TaskProgress>? progress = null)
     {
         var results = new List<EvalResult>();
+        var provenance = Provenance.Current;
         for (int t = 0; t < tasks.Count; t++)
         {
             var task = tasks[t];
@@ -25,7 +27,7 @@ public static class EvalRunner
             var metrics = task.Evaluate(scorer, info.Limit, stepProgress);
             double seconds = clock.Elapsed.TotalSeconds;
             results.AddRange(metrics.Select(m =>
-                new EvalResult(info.Model, info.QuantConfig, task.Name, m.Metric, m.Value, m.Stderr, m.N, info.Seed, seconds, KitInfo.Version)));
+                new EvalResult(info.Model, info.QuantConfig, task.Name, m.Metric, m.Value, m.Stderr, m.N, info.Seed, seconds, provenance.KitVersion, provenance)));
         }
         return results;
     }

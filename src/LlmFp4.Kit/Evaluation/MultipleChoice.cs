@@ -29,7 +29,7 @@ public sealed record MultipleChoiceExample(string Id, IReadOnlyList<Choice> Choi
 /// <summary>Per-example outcome: the log-likelihood of each choice and the two predictions.</summary>
 public sealed record ChoiceScores(string Id, double[] LogLikelihoods, int Prediction, int NormalizedPrediction, int Gold);
 
-/// <summary>Multiple-choice accuracy with lm-eval's definitions (METHODS.md §6).</summary>
+/// <summary>Multiple-choice accuracy with lm-eval's definitions (docs/methods.md §6).</summary>
 public static class MultipleChoiceEvaluator
 {
     /// <summary>

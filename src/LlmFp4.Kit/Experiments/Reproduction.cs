@@ -7,6 +7,7 @@ using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
 using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Experiments;
 
@@ -108,8 +109,9 @@ public static class Reproduction
                 var calibrationProgress = new SynchronousProgress<CalibrationProgress>(p =>
                 {
                     cancellation.ThrowIfCancellationRequested();
-                    if (p.Stage == "layers" && p.Total > 0) layersShare = 0.5 * p.Done / p.Total;
-                    Report("calibrate", p.Stage == "layers" ? p.Item : $"{p.Stage}: {p.Item}", p.Done, p.Total, layersShare);
+                    bool layers = p.Stage == CalibrationStage.Layers;
+                    if (layers && p.Total > 0) layersShare = 0.5 * p.Done / p.Total;
+                    Report("calibrate", layers ? p.Item : $"{p.Stage.ToString().ToLowerInvariant()}: {p.Item}", p.Done, p.Total, layersShare);
                 });
                 var (result, reused) = CalibrationCache.GetOrCalibrate(quant, model.Model, config.CalibrationDirectory, CalibrationData,
                     config.Force, calibrationProgress, config.ModelPath);
@@ -156,22 +158,7 @@ public static class Reproduction
     /// <summary>The table label of a row: "full precision" or the method's paper name and its E/W/A bits, e.g. "FPQ baseline 4/4/4".</summary>
     public static string Label(string row, QuantConfig? config)
     {
-        if (config is null) return "full precision";
-        string name = config.Name ?? row;
-        int colon = name.IndexOf(':');
-        if (colon < 0) return name;
-        string method = name[..colon] switch
-        {
-            "minmax-int" => "MinMax INT",
-            "minmax-fp" => "MinMax FP",
-            "fpq-baseline" => "FPQ baseline",
-            "fpq" => "FPQ",
-            "smoothquant" => "SmoothQuant",
-            "gptq" => "GPTQ",
-            "gptq-fp" => "GPTQ (FP grid)",
-            var other => other,
-        };
-        return $"{method} {name[(colon + 1)..]}";
+        return config is null ? "full precision" : QuantPresets.Label(config.Name ?? row);
     }
 
     /// <summary>The run's tasks, perplexity cut to <see cref="ReproductionConfig.PerplexityTokens"/>.</summary>
@@ -182,7 +169,8 @@ public static class Reproduction
 
     /// <summary>
     /// <c>{output}/rows/{row}-{key}.jsonl</c>, the key hashing everything the row's numbers depend on: model weights,
-    /// quantization config (calibration data included), tasks with their files and example counts, limits.
+    /// quantization config (calibration data included), tasks with their files and example counts, limits, the kit's
+    /// version and the GEMM backend's summation order.
     /// </summary>
     private static string RowFile(ReproductionConfig config, string row, string weightsHash, QuantConfig? quant, IReadOnlyList<IEvalTask> tasks)
     {
@@ -190,7 +178,7 @@ public static class Reproduction
             .Append(weightsHash).Append('|').Append(quant?.Hash ?? "full-precision").Append('|')
             .AppendJoin(',', tasks.Select(t => $"{t.Name}:{t.Count}")).Append('|')
             .Append(config.Limit?.ToString() ?? "all").Append('|').Append(config.PerplexityTokens?.ToString() ?? "all").Append('|')
-            .Append(KitInfo.Version);
+            .Append(KitInfo.Version).Append('|').Append(Gemm.Backend.Version);
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())))[..12];
         string slug = new([.. row.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '_')]);
         return Path.Combine(config.OutputDirectory, RowsFolder, $"{slug}-{hash}.jsonl");

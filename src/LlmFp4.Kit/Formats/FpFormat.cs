@@ -141,8 +141,21 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
     {
         if (!(maxValue > 0) || !double.IsFinite(maxValue))
             throw new ArgumentOutOfRangeException(nameof(maxValue), maxValue, "The maximum value must be positive and finite.");
-        var unbiased = Create(exponentBits, mantissaBits, 0);
-        return Create(exponentBits, mantissaBits, Math.Log2(unbiased.MaxValue / maxValue));
+        return Create(exponentBits, mantissaBits, Create(exponentBits, mantissaBits, 0).BiasForMaxValue(maxValue));
+    }
+
+    /// <summary>
+    /// The exponent bias at which this format's largest value is <paramref name="maxValue"/>: b' = b + log2(MaxValue /
+    /// maxValue), the one place the kit turns a clipping range into an LLM-FP4 bias (docs/methods.md §1). A zero range (an
+    /// all-zero row, channel or tensor) has nothing to fit and keeps this format's own bias, so every bias stays finite.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxValue"/> is negative, NaN or infinite.</exception>
+    public double BiasForMaxValue(double maxValue)
+    {
+        if (maxValue == 0) return Bias;
+        if (!(maxValue > 0) || !double.IsFinite(maxValue))
+            throw new ArgumentOutOfRangeException(nameof(maxValue), maxValue, "The maximum value must be positive and finite (or 0).");
+        return Bias + Math.Log2(MaxValue / maxValue);
     }
 
     /// <summary>The same e, m and specials with another bias.</summary>

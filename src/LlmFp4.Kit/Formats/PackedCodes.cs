@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace LlmFp4.Kit.Formats;
 
 /// <summary>
-/// Bit-plane storage of 6-bit FP6 E3M2 codes (the "4+2" layout of ZeroQuant(4+2) / FP6-LLM, METHODS §9) and of 4-bit
+/// Bit-plane storage of 6-bit FP6 E3M2 codes (the "4+2" layout of ZeroQuant(4+2) / FP6-LLM, docs/methods.md §9) and of 4-bit
 /// integer codes, with decoders to float32. Codes are stored in blocks of <see cref="BlockCodes"/> = 32:
 /// <list type="bullet">
 /// <item>4-bit plane, 16 bytes per block: byte i holds the low 4 bits of code i (bits 0–3) and of code i + 16 (bits 4–7).</item>

@@ -1,12 +1,13 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using LlmFp4.Kit.Quantization;
 using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Models;
 
 /// <summary>
-/// A bias-free linear layer <c>y = x·Wᵀ</c> (W [out × in], as <c>torch.nn.Linear</c>) and the quantization
-/// point on its input. Calibrators replace <see cref="Weight"/> with quantized or folded weights and set
+/// A linear layer <c>y = x·Wᵀ + b</c> (W [out × in], as <c>torch.nn.Linear</c>; the bias b is optional, LLaMA's
+/// layers have none, BERT's have one) and the quantization point on its input. Calibrators replace <see cref="Weight"/> with quantized or folded weights and set
 /// <see cref="InputQuantizer"/>; <see cref="PackedWeight"/> keeps the weight in a packed low-bit form instead.
 /// </summary>
 public sealed class LinearLayer
@@ -14,6 +15,7 @@ public sealed class LinearLayer
     private float[]? _weight;
     private WeightReader? _stored;
     private IPackedMatrix? _packed;
+    private float[]? _bias;
 
     /// <summary>Writes a weight's float32 values ([out × in], row-major) into <paramref name="destination"/>.</summary>
     public delegate void WeightReader(Span<float> destination);
@@ -74,6 +76,21 @@ public sealed class LinearLayer
         }
     }
 
+    /// <summary>Name of the bias tensor in a checkpoint: <c>{Name}.bias</c>.</summary>
+    public string BiasName => Name + ".bias";
+
+    /// <summary>
+    /// The bias [OutFeatures] added to every output row, or null (none). Calibration leaves it in full precision: it cancels
+    /// from every output error the calibrators measure.
+    /// </summary>
+    /// <exception cref="ArgumentException">The length is not <see cref="OutFeatures"/>.</exception>
+    public float[]? Bias
+    {
+        get => _bias;
+        set => _bias = value is null || value.Length == OutFeatures ? value
+            : throw new ArgumentException($"{BiasName}: expected shape [{OutFeatures}], got {value.Length} values.");
+    }
+
     /// <summary>True while the weight is still read from its stored form at every forward (see the second constructor).</summary>
     public bool KeepsStoredWeight => _stored is not null;
 
@@ -109,7 +126,8 @@ public sealed class LinearLayer
     /// <summary>
     /// <c>output[rows × OutFeatures] = op(input)·Wᵀ</c>, where op is the input quantizer applied to a copy in
     /// <paramref name="scratch"/> (≥ rows × InFeatures; unused when the quantizer is off), so the caller's
-    /// input is never modified. The observer, if any, then sees the unquantized input and the output.
+    /// input is never modified. The bias, if any, is added to every output row. The observer, if any, then sees the
+    /// unquantized input and the output.
     /// </summary>
     public void Forward(ReadOnlySpan<float> input, Span<float> output, int rows, Span<float> scratch, ILinearObserver? observer = null)
     {
@@ -149,6 +167,9 @@ public sealed class LinearLayer
                 ArrayPool<float>.Shared.Return(converted);
             }
         }
+        if (_bias is { } bias)
+            for (int r = 0; r < rows; r++)
+                TensorPrimitives.Add(output.Slice(r * OutFeatures, OutFeatures), bias, output.Slice(r * OutFeatures, OutFeatures));
         observer?.Observe(this, input, output, rows);
     }
 

@@ -11,7 +11,7 @@ namespace LlmFp4.Kit.Models;
 /// be observed; the attention matmuls carry optional points (see <see cref="LlamaDecoderLayer"/>).
 /// Not thread-safe: one forward at a time per model (activation buffers are reused across calls).
 /// </summary>
-public sealed class LlamaModel : IGreedyLanguageModel
+public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
 {
     private readonly LlamaWorkspace _workspace;
     private int _maxBatchTokens = 4096;

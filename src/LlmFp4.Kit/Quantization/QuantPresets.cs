@@ -13,19 +13,43 @@ namespace LlmFp4.Kit.Quantization;
 /// </summary>
 public static partial class QuantPresets
 {
+    /// <summary>
+    /// The preset methods, the one table of their names: preset name, the label tables and figures show, the number
+    /// kind of its formats, its paper default bits, and the method settings it runs.
+    /// </summary>
+    public static IReadOnlyList<PresetMethod> Table { get; } =
+    [
+        new("minmax-int", "MinMax INT", NumberKind.Int, "4/4/4", () => new MinMaxSettings()),
+        new("minmax-fp", "MinMax FP", NumberKind.Fp, "4/4/4", () => new MinMaxSettings()),
+        new("fpq-baseline", "FPQ baseline", NumberKind.Fp, "4/4/4", () => new FpqBaselineSettings()),
+        new("fpq", "FPQ", NumberKind.Fp, "4/4/4", () => new FpqSettings()),
+        new("smoothquant", "SmoothQuant", NumberKind.Int, "16/8/8", () => new SmoothQuantSettings()),
+        new("gptq", "GPTQ", NumberKind.Int, "4/4/16", () => new GptqSettings()),
+        new("gptq-fp", "GPTQ (FP grid)", NumberKind.Fp, "4/4/16", () => new GptqSettings()),
+    ];
+
     /// <summary>Preset methods in listing order.</summary>
-    public static IReadOnlyList<string> Methods { get; } = ["minmax-int", "minmax-fp", "fpq-baseline", "fpq", "smoothquant", "gptq", "gptq-fp"];
+    public static IReadOnlyList<string> Methods { get; } = [.. Table.Select(m => m.Name)];
 
     /// <summary>Named bit settings besides E/W/A triples.</summary>
     public static IReadOnlyList<string> BitSettings { get; } = ["w8a8", "w4a16", "w4a8", "w4a4"];
 
     /// <summary>Bits a method gets when none are given: the paper's headline row for it.</summary>
-    public static string DefaultBits(string method) => method switch
+    public static string DefaultBits(string method) => Find(method)?.DefaultBits ?? "4/4/4";
+
+    /// <summary>
+    /// The table label of a preset name: "MinMax INT 4/4/4", "FPQ baseline 4/4/8"; a named related-method preset or a
+    /// name that is not a preset is returned as it is.
+    /// </summary>
+    public static string Label(string name)
     {
-        "smoothquant" => "16/8/8",
-        "gptq" or "gptq-fp" => "4/4/16",
-        _ => "4/4/4",
-    };
+        ArgumentNullException.ThrowIfNull(name);
+        int colon = name.IndexOf(':');
+        if (colon < 0) return name;
+        return Find(name[..colon]) is { } method ? $"{method.Label} {name[(colon + 1)..]}" : name;
+    }
+
+    private static PresetMethod? Find(string method) => Table.FirstOrDefault(m => m.Name == method);
 
     /// <summary>Every valid method × named bit setting (SmoothQuant needs quantized activations, so it has no w4a16), then <see cref="Named"/>.</summary>
     public static IEnumerable<string> Names() =>
@@ -33,7 +57,7 @@ public static partial class QuantPresets
             .Concat(Named.Keys);
 
     /// <summary>
-    /// The related methods' settings (METHODS §7–9), by name. None quantizes the embedding, lm_head or the attention
+    /// The related methods' settings (docs/methods.md §7–9), by name. None quantizes the embedding, lm_head or the attention
     /// matmuls (as in those papers); every other linear layer's weight and input is covered:
     /// <list type="bullet">
     /// <item>rptq-wXaY: asymmetric INT-X weights per output channel × input cluster, and every linear input (the norm
@@ -52,33 +76,31 @@ public static partial class QuantPresets
         ["rptq-w3a3"] = () => Rptq(3, 3),
         ["fptq-w4a8"] = () => new QuantConfig
         {
-            Method = QuantMethod.Fptq,
+            Method = new FptqSettings(),
             Weights = QuantSpec.Int(4, Granularity.PerGroup(128)),
             Activations = QuantSpec.Int(8, Granularity.PerTensor),
             QuantizeLmHead = false,
-            Fptq = new FptqSettings(),
         },
         ["fp6-w6a16"] = () => new QuantConfig
         {
-            Method = QuantMethod.MinMax,
+            Method = new MinMaxSettings(),
             Weights = QuantSpec.Fp(6, Granularity.PerRow) with { ExponentBits = 3, SearchMantissaBits = [] },
             QuantizeLmHead = false,
             PackWeights = true,
         },
-        ["int4-w4a16"] = () => Int4Packed(QuantMethod.MinMax),
-        ["int4-gptq-w4a16"] = () => Int4Packed(QuantMethod.Gptq),
+        ["int4-w4a16"] = () => Int4Packed(new MinMaxSettings()),
+        ["int4-gptq-w4a16"] = () => Int4Packed(new GptqSettings()),
     };
 
     private static QuantConfig Rptq(int weightBits, int activationBits) => new()
     {
-        Method = QuantMethod.Rptq,
+        Method = new RptqSettings(),
         Weights = QuantSpec.Int(weightBits, Granularity.PerRow, symmetric: false),
         Activations = QuantSpec.Int(activationBits, Granularity.PerTensor, symmetric: false),
         QuantizeLmHead = false,
-        Rptq = new RptqSettings(),
     };
 
-    private static QuantConfig Int4Packed(QuantMethod method) => new()
+    private static QuantConfig Int4Packed(MethodSettings method) => new()
     {
         Method = method,
         Weights = QuantSpec.Int(4, Granularity.PerGroup(128)),
@@ -130,24 +152,19 @@ public static partial class QuantPresets
             $"Quantization config '{name}': bit setting '{bits}' is neither wXaY ({string.Join(", ", BitSettings)}) nor an E/W/A triple such as 4/4/4.");
     }
 
-    private static QuantConfig Build(string method, int embeddingBits, int weightBits, int activationBits)
+    private static QuantConfig Build(string name, int embeddingBits, int weightBits, int activationBits)
     {
-        bool fp = method is "minmax-fp" or "fpq-baseline" or "fpq" or "gptq-fp";
+        var method = Find(name)!;
+        bool fp = method.Kind == NumberKind.Fp;
+        var settings = method.Settings();
         QuantSpec? Spec(int bits, Granularity granularity) =>
             bits >= 16 ? null : fp ? QuantSpec.Fp(bits, granularity) : QuantSpec.Int(bits, granularity);
 
         var config = new QuantConfig
         {
-            Method = method switch
-            {
-                "minmax-int" or "minmax-fp" => QuantMethod.MinMax,
-                "fpq-baseline" => QuantMethod.FpqBaseline,
-                "fpq" => QuantMethod.Fpq,
-                "smoothquant" => QuantMethod.SmoothQuant,
-                _ => QuantMethod.Gptq,
-            },
+            Method = settings,
             Weights = Spec(weightBits, Granularity.PerRow),
-            Activations = Spec(activationBits, method == "fpq" ? Granularity.PerColumn : Granularity.PerTensor),
+            Activations = Spec(activationBits, settings is FpqSettings ? Granularity.PerColumn : Granularity.PerTensor),
             Embedding = Spec(embeddingBits, Granularity.PerRow),
         };
         config.Validate();
@@ -160,3 +177,11 @@ public static partial class QuantPresets
     [GeneratedRegex(@"^(?<e>\d{1,2})/(?<w>\d{1,2})/(?<a>\d{1,2})$")]
     private static partial Regex TripleBits();
 }
+
+/// <summary>One row of <see cref="QuantPresets.Table"/>.</summary>
+/// <param name="Name">Preset method name (<c>minmax-int</c>, …), before the bits.</param>
+/// <param name="Label">The method as tables and figures name it (<c>MinMax INT</c>).</param>
+/// <param name="Kind">Number kind of its formats.</param>
+/// <param name="DefaultBits">The paper's headline E/W/A bits for it.</param>
+/// <param name="Settings">Makes the method settings it runs (with their defaults).</param>
+public sealed record PresetMethod(string Name, string Label, NumberKind Kind, string DefaultBits, Func<MethodSettings> Settings);

@@ -1,8 +1,10 @@
 namespace LlmFp4.Kit.Tensors;
 
 /// <summary>
-/// Entry point for matrix products. Picks OpenBLAS when it loads, otherwise the managed SIMD kernel;
-/// the environment variable <c>LLMFP4_GEMM=managed|openblas</c> forces one.
+/// Entry point for matrix products. The default is the managed kernel (<see cref="ManagedGemm"/>): its summation order
+/// is fixed, so a result is the same bytes on any x86-64 machine (AVX-512, AVX2) and thread count, and on the shapes
+/// the models use it measured faster than OpenBLAS (<c>benchmarks … --filter '*Gemm*'</c>). The environment variable
+/// <c>LLMFP4_GEMM=managed|openblas</c> chooses one; OpenBLAS results depend on its version and kernel core.
 /// </summary>
 public static class Gemm
 {
@@ -38,7 +40,7 @@ public static class Gemm
     /// A is stored [k×m]. op(B) is [k×n]; with <paramref name="transposeB"/> B is stored [n×k] (so a Linear
     /// layer <c>Y = X·Wᵀ</c> with W [out×in] is <c>MatMul(x, w, y, rows, out, in, transposeB: true)</c>).
     /// With beta = 0 the old contents of C are ignored. Accumulation is in float32 with fused multiply-add;
-    /// the summation order depends on the backend but is fixed for a given backend and shape.
+    /// the summation order is the backend's (<see cref="IGemmBackend.Version"/>; the default's is in <see cref="ManagedGemm"/>).
     /// </summary>
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA = false, bool transposeB = false, float alpha = 1, float beta = 0)
@@ -61,12 +63,7 @@ public static class Gemm
         switch (forced)
         {
             case null or "":
-                if (OpenBlasGemm.TryLoad() is { } openBlas)
-                {
-                    _reason = "OpenBLAS found";
-                    return openBlas;
-                }
-                _reason = $"no OpenBLAS library found (tried {string.Join(", ", OpenBlasGemm.LibraryNames)}; Debian: libopenblas0-pthread)";
+                _reason = $"default: deterministic on every x86-64 machine and thread count, and faster than OpenBLAS in the GEMM benchmark ({EnvironmentVariable}=openblas to use OpenBLAS)";
                 return new ManagedGemm();
             case "managed":
                 _reason = $"{EnvironmentVariable}=managed";

@@ -2,17 +2,24 @@ using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LlmFp4.Kit.Tensors;
 
 /// <summary>
 /// Blocked, packed single-precision GEMM in managed code (GotoBLAS layout): op(B) is packed into
 /// <c>KC×NR</c> strips, op(A) into <c>MR×KC</c> panels, and a register-tiled micro-kernel accumulates an
-/// <c>MR×NR</c> tile of C with Vector512 (6×32) or Vector256 (6×16) fused multiply-adds.
-/// Each element of C is the sum over k in ascending order, in blocks of <see cref="DepthBlock"/>, with one
-/// FMA per term, so its value depends only on its row of op(A) and column of op(B): never on m, n,
-/// the tile it falls in or the thread that computed it. Work is split over fixed (row block, column block)
-/// tiles, so results are bit-identical run to run and across thread counts.
+/// <c>MR×NR</c> tile of C with Vector512 (6×32) or Vector256 (6×16) fused multiply-adds; a single row of A
+/// (decoding one token) runs a matrix-vector kernel over 128 columns at a time instead.
+/// <para>
+/// Summation order, the same on every path, vector width and thread count (so the same bytes on any x86-64
+/// machine): C is first scaled by beta (cleared when beta = 0); then for each block of
+/// <see cref="DepthBlock"/> consecutive k, in ascending order, <c>s = 0; s = fma(op(A)[i,p], op(B)[p,j], s)</c> for p
+/// ascending within the block, and <c>C[i,j] = fma(s, alpha, C[i,j])</c>. An element's value therefore depends
+/// only on its row of op(A) and column of op(B), never on m, n, the tile it falls in or the thread that
+/// computed it. <see cref="ScalarGemm"/> is this definition in plain loops; the tests hold every path to it bit
+/// for bit.
+/// </para>
 /// </summary>
 public sealed unsafe class ManagedGemm : IGemmBackend
 {
@@ -22,6 +29,15 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     private const int RowPanelsPerBlock = 16;
     private const long SerialFlopLimit = 1 << 21;
 
+    /// <summary>Columns of C one matrix-vector task accumulates at once: 8 Vector512 chains hide the FMA latency.</summary>
+    private const int RowColumns = 128;
+
+    /// <summary>Depth steps of B staged (transposed when B is stored [n×k]) in L1 at a time by the matrix-vector kernel.</summary>
+    private const int RowDepthChunk = 64;
+
+    /// <summary>From this many B elements on, the matrix-vector kernel splits columns over threads (smaller ones are faster alone).</summary>
+    private const long ParallelRowElements = 1 << 17;
+
     private readonly bool _wide;
     private readonly int _panelCols;
     private readonly int _threads;
@@ -29,15 +45,20 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// <summary>Uses Vector512 when the CPU accelerates it, else Vector256, on all processors.</summary>
     public ManagedGemm() : this(Vector512.IsHardwareAccelerated, Environment.ProcessorCount) { }
 
-    /// <param name="useVector512">false forces the Vector256 kernel (for tests on AVX-512 machines).</param>
+    /// <param name="useVector512">false forces the Vector256 kernel (for tests on AVX-512 machines); ignored where AVX-512 is missing.</param>
     /// <param name="threads">Worker count; results do not depend on it.</param>
     public ManagedGemm(bool useVector512, int threads)
     {
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), "ManagedGemm needs at least one thread.");
-        _wide = useVector512;
-        _panelCols = useVector512 ? 32 : 16;
+        _wide = useVector512 && Avx512F.IsSupported;
+        _panelCols = _wide ? 32 : 16;
         _threads = threads;
     }
+
+    /// <summary>The summation order's identity (see the class remarks); the same on every vector width and thread count.</summary>
+    public const string OrderVersion = "managed summation order 1 (ascending k in blocks of 256, one FMA per term)";
+
+    public string Version => OrderVersion;
 
     public string Name => $"managed ({(_wide ? "Vector512" : "Vector256")} {PanelRows}×{_panelCols} kernel, {_threads} threads)";
 
@@ -46,6 +67,11 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     {
         ScaleC(c, beta);
         if (m == 0 || n == 0 || k == 0 || alpha == 0) return;
+        if (m == 1 && _wide)
+        {
+            fixed (float* pa = a, pb = b, pc = c) RowTimesMatrix(pa, pb, transposeB, n, k, pc, alpha);
+            return;
+        }
 
         int nr = _panelCols;
         int rowPanels = (m + PanelRows - 1) / PanelRows;
@@ -90,6 +116,142 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         {
             ArrayPool<float>.Shared.Return(packedB);
         }
+    }
+
+    /// <summary>
+    /// <c>c[1×n] += alpha · x[1×k] · op(B)</c> (x is contiguous whether A is transposed or not), 128 columns per task,
+    /// in the tiled kernel's summation order. Chunks of 64 depth steps of B are staged in L1 as [64 × 128] (16×16
+    /// register transposes when B is stored [n×k]; read in place when B is [k×n] and the group is whole), then
+    /// <see cref="RowKernel"/> runs 8 independent FMA chains over them.
+    /// </summary>
+    private void RowTimesMatrix(float* x, float* b, bool transposeB, int n, int k, float* c, float alpha)
+    {
+        int groups = (n + RowColumns - 1) / RowColumns;
+        int threads = (long)n * k >= ParallelRowElements ? _threads : 1;
+        nint xAddress = (nint)x, bAddress = (nint)b, cAddress = (nint)c;
+        For(groups, threads, group => RowTimesColumns((float*)xAddress, (float*)bAddress, transposeB, n, k, group * RowColumns, (float*)cAddress, alpha));
+    }
+
+    [SkipLocalsInit]
+    private static void RowTimesColumns(float* x, float* b, bool transposeB, int n, int k, int j0, float* c, float alpha)
+    {
+        float* stage = stackalloc float[RowDepthChunk * RowColumns];
+        float* sums = stackalloc float[RowColumns];
+        int cols = Math.Min(RowColumns, n - j0);
+        bool inPlace = !transposeB && cols == RowColumns;
+        for (int p0 = 0; p0 < k; p0 += DepthBlock)
+        {
+            int kc = Math.Min(DepthBlock, k - p0);
+            new Span<float>(sums, RowColumns).Clear();
+            for (int q = p0; q < p0 + kc; q += RowDepthChunk)
+            {
+                int depth = Math.Min(RowDepthChunk, p0 + kc - q);
+                if (inPlace)
+                {
+                    RowKernel(x + q, b + (long)q * n + j0, n, depth, sums);
+                    continue;
+                }
+                StageRows(b, transposeB, n, k, q, depth, j0, cols, stage);
+                RowKernel(x + q, stage, RowColumns, depth, sums);
+            }
+            AccumulatePartial(sums, RowColumns, c + j0, 0, alpha, 1, cols);
+        }
+    }
+
+    /// <summary>
+    /// <c>sums[j] = fma(x[p], rows[p·stride + j], sums[j])</c> for p ascending, j &lt; 128: the running sums live in 8
+    /// registers for the whole chunk (storing and reloading them between chunks does not change a value).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowKernel(float* x, float* rows, int stride, int depth, float* sums)
+    {
+        Vector512<float> s0 = Vector512.Load(sums), s1 = Vector512.Load(sums + 16), s2 = Vector512.Load(sums + 32), s3 = Vector512.Load(sums + 48);
+        Vector512<float> s4 = Vector512.Load(sums + 64), s5 = Vector512.Load(sums + 80), s6 = Vector512.Load(sums + 96), s7 = Vector512.Load(sums + 112);
+        for (int p = 0; p < depth; p++, rows += stride)
+        {
+            var xp = Vector512.Create(x[p]);
+            s0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows), s0);
+            s1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 16), s1);
+            s2 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 32), s2);
+            s3 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 48), s3);
+            s4 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 64), s4);
+            s5 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 80), s5);
+            s6 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 96), s6);
+            s7 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 112), s7);
+        }
+        s0.Store(sums); s1.Store(sums + 16); s2.Store(sums + 32); s3.Store(sums + 48);
+        s4.Store(sums + 64); s5.Store(sums + 80); s6.Store(sums + 96); s7.Store(sums + 112);
+    }
+
+    /// <summary>
+    /// op(B)[p0..p0+depth, j0..j0+cols] into <paramref name="stage"/> as rows of <see cref="RowColumns"/> (columns past
+    /// <paramref name="cols"/> are zero). Whole 16×16 blocks of a [n×k] B go through <see cref="Transpose16x16"/>.
+    /// </summary>
+    private static void StageRows(float* b, bool transposeB, int n, int k, int p0, int depth, int j0, int cols, float* stage)
+    {
+        if (!transposeB)
+        {
+            for (int p = 0; p < depth; p++)
+            {
+                float* target = stage + p * RowColumns;
+                new ReadOnlySpan<float>(b + (long)(p0 + p) * n + j0, cols).CopyTo(new Span<float>(target, cols));
+                if (cols < RowColumns) new Span<float>(target + cols, RowColumns - cols).Clear();
+            }
+            return;
+        }
+        int blocked = depth / 16 * 16;
+        for (int j = 0; j < RowColumns; j += 16)
+        {
+            int p = 0;
+            if (j + 16 <= cols)
+                for (; p < blocked; p += 16)
+                    Transpose16x16(b + (long)(j0 + j) * k + p0 + p, k, stage + p * RowColumns + j, RowColumns);
+            for (; p < depth; p++)
+                for (int jj = j; jj < j + 16; jj++)
+                    stage[p * RowColumns + jj] = jj < cols ? b[(long)(j0 + jj) * k + p0 + p] : 0;
+        }
+    }
+
+    /// <summary>
+    /// <c>target[p·targetStride + r] = source[r·sourceStride + p]</c> for r, p &lt; 16: four rounds of in-lane unpacks and
+    /// shuffles, then 128-bit lane shuffles. Only moves values, so it cannot change a result.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose16x16(float* source, int sourceStride, float* target, int targetStride)
+    {
+        float* s = source;
+        Vector512<float> r0 = Vector512.Load(s), r1 = Vector512.Load(s += sourceStride), r2 = Vector512.Load(s += sourceStride), r3 = Vector512.Load(s += sourceStride);
+        Vector512<float> r4 = Vector512.Load(s += sourceStride), r5 = Vector512.Load(s += sourceStride), r6 = Vector512.Load(s += sourceStride), r7 = Vector512.Load(s += sourceStride);
+        Vector512<float> r8 = Vector512.Load(s += sourceStride), r9 = Vector512.Load(s += sourceStride), r10 = Vector512.Load(s += sourceStride), r11 = Vector512.Load(s += sourceStride);
+        Vector512<float> r12 = Vector512.Load(s += sourceStride), r13 = Vector512.Load(s += sourceStride), r14 = Vector512.Load(s += sourceStride), r15 = Vector512.Load(s += sourceStride);
+
+        // Rows (2i, 2i+1) interleaved: t holds pairs of rows per column.
+        Vector512<float> t0 = Avx512F.UnpackLow(r0, r1), t1 = Avx512F.UnpackHigh(r0, r1), t2 = Avx512F.UnpackLow(r2, r3), t3 = Avx512F.UnpackHigh(r2, r3);
+        Vector512<float> t4 = Avx512F.UnpackLow(r4, r5), t5 = Avx512F.UnpackHigh(r4, r5), t6 = Avx512F.UnpackLow(r6, r7), t7 = Avx512F.UnpackHigh(r6, r7);
+        Vector512<float> t8 = Avx512F.UnpackLow(r8, r9), t9 = Avx512F.UnpackHigh(r8, r9), t10 = Avx512F.UnpackLow(r10, r11), t11 = Avx512F.UnpackHigh(r10, r11);
+        Vector512<float> t12 = Avx512F.UnpackLow(r12, r13), t13 = Avx512F.UnpackHigh(r12, r13), t14 = Avx512F.UnpackLow(r14, r15), t15 = Avx512F.UnpackHigh(r14, r15);
+
+        // Groups of four rows per column, within each 128-bit lane.
+        r0 = Avx512F.Shuffle(t0, t2, 0x44); r1 = Avx512F.Shuffle(t0, t2, 0xEE); r2 = Avx512F.Shuffle(t1, t3, 0x44); r3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        r4 = Avx512F.Shuffle(t4, t6, 0x44); r5 = Avx512F.Shuffle(t4, t6, 0xEE); r6 = Avx512F.Shuffle(t5, t7, 0x44); r7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        r8 = Avx512F.Shuffle(t8, t10, 0x44); r9 = Avx512F.Shuffle(t8, t10, 0xEE); r10 = Avx512F.Shuffle(t9, t11, 0x44); r11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        r12 = Avx512F.Shuffle(t12, t14, 0x44); r13 = Avx512F.Shuffle(t12, t14, 0xEE); r14 = Avx512F.Shuffle(t13, t15, 0x44); r15 = Avx512F.Shuffle(t13, t15, 0xEE);
+
+        // 128-bit lanes: first across row groups 0–3 / 4–7 and 8–11 / 12–15, then across the two halves.
+        t0 = Avx512F.Shuffle4x128(r0, r4, 0x88); t1 = Avx512F.Shuffle4x128(r1, r5, 0x88); t2 = Avx512F.Shuffle4x128(r2, r6, 0x88); t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
+        t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD); t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD); t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD); t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
+        t8 = Avx512F.Shuffle4x128(r8, r12, 0x88); t9 = Avx512F.Shuffle4x128(r9, r13, 0x88); t10 = Avx512F.Shuffle4x128(r10, r14, 0x88); t11 = Avx512F.Shuffle4x128(r11, r15, 0x88);
+        t12 = Avx512F.Shuffle4x128(r8, r12, 0xDD); t13 = Avx512F.Shuffle4x128(r9, r13, 0xDD); t14 = Avx512F.Shuffle4x128(r10, r14, 0xDD); t15 = Avx512F.Shuffle4x128(r11, r15, 0xDD);
+
+        float* d = target;
+        Avx512F.Shuffle4x128(t0, t8, 0x88).Store(d); Avx512F.Shuffle4x128(t1, t9, 0x88).Store(d += targetStride);
+        Avx512F.Shuffle4x128(t2, t10, 0x88).Store(d += targetStride); Avx512F.Shuffle4x128(t3, t11, 0x88).Store(d += targetStride);
+        Avx512F.Shuffle4x128(t4, t12, 0x88).Store(d += targetStride); Avx512F.Shuffle4x128(t5, t13, 0x88).Store(d += targetStride);
+        Avx512F.Shuffle4x128(t6, t14, 0x88).Store(d += targetStride); Avx512F.Shuffle4x128(t7, t15, 0x88).Store(d += targetStride);
+        Avx512F.Shuffle4x128(t0, t8, 0xDD).Store(d += targetStride); Avx512F.Shuffle4x128(t1, t9, 0xDD).Store(d += targetStride);
+        Avx512F.Shuffle4x128(t2, t10, 0xDD).Store(d += targetStride); Avx512F.Shuffle4x128(t3, t11, 0xDD).Store(d += targetStride);
+        Avx512F.Shuffle4x128(t4, t12, 0xDD).Store(d += targetStride); Avx512F.Shuffle4x128(t5, t13, 0xDD).Store(d += targetStride);
+        Avx512F.Shuffle4x128(t6, t14, 0xDD).Store(d += targetStride); Avx512F.Shuffle4x128(t7, t15, 0xDD).Store(d += targetStride);
     }
 
     /// <summary>C = beta·C, with beta = 0 clearing C (so NaN or garbage in C does not survive), as BLAS does.</summary>
@@ -176,11 +338,15 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         if (cols < nr) new Span<float>(destination, nr * kc).Clear();
         if (transposeB)
         {
-            // B is [n×k]: op(B)[p, j] = b[j·k + p].
+            // B is [n×k]: op(B)[p, j] = b[j·k + p]; whole 16×16 blocks by register transposes, the rest one by one.
+            int blocked = Avx512F.IsSupported && cols == nr ? kc / 16 * 16 : 0;
+            for (int p = 0; p < blocked; p += 16)
+                for (int j = 0; j < nr; j += 16)
+                    Transpose16x16(b + (long)(j0 + j) * k + p0 + p, k, destination + p * nr + j, nr);
             for (int j = 0; j < cols; j++)
             {
                 float* source = b + (long)(j0 + j) * k + p0;
-                for (int p = 0; p < kc; p++) destination[p * nr + j] = source[p];
+                for (int p = blocked; p < kc; p++) destination[p * nr + j] = source[p];
             }
         }
         else

@@ -8,6 +8,8 @@ public sealed class NaiveGemm : IGemmBackend
 {
     public string Name => "naive reference (scalar, double accumulation)";
 
+    public string Version => "naive: ascending k, double accumulation";
+
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
     {

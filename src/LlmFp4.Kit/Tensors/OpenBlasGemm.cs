@@ -18,10 +18,14 @@ public sealed unsafe class OpenBlasGemm : IGemmBackend
 
     public string Name { get; }
 
-    private OpenBlasGemm(nint sgemm, string name)
+    /// <summary>Library version and the kernel core it runs, e.g. "OpenBLAS 0.3.21 SkylakeX".</summary>
+    public string Version { get; }
+
+    private OpenBlasGemm(nint sgemm, string name, string version)
     {
         _sgemm = (delegate* unmanaged[Cdecl]<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)sgemm;
         Name = name;
+        Version = version;
     }
 
     /// <summary>Loads OpenBLAS, or returns null when no library with <c>cblas_sgemm</c> is found.</summary>
@@ -32,7 +36,10 @@ public sealed unsafe class OpenBlasGemm : IGemmBackend
         {
             if (!NativeLibrary.TryLoad(library, out nint handle)) continue;
             if (NativeLibrary.TryGetExport(handle, "cblas_sgemm", out nint sgemm))
-                return new OpenBlasGemm(sgemm, Describe(handle, library));
+            {
+                var (name, version) = Describe(handle, library);
+                return new OpenBlasGemm(sgemm, name, version);
+            }
             NativeLibrary.Free(handle);
         }
         return null;
@@ -73,7 +80,7 @@ public sealed unsafe class OpenBlasGemm : IGemmBackend
     private static extern int SetNativeEnvironment([MarshalAs(UnmanagedType.LPUTF8Str)] string name,
         [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
 
-    private static string Describe(nint handle, string library)
+    private static (string Name, string Version) Describe(nint handle, string library)
     {
         string config = "OpenBLAS";
         if (NativeLibrary.TryGetExport(handle, "openblas_get_config", out nint getConfig))
@@ -87,8 +94,10 @@ public sealed unsafe class OpenBlasGemm : IGemmBackend
             details.Add(((delegate* unmanaged[Cdecl]<int>)getParallel)() switch { 0 => "sequential", 1 => "pthread", 2 => "OpenMP", var p => $"parallel mode {p}" });
         if (NativeLibrary.TryGetExport(handle, "openblas_get_num_threads", out nint getThreads))
             details.Add($"{((delegate* unmanaged[Cdecl]<int>)getThreads)()} threads");
-        if (NativeLibrary.TryGetExport(handle, "openblas_get_corename", out nint getCore))
-            details.Add(Marshal.PtrToStringAnsi(((delegate* unmanaged[Cdecl]<nint>)getCore)()) ?? "unknown core");
-        return $"{version} ({string.Join(", ", details)})";
+        string core = NativeLibrary.TryGetExport(handle, "openblas_get_corename", out nint getCore)
+            ? Marshal.PtrToStringAnsi(((delegate* unmanaged[Cdecl]<nint>)getCore)()) ?? "unknown core"
+            : "unknown core";
+        details.Add(core);
+        return ($"{version} ({string.Join(", ", details)})", $"{version} {core}");
     }
 }

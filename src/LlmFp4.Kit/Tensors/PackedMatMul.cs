@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Numerics.Tensors;
 
 namespace LlmFp4.Kit.Tensors;
 
@@ -22,30 +21,25 @@ public interface IPackedMatrix
 /// <summary>Products with packed weights, decoding tiles of weight rows on the fly.</summary>
 public static class PackedMatMul
 {
-    /// <summary>Weight rows per parallel work item for few tokens.</summary>
-    public const int DotTileRows = 32;
-
-    /// <summary>
-    /// Floats decoded at a time within a tile for few tokens (16 KiB): the decoded rows stay in L1 while every token's dot
-    /// products read them, even for wide rows (a 32-row tile of a 4096-wide matrix would be 512 KiB).
-    /// </summary>
-    public const int DotChunkFloats = 4096;
+    /// <summary>Weight rows per tile below <see cref="GemmFromTokens"/> tokens: one column group of the GEMM's matrix-vector kernel.</summary>
+    public const int FewTokenTileRows = 128;
 
     /// <summary>Weight rows decoded at a time from <see cref="GemmFromTokens"/> tokens on, each tile multiplied by one GEMM.</summary>
     public const int GemmTileRows = 128;
 
-    /// <summary>From this many tokens on, decoded tiles go through <see cref="Gemm.MatMul"/> instead of dot products.</summary>
+    /// <summary>From this many tokens on, tiles are decoded one after another (each in parallel slices) and each GEMM parallelises.</summary>
     public const int GemmFromTokens = 8;
 
     /// <summary>
     /// <c>output[t, o] = Σ_k input[t, k] · W[o, k]</c> for t &lt; <paramref name="tokens"/> (a linear layer x·Wᵀ), W never
-    /// decoded whole. Below <see cref="GemmFromTokens"/> tokens, tiles of <see cref="DotTileRows"/> rows run in parallel,
-    /// each decoded a few rows at a time (<see cref="DotChunkFloats"/>), and each output is a float32 <see cref="TensorPrimitives.Dot(ReadOnlySpan{float}, ReadOnlySpan{float})"/>;
-    /// from there on, tiles of <see cref="GemmTileRows"/> rows are decoded one after another (each in parallel slices) and
-    /// each multiplied by the active GEMM backend (which parallelises). Every output element has one fixed summation order, so results do not
-    /// depend on scheduling. NaN propagates as in a dot product.
+    /// decoded whole: each tile of decoded rows is multiplied by <see cref="Gemm.MatMul"/>, so every output element has the
+    /// active backend's summation order and equals the float32 product with the decoded matrix bit for bit (with the
+    /// managed kernel, on any machine). Below <see cref="GemmFromTokens"/> tokens (decoding) tiles of
+    /// <see cref="FewTokenTileRows"/> rows are decoded and multiplied in parallel; from there on tiles of
+    /// <see cref="GemmTileRows"/> rows are decoded one after another (each in parallel slices) and each GEMM parallelises.
+    /// NaN propagates as in a dot product.
     /// </summary>
-    public static unsafe void MatMul(IPackedMatrix weight, ReadOnlySpan<float> input, Span<float> output, int tokens)
+    public static void MatMul(IPackedMatrix weight, ReadOnlySpan<float> input, Span<float> output, int tokens)
     {
         ArgumentNullException.ThrowIfNull(weight);
         int rows = weight.Rows, cols = weight.Cols;
@@ -59,35 +53,33 @@ public static class PackedMatMul
             GemmTiles(weight, input[..(tokens * cols)], output[..(tokens * rows)], tokens);
             return;
         }
-        int tiles = (rows + DotTileRows - 1) / DotTileRows;
-        int chunkRows = Math.Clamp(DotChunkFloats / cols, 1, DotTileRows);
+        FewTokenTiles(weight, input[..(tokens * cols)], output[..(tokens * rows)], tokens);
+    }
+
+    private static unsafe void FewTokenTiles(IPackedMatrix weight, ReadOnlySpan<float> input, Span<float> output, int tokens)
+    {
+        int rows = weight.Rows, cols = weight.Cols;
+        int tiles = (rows + FewTokenTileRows - 1) / FewTokenTileRows;
         fixed (float* inputPointer = input, outputPointer = output)
         {
             nint inputAddress = (nint)inputPointer, outputAddress = (nint)outputPointer;
             void Tile(int tile)
             {
-                int tileFirst = tile * DotTileRows, tileEnd = Math.Min(tileFirst + DotTileRows, rows);
-                float[] buffer = ArrayPool<float>.Shared.Rent(chunkRows * cols);
+                int first = tile * FewTokenTileRows, count = Math.Min(FewTokenTileRows, rows - first);
+                float[] decoded = ArrayPool<float>.Shared.Rent(count * cols), product = ArrayPool<float>.Shared.Rent(tokens * count);
                 try
                 {
-                    var x = new ReadOnlySpan<float>((float*)inputAddress, tokens * cols);
+                    weight.DecodeRows(first, count, decoded.AsSpan(0, count * cols));
+                    Gemm.MatMul(new ReadOnlySpan<float>((float*)inputAddress, tokens * cols), decoded.AsSpan(0, count * cols), product,
+                        tokens, count, cols, transposeB: true);
                     var y = new Span<float>((float*)outputAddress, tokens * rows);
-                    for (int first = tileFirst; first < tileEnd; first += chunkRows)
-                    {
-                        int count = Math.Min(chunkRows, tileEnd - first);
-                        var decoded = buffer.AsSpan(0, count * cols);
-                        weight.DecodeRows(first, count, decoded);
-                        for (int t = 0; t < tokens; t++)
-                        {
-                            var row = x.Slice(t * cols, cols);
-                            for (int r = 0; r < count; r++)
-                                y[t * rows + first + r] = TensorPrimitives.Dot(row, decoded.Slice(r * cols, cols));
-                        }
-                    }
+                    for (int t = 0; t < tokens; t++)
+                        product.AsSpan(t * count, count).CopyTo(y.Slice(t * rows + first, count));
                 }
                 finally
                 {
-                    ArrayPool<float>.Shared.Return(buffer);
+                    ArrayPool<float>.Shared.Return(decoded);
+                    ArrayPool<float>.Shared.Return(product);
                 }
             }
             if (tiles == 1) Tile(0);

@@ -47,7 +47,7 @@ public class CalibratorTests
     {
         var model = TinyModel();
         var set = TinySet();
-        var config = QuantPresets.Get("fpq:4/4/4") with { Search = SmallGrid };
+        var config = QuantPresets.Get("fpq:4/4/4").WithSearch(SmallGrid);
         var (result, simulated) = Calibrate(config, model, set);
         var folded = model.Clone();
         result.Apply(folded, foldPreShiftedBias: true);
@@ -58,10 +58,11 @@ public class CalibratorTests
 
         foreach (var layer in result.Layers)
         {
-            Assert.NotNull(layer.ActivationOffsets);
-            var fold = Assert.IsType<FoldCheck>(layer.Fold);
+            var details = Assert.IsType<FpqLayerResult>(layer.Details);
+            Assert.NotNull(details.ActivationOffsets);
+            var fold = Assert.IsType<FoldCheck>(details.Fold);
             Assert.InRange(fold.OffGrid, fold.FlushedToZero, fold.NonZero);
-            var search = Assert.IsType<SearchTrace>(layer.Search);
+            var search = details.Search;
             var last = search.Rounds[^1];
             Assert.Equal(layer.ActivationFormat, last.ActivationFormat);
             Assert.Equal(layer.OutputMse!.Value, last.Activation.Min(c => c.BestError), layer.OutputMse.Value * 1e-3);
@@ -75,8 +76,8 @@ public class CalibratorTests
     {
         var model = TinyModel();
         var set = TinySet();
-        var baseline = Calibrator.Run(model, QuantPresets.Get("fpq-baseline:4/4/4") with { Search = SmallGrid }, set);
-        var fpq = Calibrator.Run(model, QuantPresets.Get("fpq:4/4/4") with { Search = SmallGrid }, set);
+        var baseline = Calibrator.Run(model, QuantPresets.Get("fpq-baseline:4/4/4").WithSearch(SmallGrid), set);
+        var fpq = Calibrator.Run(model, QuantPresets.Get("fpq:4/4/4").WithSearch(SmallGrid), set);
         Assert.True(fpq.Layers.Sum(l => l.OutputMse!.Value) < baseline.Layers.Sum(l => l.OutputMse!.Value));
         Assert.All(baseline.Layers, l => Assert.IsType<FpQuantizer>(l.InputQuantizer));
         Assert.All(baseline.Layers, l => Assert.Equal(Granularity.PerTensor, ((FpQuantizer)l.InputQuantizer!).Granularity));
@@ -87,7 +88,7 @@ public class CalibratorTests
     {
         var model = TinyModel(tied: true);
         var set = TinySet();
-        var config = QuantPresets.Get("fpq-baseline:4/4/8") with { Search = SmallGrid, AttentionMatMuls = QuantSpec.Int(8, Granularity.PerTensor) };
+        var config = QuantPresets.Get("fpq-baseline:4/4/8").WithSearch(SmallGrid) with { AttentionMatMuls = QuantSpec.Int(8, Granularity.PerTensor) };
         var (result, applied) = Calibrate(config, model, set);
         var directory = Path.Combine(Path.GetTempPath(), $"calibration-{Guid.NewGuid():N}");
         try
@@ -96,7 +97,7 @@ public class CalibratorTests
             var loaded = CalibrationResult.Load(directory);
             Assert.Equal(result.ConfigHash, loaded.ConfigHash);
             Assert.Equal(result.Layers.Count, loaded.Layers.Count);
-            Assert.Equal(result.Layers[3].Search!.Rounds[0].Weight[1].Errors, loaded.Layers[3].Search!.Rounds[0].Weight[1].Errors);
+            Assert.Equal(((FpqLayerResult)result.Layers[3].Details!).Search.Rounds[0].Weight[1].Errors, ((FpqLayerResult)loaded.Layers[3].Details!).Search.Rounds[0].Weight[1].Errors);
             var reloaded = model.Clone();
             loaded.Apply(reloaded);
             Assert.Equal(Logits(applied, set), Logits(reloaded, set));
@@ -115,7 +116,7 @@ public class CalibratorTests
     public void Same_config_and_seed_give_the_same_result_bit_for_bit()
     {
         var model = TinyModel();
-        var config = QuantPresets.Get("fpq:4/4/4") with { Search = SmallGrid };
+        var config = QuantPresets.Get("fpq:4/4/4").WithSearch(SmallGrid);
         var first = Calibrator.Run(model, config, TinySet());
         var second = Calibrator.Run(model, config, TinySet());
         Assert.Equal(first.Tensors.Keys, second.Tensors.Keys);
@@ -138,7 +139,7 @@ public class CalibratorTests
     public void Embedding_only_quantization_unties_a_tied_head()
     {
         var model = TinyModel(tied: true);
-        var config = new QuantConfig { Method = QuantMethod.MinMax, Embedding = QuantSpec.Fp(4, Granularity.PerRow) };
+        var config = new QuantConfig { Method = new MinMaxSettings(), Embedding = QuantSpec.Fp(4, Granularity.PerRow) };
         var (result, quantized) = Calibrate(config, model, TinySet());
         Assert.Empty(result.Layers);
         Assert.Equal(model.Embedding.Data, quantized.LmHead.Weight);
@@ -152,7 +153,7 @@ public class CalibratorTests
         var set = TinySet();
         var config = new QuantConfig
         {
-            Method = QuantMethod.SmoothQuant,
+            Method = new SmoothQuantSettings(),
             Weights = QuantSpec.Int(16, Granularity.PerRow),
             Activations = QuantSpec.Int(16, Granularity.PerTensor),
         };
@@ -164,7 +165,7 @@ public class CalibratorTests
         Assert.IsType<IntQuantizer>(smoothed.Layers[0].QProj.InputQuantizer);
         var q = result.Layers.Single(l => l.Name == "model.layers.0.self_attn.q_proj");
         var k = result.Layers.Single(l => l.Name == "model.layers.0.self_attn.k_proj");
-        Assert.Equal(q.SmoothingScales, k.SmoothingScales);
+        Assert.Equal(((SmoothQuantLayerResult)q.Details!).SmoothingScales, ((SmoothQuantLayerResult)k.Details!).SmoothingScales);
 
         var w8a8 = Calibrator.Run(model, QuantPresets.Get("smoothquant:16/8/8"), set);
         var plain = Calibrator.Run(model, QuantPresets.Get("minmax-int:16/8/8"), set);

@@ -58,8 +58,8 @@ public class CaptureTests
                 var observed = recorder.Outputs[layer.Name];
                 for (int i = 0; i < output.Length; i++) Assert.Equal(observed[i], output[i], 1e-4f);
             }
-        Assert.Same(model.Layers[1].InputNorm, groups[4].Norm);
-        Assert.Null(groups[1].Norm);
+        Assert.Same(model.Layers[1].InputNorm, Assert.Single(groups[4].Norm));
+        Assert.False(groups[1].HasNorm);
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public class FpqSearchTests
             for (int f = 0; f < weights.SearchFormats.Count; f++)
             {
                 var format = weights.SearchFormats[f];
-                var startBias = FpBias.PerRow(format, layer.Weight, rows, In);
+                var startBias = Ranges.RowBiases(format, layer.Weight, rows, In);
                 var perRow = new double[multipliers.Length][];
                 for (int i = 0; i < multipliers.Length; i++)
                 {
@@ -84,8 +84,8 @@ public class FpqSearchTests
         var (group, _) = Group();
         var format = FpFormat.Create(2, 1, 0);
         var grid = new ActivationGrid(format, group.Inputs, Tokens, In, Grid.Multipliers(), preShifted: true);
-        var channelMax = FpBias.ColumnAbsMax(group.Inputs, Tokens, In);
-        var channelBias = channelMax.Select(m => FpBias.ForMaxValue(format, m)).ToArray();
+        var channelMax = Ranges.ColumnAbsMax(group.Inputs, Tokens, In);
+        var channelBias = channelMax.Select(m => format.BiasForMaxValue(m)).ToArray();
         Assert.Equal(channelBias.Min(), grid.StartBias, 12);
         var offsets = grid.Offsets(grid.StartBias);
         for (int j = 0; j < In; j++)
@@ -114,6 +114,35 @@ public class FpqSearchTests
             Assert.Equal(oneRound.Trace.Rounds[0].Weight.Select(c => c.Errors), threeRounds.Trace.Rounds[0].Weight.Select(c => c.Errors));
             // The alternation never makes the chosen activation setting worse than round 1's.
             Assert.True(threeRounds.Trace.Rounds[^1].Activation.Min(c => c.BestError) <= oneRound.Trace.Rounds[0].Activation.Min(c => c.BestError) * (1 + 1e-5));
+        }
+    }
+
+    [Theory]
+    [InlineData(4, false, true, true)]
+    [InlineData(4, true, true, true)]
+    [InlineData(5, false, true, true)]
+    [InlineData(6, true, true, true)]
+    [InlineData(4, false, true, false)]
+    [InlineData(4, true, false, true)]
+    public void Fast_search_chooses_the_formats_and_biases_of_the_reference_search(int bits, bool preShifted, bool searchWeights, bool searchActivations)
+    {
+        var (group, _) = Group();
+        var weights = searchWeights ? QuantSpec.Fp(bits, Granularity.PerRow) : null;
+        var activations = searchActivations ? QuantSpec.Fp(bits, preShifted ? Granularity.PerColumn : Granularity.PerTensor) : null;
+        var settings = new SearchSettings { Steps = 12, Rounds = 3 };
+        var fast = new FpqSearch(group, weights, activations, settings, preShifted).Run();
+        var reference = ReferenceFpqSearch.Run(group, weights, activations, settings, preShifted);
+        Assert.Equal(reference.Count, fast.Count);
+        foreach (var (expected, actual) in reference.Zip(fast))
+        {
+            Assert.Equal(expected.WeightFormat, actual.WeightFormat);
+            Assert.Equal(expected.WeightBiases, actual.WeightBiases);
+            Assert.Equal(expected.ActivationFormat, actual.ActivationFormat);
+            Assert.Equal(expected.ActivationBias, actual.ActivationBias);
+            Assert.Equal(expected.ActivationOffsets, actual.ActivationOffsets);
+            // Each round the fast search ran chose what the reference chose in that round.
+            foreach (var (e, a) in expected.Trace.Rounds.Zip(actual.Trace.Rounds))
+                Assert.Equal((e.WeightFormat, e.ActivationFormat), (a.WeightFormat, a.ActivationFormat));
         }
     }
 }

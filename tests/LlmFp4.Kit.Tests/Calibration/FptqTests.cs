@@ -10,18 +10,18 @@ public class FptqTests
     public void Policy_follows_the_thresholds_and_needs_a_norm_to_equalize()
     {
         var settings = new FptqSettings();
-        Assert.Equal("static", Fptq.Policy(14.9, hasNorm: true, settings));
-        Assert.Equal("equalized", Fptq.Policy(15, hasNorm: true, settings));
-        Assert.Equal("dynamic", Fptq.Policy(15, hasNorm: false, settings));
-        Assert.Equal("dynamic", Fptq.Policy(150, hasNorm: true, settings));
-        Assert.Equal("static", Fptq.Policy(100, hasNorm: true, settings with { EqualizeFrom = 120 }));
+        Assert.Equal(FptqPolicy.Static, FptqMethod.Policy(14.9, hasNorm: true, settings));
+        Assert.Equal(FptqPolicy.Equalized, FptqMethod.Policy(15, hasNorm: true, settings));
+        Assert.Equal(FptqPolicy.Dynamic, FptqMethod.Policy(15, hasNorm: false, settings));
+        Assert.Equal(FptqPolicy.Dynamic, FptqMethod.Policy(150, hasNorm: true, settings));
+        Assert.Equal(FptqPolicy.Static, FptqMethod.Policy(100, hasNorm: true, settings with { EqualizeFrom = 120 }));
     }
 
     [Fact]
     public void Log_scales_follow_the_formula()
     {
         float[] x = [1, -6, 0, 2, 3, 0];
-        var s = Fptq.LogScales(x, tokens: 2, features: 3);
+        var s = FptqMethod.LogScales(x, tokens: 2, features: 3);
         Assert.Equal(2 / Math.Log2(4), s[0], 6);
         Assert.Equal(6 / Math.Log2(8), s[1], 6);
         Assert.Equal(1f, s[2]);
@@ -35,14 +35,14 @@ public class FptqTests
         var config = QuantPresets.Get("fptq-w4a8") with
         {
             Weights = null,
-            Fptq = new FptqSettings { EqualizeFrom = 1e-9, DynamicFrom = 1e9 },
+            Method = new FptqSettings { EqualizeFrom = 1e-9, DynamicFrom = 1e9 },
         };
         var result = Calibrator.Run(model, config, set);
         Assert.Contains(model.Layers[0].InputNorm.Name, result.Tensors.Keys);
         Assert.Contains(model.Layers[1].PostAttentionNorm.Name, result.Tensors.Keys);
         Assert.All(result.Layers.Where(l => l.Name.EndsWith("proj", StringComparison.Ordinal) && !l.Name.Contains("o_proj") && !l.Name.Contains("down_proj")),
-            l => Assert.Equal("equalized", l.ActivationPolicy));
-        Assert.All(result.Layers.Where(l => l.Name.Contains("o_proj") || l.Name.Contains("down_proj")), l => Assert.Equal("dynamic", l.ActivationPolicy));
+            l => Assert.Equal(FptqPolicy.Equalized, Assert.IsType<FptqLayerResult>(l.Details).Policy));
+        Assert.All(result.Layers.Where(l => l.Name.Contains("o_proj") || l.Name.Contains("down_proj")), l => Assert.Equal(FptqPolicy.Dynamic, Assert.IsType<FptqLayerResult>(l.Details).Policy));
         var folded = model.Clone();
         result.Apply(folded);
         // Full precision: the folded norms and weights alone, without the INT8 input quantizers.
@@ -56,16 +56,17 @@ public class FptqTests
     {
         var model = TinyModel();
         var set = TinySet();
-        var config = QuantPresets.Get("fptq-w4a8") with { Fptq = new FptqSettings { EqualizeFrom = 2, DynamicFrom = 4 } };
+        var config = QuantPresets.Get("fptq-w4a8") with { Method = new FptqSettings { EqualizeFrom = 2, DynamicFrom = 4 } };
         var result = Calibrator.Run(model, config, set);
         Assert.Equal(model.Linears.Count - 1, result.Layers.Count);
         foreach (var layer in result.Layers)
         {
-            switch (layer.ActivationPolicy)
+            var details = Assert.IsType<FptqLayerResult>(layer.Details);
+            switch (details.Policy)
             {
-                case "dynamic": Assert.IsType<DynamicIntQuantizer>(layer.InputQuantizer); break;
-                case "equalized": Assert.NotNull(layer.SmoothingScales); Assert.IsType<IntQuantizer>(layer.InputQuantizer); break;
-                default: Assert.Equal("static", layer.ActivationPolicy); Assert.Null(layer.SmoothingScales); break;
+                case FptqPolicy.Dynamic: Assert.IsType<DynamicIntQuantizer>(layer.InputQuantizer); break;
+                case FptqPolicy.Equalized: Assert.NotNull(details.SmoothingScales); Assert.IsType<IntQuantizer>(layer.InputQuantizer); break;
+                default: Assert.Null(details.SmoothingScales); break;
             }
             var grid = Assert.IsType<IntQuantizer>(layer.WeightQuantizer);
             Assert.Equal(4, grid.Format.Bits);

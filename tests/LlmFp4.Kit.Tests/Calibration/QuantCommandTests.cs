@@ -22,7 +22,7 @@ public class QuantCommandTests
         var model = CharModel();
         var set = CalibrationSet.Sample(new CharTokenizer().Encode(string.Join(" ", Enumerable.Range(0, 60).Select(i => $"calibration sentence {i}."))),
             new CalibrationDataSettings { Samples = 4, SequenceLength = 32 });
-        var config = QuantPresets.Get("fpq:4/4/4") with { Search = new SearchSettings { Steps = 4, Rounds = 1 } };
+        var config = QuantPresets.Get("fpq:4/4/4").WithSearch(new SearchSettings { Steps = 4, Rounds = 1 });
         string resultDirectory = Path.Combine(dir.Path, "quant");
         Calibrator.Run(model, config, set).Save(resultDirectory);
 

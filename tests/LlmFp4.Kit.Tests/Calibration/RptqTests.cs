@@ -55,9 +55,9 @@ public class RptqTests
             }
             return order;
         }
-        var order = new RptqOrder(Shuffle(config.HiddenSize),
+        var order = new ChannelOrder(Shuffle(config.HiddenSize),
             [.. model.Layers.Select(_ => WithinHeads())], [.. model.Layers.Select(_ => Shuffle(config.IntermediateSize))]);
-        var permuted = RptqReorder.PermutedWeights(model, order);
+        var permuted = model.ReorderedWeights(order);
         var weights = model.NamedWeights().ToDictionary(w => w.Name, w => (float[])w.Tensor.Data.Clone());
         foreach (var (name, values) in permuted) weights[name] = values;
         var reordered = new LlamaModel(config with { TieWordEmbeddings = false }, weights);
@@ -67,7 +67,7 @@ public class RptqTests
         var actual = Logits(reordered, set);
         Assert.NotEqual(model.Layers[0].QProj.Weight, reordered.Layers[0].QProj.Weight);
         Assert.InRange(RelativeError(reference, actual), 0, 1e-6);
-        Assert.Throws<ArgumentException>(() => RptqReorder.PermutedWeights(model, order with { Residual = [.. order.Residual.Skip(1).Prepend(order.Residual[1])] }));
+        Assert.Throws<ArgumentException>(() => model.ReorderedWeights(order with { Residual = [.. order.Residual.Skip(1).Prepend(order.Residual[1])] }));
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public class RptqTests
         var config = TinyConfig();
         var across = Enumerable.Range(0, config.HiddenSize).ToArray();
         (across[0], across[config.HeadDim]) = (across[config.HeadDim], across[0]);
-        Assert.Throws<ArgumentException>(() => RptqReorder.ContextOrder(config, across));
+        Assert.Throws<ArgumentException>(() => TinyModel().ChannelLayout.ContextOrder(across));
     }
 
     [Fact]
@@ -90,32 +90,33 @@ public class RptqTests
         {
             Weights = config.Weights! with { Bits = 16 },
             Activations = config.Activations! with { Bits = 16 },
-            Rptq = new RptqSettings { Clusters = 4, HeadClusters = 2, Restarts = 3 },
+            Method = new RptqSettings { Clusters = 4, HeadClusters = 2, Restarts = 3 },
         };
         var fineResult = Calibrator.Run(model, fine, set);
         var fineModel = model.Clone();
         fineResult.Apply(fineModel);
         Assert.InRange(RelativeError(reference, Logits(fineModel, set)), 0, 1e-3);
 
-        var small = config with { Rptq = new RptqSettings { Clusters = 4, HeadClusters = 2, Restarts = 3 } };
+        var small = config with { Method = new RptqSettings { Clusters = 4, HeadClusters = 2, Restarts = 3 } };
         var result = Calibrator.Run(model, small, set);
         Assert.Equal(model.Linears.Count - 1, result.Layers.Count);
         var headDim = model.Config.HeadDim;
         foreach (var layer in result.Layers)
         {
-            Assert.Equal(layer.InFeatures, layer.InputClusterSizes!.Sum());
-            Assert.True(layer.InputClusterSizes!.Length > 1);
+            var sizes = Assert.IsType<RptqLayerResult>(layer.Details).InputClusterSizes;
+            Assert.Equal(layer.InFeatures, sizes.Sum());
+            Assert.True(sizes.Length > 1);
             var quantizer = Assert.IsType<IntQuantizer>(layer.InputQuantizer);
             Assert.False(quantizer.Format.IsSymmetric);
             Assert.Equal(4, quantizer.Format.Bits);
             if (layer.Name.EndsWith("o_proj", StringComparison.Ordinal))
-                Assert.Equal(model.Config.NumAttentionHeads, SumsOf(layer.InputClusterSizes!, headDim));
+                Assert.Equal(model.Config.NumAttentionHeads, SumsOf(sizes, headDim));
         }
         // Weights: at most 2^4 levels within each (output channel × input cluster).
         var q = result.Layers.First(l => l.Name.EndsWith("down_proj", StringComparison.Ordinal));
         var weight = result.Tensors[q.Name + ".weight"];
         int start = 0;
-        foreach (int size in q.InputClusterSizes!)
+        foreach (int size in ((RptqLayerResult)q.Details!).InputClusterSizes)
         {
             Assert.InRange(weight.AsSpan(start, size).ToArray().Distinct().Count(), 1, 16);
             start += size;
@@ -144,9 +145,10 @@ public class RptqTests
     {
         var model = TinyModel();
         var set = TinySet();
-        var config = QuantPresets.Get("rptq-w3a3") with { Activations = null, Rptq = new RptqSettings { Clusters = 4, HeadClusters = 2, Restarts = 2 } };
+        var settings = new RptqSettings { Clusters = 4, HeadClusters = 2, Restarts = 2 };
+        var config = QuantPresets.Get("rptq-w3a3") with { Activations = null, Method = settings };
         var nearest = Calibrator.Run(model, config, set);
-        var gptq = Calibrator.Run(model, config with { Rptq = config.Rptq! with { Gptq = true } }, set);
+        var gptq = Calibrator.Run(model, config with { Method = settings with { Gptq = new GptqSettings() } }, set);
         Assert.True(gptq.Layers.Sum(l => l.OutputMse!.Value) < nearest.Layers.Sum(l => l.OutputMse!.Value));
         Assert.EndsWith("GPTQ", gptq.Layers[0].WeightFormat);
     }

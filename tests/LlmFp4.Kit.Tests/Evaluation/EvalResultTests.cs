@@ -1,4 +1,5 @@
 using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Tests.Evaluation;
 
@@ -7,7 +8,8 @@ public class EvalResultTests
     static readonly EvalResult[] Results =
     [
         new("tiny", null, "continuation", "acc", 0.5, 0.25, 4, 0, 1.5, "0.1.0"),
-        new("tiny", """{"w":"E2M1","a":"E2M1"}""", "piqa", "acc_norm", 0.125, null, 8, 3, 0.25, "0.1.0"),
+        new("tiny", """{"w":"E2M1","a":"E2M1"}""", "piqa", "acc_norm", 0.125, null, 8, 3, 0.25, "0.1.0",
+            new Provenance("0.1.0", "0123abcd", "managed (Vector512 6×32 kernel, 2 threads)", ManagedGemm.OrderVersion)),
     ];
 
     [Fact]
@@ -32,9 +34,10 @@ public class EvalResultTests
 
         Assert.Equal(
         [
-            "model,quant_config,task,metric,value,stderr,n,seed,wall_time_s,kit_version",
-            "tiny,,continuation,acc,0.5,0.25,4,0,1.5,0.1.0",
-            "tiny,\"{\"\"w\"\":\"\"E2M1\"\",\"\"a\"\":\"\"E2M1\"\"}\",piqa,acc_norm,0.125,,8,3,0.25,0.1.0",
+            "model,quant_config,task,metric,value,stderr,n,seed,wall_time_s,kit_version,commit,gemm_backend,gemm_version",
+            "tiny,,continuation,acc,0.5,0.25,4,0,1.5,0.1.0,,,",
+            "tiny,\"{\"\"w\"\":\"\"E2M1\"\",\"\"a\"\":\"\"E2M1\"\"}\",piqa,acc_norm,0.125,,8,3,0.25,0.1.0,0123abcd,\"managed (Vector512 6×32 kernel, 2 threads)\","
+                + $"\"{ManagedGemm.OrderVersion}\"",
         ], File.ReadAllLines(path));
     }
 
@@ -53,6 +56,7 @@ public class EvalResultTests
 
         Assert.Equal(["acc", "acc_norm"], results.Select(r => r.Metric));
         Assert.All(results, r => Assert.Equal(("tiny", "{}", "continuation", 2, 5, KitInfo.Version), (r.Model, r.QuantConfig, r.Task, r.N, r.Seed, r.KitVersion)));
+        Assert.All(results, r => Assert.Equal(Provenance.Current, r.Provenance));
         Assert.Equal(0.5, results[0].Value); // the shorter choice wins on acc: right once, wrong once
         Assert.Equal("continuation (stand-in)", progress.Last().Task);
     }

@@ -1,4 +1,5 @@
 using LlmFp4.Kit.Models.Loading;
+using LlmFp4.Kit.Models.Tokenizers;
 using static LlmFp4.Kit.Tests.Loading.TinyCheckpoints;
 
 namespace LlmFp4.Kit.Tests.Loading;
@@ -62,7 +63,46 @@ public class GgufTests
         Assert.Equal("blk.0.attn_k.weight", k.StoredName);
         Assert.Equal(config.KeyValueHeads, k.InterleavedRopeHeads);
         Assert.Equal(config.NumAttentionHeads, checkpoint.Tensors["model.layers.0.self_attn.q_proj.weight"].InterleavedRopeHeads);
-        AssertSameWeights(weights, checkpoint.ReadAllFloat32(), dtype);
+        AssertSameWeights(weights, checkpoint.ReadAllFloat32(), dtype, gguf: true);
+        Assert.Equal(DType.F32, checkpoint.Tensors["model.layers.0.input_layernorm.weight"].DType);
+    }
+
+    [Fact]
+    public void ByteLevelBpeTokenizerIsWrittenAsLlamaCppReadsIt()
+    {
+        using var temp = new TempFolder();
+        var tokenizer = BpeTokenizer.Parse(BpeTrainer.Train(["lowest newest widest lowest"], new BpeTrainerSettings(VocabSize: 257 + 5)), "trained");
+        var config = Config() with { VocabSize = tokenizer.VocabSize };
+        string path = temp.File("tokenized.gguf");
+        GgufWriter.SaveLlama(path, config, Weights(config), DType.F32, tokenizer);
+
+        var metadata = GgufFile.Read(path).Metadata;
+        Assert.Equal("gpt2", metadata["tokenizer.ggml.model"]);
+        Assert.Equal("gpt-2", metadata["tokenizer.ggml.pre"]);
+        var tokens = (string[])metadata["tokenizer.ggml.tokens"];
+        Assert.Equal(Enumerable.Range(0, tokenizer.VocabSize).Select(tokenizer.IdToToken), tokens);
+        Assert.Equal("<|endoftext|>", tokens[0]);
+        var types = (int[])metadata["tokenizer.ggml.token_type"];
+        Assert.Equal(3, types[0]);
+        Assert.All(types[1..], type => Assert.Equal(1, type));
+        var merges = (string[])metadata["tokenizer.ggml.merges"];
+        Assert.Equal(5, merges.Length);
+        Assert.All(merges, merge => Assert.Contains(string.Concat(merge.Split(' ')), tokens));
+        Assert.Equal(false, metadata["tokenizer.ggml.add_bos_token"]);
+        Assert.Throws<ArgumentException>(() => GgufWriter.SaveLlama(temp.File("bad.gguf"), Config(), Weights(Config()), DType.F32, tokenizer));
+    }
+
+    [Fact]
+    public void Q4_0BlocksMatchGgmlsReferenceRounding()
+    {
+        // Largest magnitude −8 ⇒ d = −8 / −8 = 1; code = trunc(x/d + 8.5): −8 → 0, 7 → 15, 0.5 → 9. Byte j: code j | code j+16 << 4.
+        var block = new float[32];
+        for (int j = 0; j < 16; j++) (block[j], block[16 + j]) = (j - 8, 0.5f);
+        byte[] encoded = GgufWriter.EncodeQ4_0(block);
+        Assert.Equal(18, encoded.Length);
+        Assert.Equal((Half)1, BitConverter.ToHalf(encoded, 0));
+        Assert.Equal(Enumerable.Range(0, 16).Select(j => (byte)(j | 9 << 4)), encoded[2..]);
+        Assert.Throws<ArgumentException>(() => GgufWriter.EncodeQ4_0(new float[33]));
     }
 
     [Fact]

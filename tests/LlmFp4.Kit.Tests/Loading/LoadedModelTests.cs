@@ -29,7 +29,7 @@ public class LoadedModelTests
             case "gguf": GgufWriter.SaveLlama(path, config, weights, dtype); break;
             default: Llama2cCheckpoint.Save(path, config, weights); break;
         }
-        var stored = weights.ToDictionary(w => w.Key, w => Rounded(w.Value, dtype));
+        var stored = weights.ToDictionary(w => w.Key, w => format == "gguf" ? RoundedAsGguf(w.Key, w.Value, dtype) : Rounded(w.Value, dtype));
 
         using var checkpoint = CheckpointLoader.Open(path);
         var expected = Logits(config, stored);

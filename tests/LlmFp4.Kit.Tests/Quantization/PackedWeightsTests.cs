@@ -154,8 +154,8 @@ public class PackedWeightsTests
     [InlineData(9, 1000)]
     public void Packed_layer_output_equals_fake_quant_weights_times_x(int tokens, int inFeatures)
     {
-        // 150 rows: several tiles on both paths (dot products below 8 tokens, GEMM tiles of 128 rows from 8 on); rows of
-        // 1000 are decoded a few at a time within a dot tile and in parallel slices within a GEMM tile.
+        // 150 rows: two tiles of 128 rows on both paths (decoded in parallel below 8 tokens, one after another in parallel
+        // slices from 8 on); either way each tile goes through the GEMM, so the output is the product with the decoded matrix bit for bit.
         int outFeatures = 150;
         var weight = Random(inFeatures * outFeatures, 4, 0.1);
         var input = Random(tokens * inFeatures, 5);
@@ -170,6 +170,9 @@ public class PackedWeightsTests
             var output = new float[tokens * outFeatures];
             layer.Forward(input, output, tokens, []);
             for (int i = 0; i < output.Length; i++) Assert.Equal(reference[i], output[i], 1e-5);
+            var product = new float[tokens * outFeatures];
+            Gemm.MatMul(input, fakeQuant, product, tokens, outFeatures, inFeatures, transposeB: true);
+            Assert.Equal(product, output);
             layer.PackedWeight = null;
             Assert.Equal(fakeQuant, layer.Weight);
         }

@@ -83,6 +83,53 @@ public class GemmTests
         Assert.Equal(serial.AsSpan(37 * n, n).ToArray(), row);
     }
 
+    /// <summary>
+    /// The managed kernel's bytes do not depend on the machine: Vector512 and Vector256 kernels, the matrix-vector path
+    /// (one row), one or two threads and the scalar definition of its summation order agree bit for bit, for every
+    /// transpose, edge tiles, depth tails and more than one depth block.
+    /// </summary>
+    [Fact]
+    public void ManagedKernelEqualsItsScalarDefinitionBitForBitOnEveryPath()
+    {
+        IGemmBackend[] kernels = [new ManagedGemm(true, 1), new ManagedGemm(true, 2), new ManagedGemm(false, 1), new ManagedGemm(false, 2)];
+        var scalar = new ScalarGemm();
+        (int M, int N, int K)[] shapes = [(1, 1, 1), (1, 300, 530), (1, 128, 256), (1, 1000, 17), (2, 33, 300), (6, 129, 64), (7, 33, 257), (40, 70, 600), (13, 16, 512)];
+        foreach (var (m, n, k) in shapes)
+            foreach (bool transposeA in new[] { false, true })
+                foreach (bool transposeB in new[] { false, true })
+                {
+                    float[] a = Random(m * k, 11), b = Random(k * n, 12), c = Random(m * n, 13);
+                    float[] expected = (float[])c.Clone();
+                    scalar.MatMul(a, b, expected, m, n, k, transposeA, transposeB, 0.75f, 0.5f);
+                    foreach (var kernel in kernels)
+                    {
+                        float[] actual = (float[])c.Clone();
+                        kernel.MatMul(a, b, actual, m, n, k, transposeA, transposeB, 0.75f, 0.5f);
+                        for (int i = 0; i < actual.Length; i++)
+                            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                                $"{kernel.Name} m={m} n={n} k={k} tA={transposeA} tB={transposeB} at {i}: {actual[i]:R} vs scalar {expected[i]:R}");
+                    }
+                }
+    }
+
+    [Fact]
+    public void ScalarDefinitionRoundsOncePerTermAndOncePerDepthBlock()
+    {
+        // 1 + 2⁻²⁴ + 2⁻²⁴: summed in float32 one term at a time each tiny term is lost (ties to even), in double it is not.
+        float tiny = MathF.Pow(2, -24);
+        float[] a = [1, tiny, tiny], b = [1, 1, 1], c = new float[1];
+        new ScalarGemm().MatMul(a, b, c, 1, 1, 3, false, false, 1, 0);
+        Assert.Equal(1f, c[0]);
+        // A second depth block starts its own sum: 2⁻²⁴ · 256 terms in block 2 survive as one addition to C.
+        int k = ManagedGemm.DepthBlock * 2;
+        a = new float[k];
+        a[0] = 1;
+        for (int p = ManagedGemm.DepthBlock; p < k; p++) a[p] = tiny;
+        b = Enumerable.Repeat(1f, k).ToArray();
+        new ScalarGemm().MatMul(a, b, c, 1, 1, k, false, false, 1, 0);
+        Assert.Equal(1f + ManagedGemm.DepthBlock * tiny, c[0]);
+    }
+
     [Fact]
     public void MatMulChecksLengthsWithClearMessages()
     {

@@ -6,22 +6,22 @@ namespace LlmFp4.Kit.Tests.Training;
 public class ModelCardTests
 {
     [Fact]
-    public void EvaluationScoresNonOverlappingWindowsAgainstAnAddOneUnigram()
+    public void EvaluationScoresEveryTokenButTheFirstAgainstAnAddOneUnigram()
     {
         var config = TinyTraining.Config();
         var model = LlamaModel.CreateRandom(config, seed: 3);
         int[] train = [0, 0, 0, 1, 2, 2];
-        int[] test = [0, 1, 2, 0, 2, 1, 0]; // windows of 3: [0 1 2] [0 2 1] [0] → predicted tokens 1 2 | 2 1
+        int[] test = [0, 1, 2, 0, 2, 1, 0]; // windows of 3 carrying one token: [0 1 2] [2 0 2] [2 1 0] → predicted 1 2 | 0 2 | 1 0
         var result = ModelCard.Evaluate("test", model, test, train, window: 3);
 
-        Assert.Equal(4, result.PredictedTokens);
+        Assert.Equal(6, result.PredictedTokens);
         double denominator = train.Length + config.VocabSize;
-        double p1 = 2 / denominator, p2 = 3 / denominator; // counts + 1
-        Assert.Equal(Math.Exp(-(2 * Math.Log(p1) + 2 * Math.Log(p2)) / 4), result.UnigramPerplexity, 1e-9);
+        double p0 = 4 / denominator, p1 = 2 / denominator, p2 = 3 / denominator; // counts + 1
+        Assert.Equal(Math.Exp(-(2 * Math.Log(p0) + 2 * Math.Log(p1) + 2 * Math.Log(p2)) / 6), result.UnigramPerplexity, 1e-9);
 
-        var logProbs = model.TokenLogProbs([[0, 1, 2], [0, 2, 1]]);
+        var logProbs = model.TokenLogProbs([[0, 1, 2], [2, 0, 2], [2, 1, 0]]);
         double nll = -logProbs.Sum(row => row.Sum(x => (double)x));
-        Assert.Equal(Math.Exp(nll / 4), result.ModelPerplexity, 1e-9);
+        Assert.Equal(Math.Exp(nll / 6), result.ModelPerplexity, 1e-9);
     }
 
     [Fact]

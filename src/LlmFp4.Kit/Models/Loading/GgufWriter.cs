@@ -90,14 +90,22 @@ public sealed class GgufWriter
 
     /// <summary>
     /// Saves a model as llama.cpp's converter would: <c>llama.*</c> metadata, llama.cpp tensor names and
-    /// q/k rows permuted to adjacent-pair RoPE order (<see cref="RopeLayout.ToInterleaved"/>). No tokenizer is written.
+    /// q/k rows permuted to adjacent-pair RoPE order (<see cref="RopeLayout.ToInterleaved"/>), norm weights in F32 whatever
+    /// <paramref name="dtype"/> (llama.cpp's CPU kernels multiply by F32 norms only). With a byte-level BPE
+    /// <paramref name="tokenizer"/> (GPT-2 style, as the kit's own) the <c>tokenizer.ggml.*</c> metadata llama.cpp needs
+    /// to load the file is written too (<see cref="AddByteLevelBpeTokenizer"/>). With <paramref name="matrixType"/>
+    /// <see cref="GgmlType.Q4_0"/> every matrix is stored in llama.cpp's Q4_0 (<see cref="EncodeQ4_0"/>; rows must be
+    /// multiples of 32); the kit's own loader reads F32, F16 and BF16 only.
     /// </summary>
-    public static void SaveLlama(string path, LlamaConfig config, IReadOnlyDictionary<string, float[]> weights, DType dtype = DType.F32)
+    public static void SaveLlama(string path, LlamaConfig config, IReadOnlyDictionary<string, float[]> weights, DType dtype = DType.F32,
+        Tokenizers.BpeTokenizer? tokenizer = null, GgmlType? matrixType = null)
     {
         LlamaTensorLayout.CheckWeights(config, weights);
+        if (matrixType is not (null or GgmlType.Q4_0))
+            throw new ArgumentException($"SaveLlama writes matrices as F32, F16, BF16 or Q4_0, not {matrixType}.", nameof(matrixType));
         var gguf = new GgufWriter();
         gguf.AddMetadata("general.architecture", "llama");
-        gguf.AddMetadata("general.file_type", dtype switch { DType.F32 => 0u, DType.F16 => 1u, _ => 32u });
+        gguf.AddMetadata("general.file_type", matrixType is GgmlType.Q4_0 ? 2u : dtype switch { DType.F32 => 0u, DType.F16 => 1u, _ => 32u });
         gguf.AddMetadata("llama.vocab_size", (uint)config.VocabSize);
         gguf.AddMetadata("llama.context_length", (uint)config.MaxPositionEmbeddings);
         gguf.AddMetadata("llama.embedding_length", (uint)config.HiddenSize);
@@ -110,6 +118,12 @@ public sealed class GgufWriter
         gguf.AddMetadata("llama.rope.freq_base", (float)config.RopeTheta);
         if (config.BosTokenId is { } bos) gguf.AddMetadata("tokenizer.ggml.bos_token_id", (uint)bos.First);
         if (config.EosTokenId is { } eos) gguf.AddMetadata("tokenizer.ggml.eos_token_id", (uint)eos.First);
+        if (tokenizer is not null)
+        {
+            if (tokenizer.VocabSize != config.VocabSize)
+                throw new ArgumentException($"{tokenizer.Model.Source}: the tokenizer has {tokenizer.VocabSize} tokens, the model's vocab_size is {config.VocabSize}.");
+            gguf.AddByteLevelBpeTokenizer(tokenizer);
+        }
         foreach (var (name, shape) in LlamaTensorLayout.Expected(config))
         {
             float[] values = weights[name];
@@ -120,9 +134,66 @@ public sealed class GgufWriter
                 RopeLayout.ToInterleaved(values, heads, shape[^1], permuted);
                 values = permuted;
             }
-            gguf.AddTensor(new TensorToWrite(GgufCheckpoint.ToGgufName(name), shape, values, dtype));
+            if (matrixType is GgmlType.Q4_0 && shape.Length == 2)
+                gguf.AddEncodedTensor(GgufCheckpoint.ToGgufName(name), shape, GgmlType.Q4_0, EncodeQ4_0(values, $"{name} {LlamaTensorLayout.FormatShape(shape)}"));
+            else
+                gguf.AddTensor(new TensorToWrite(GgufCheckpoint.ToGgufName(name), shape, values, shape.Length == 1 ? DType.F32 : dtype));
         }
         gguf.Save(path);
+    }
+
+    /// <summary>
+    /// The <c>tokenizer.ggml.*</c> keys of a GPT-2 style byte-level BPE as llama.cpp's converter writes them
+    /// (llama.cpp <c>src/llama-vocab.cpp</c>, gguf-py <c>constants.py</c>): model "gpt2" and pre-tokenizer "gpt-2" (the
+    /// GPT-2 split regex, as Hugging Face's ByteLevel pre-tokenizer with use_regex), every token by id, the merges as
+    /// "left right" in rank order, and token types (1 normal, 3 control for special added tokens, 4 user-defined for the
+    /// other added ones). BOS is not added: the kit's tokenizer has no post-processor that adds one.
+    /// </summary>
+    public void AddByteLevelBpeTokenizer(Tokenizers.BpeTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var tokens = new string[tokenizer.VocabSize];
+        var types = new int[tokenizer.VocabSize];
+        for (int id = 0; id < tokens.Length; id++)
+        {
+            tokens[id] = tokenizer.IdToToken(id) ?? throw new ArgumentException($"{tokenizer.Model.Source}: token id {id} is unused; GGUF needs every id.");
+            types[id] = 1;
+        }
+        foreach (var added in tokenizer.AddedTokens) types[added.Id] = added.Special ? 3 : 4;
+        AddMetadata("tokenizer.ggml.model", "gpt2");
+        AddMetadata("tokenizer.ggml.pre", "gpt-2");
+        AddMetadata("tokenizer.ggml.tokens", tokens);
+        AddMetadata("tokenizer.ggml.token_type", types);
+        AddMetadata("tokenizer.ggml.merges", tokenizer.Model.Merges.Select(m => $"{m.Left} {m.Right}").ToArray());
+        AddMetadata("tokenizer.ggml.add_bos_token", false);
+    }
+
+    /// <summary>
+    /// ggml's Q4_0 blocks (<c>quantize_row_q4_0_ref</c> in ggml-quants.c): per 32 consecutive values the value of largest
+    /// magnitude m gives d = m / −8, stored as IEEE half, and each value the 4-bit code min(15, trunc(x/d + 8.5)); byte j
+    /// of a block holds code j in its low nibble and code j + 16 in its high one. 18 bytes per block.
+    /// </summary>
+    public static byte[] EncodeQ4_0(ReadOnlySpan<float> values, string what = "tensor")
+    {
+        const int block = 32;
+        if (values.Length % block != 0) throw new ArgumentException($"{what}: Q4_0 needs a multiple of {block} values, got {values.Length}.");
+        var bytes = new byte[values.Length / block * 18];
+        for (int b = 0; b < values.Length / block; b++)
+        {
+            var x = values.Slice(b * block, block);
+            float amax = 0, max = 0;
+            foreach (float v in x)
+                if (MathF.Abs(v) > amax) (amax, max) = (MathF.Abs(v), v);
+            float d = max / -8, id = d != 0 ? 1 / d : 0;
+            var target = bytes.AsSpan(b * 18, 18);
+            BitConverter.TryWriteBytes(target, (Half)d);
+            for (int j = 0; j < block / 2; j++)
+            {
+                int low = Math.Min(15, (int)(sbyte)(x[j] * id + 8.5f)), high = Math.Min(15, (int)(sbyte)(x[j + block / 2] * id + 8.5f));
+                target[2 + j] = (byte)(low | (high << 4));
+            }
+        }
+        return bytes;
     }
 
     private static void Pad(Stream stream, uint alignment)

@@ -28,6 +28,7 @@ public sealed class BpeModel
         string? unkToken = null, bool byteFallback = false, bool fuseUnk = false, bool ignoreMerges = false, string source = "BPE model")
     {
         _vocab = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
+        Merges = [.. merges];
         Source = source;
         _merges = new Dictionary<long, (int, int)>(merges.Count);
         for (int rank = 0; rank < merges.Count; rank++)
@@ -52,6 +53,9 @@ public sealed class BpeModel
 
     public string Source { get; }
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
+
+    /// <summary>The merge rules as given, in rank order.</summary>
+    public IReadOnlyList<(string Left, string Right)> Merges { get; }
     public int MergeCount => _merges.Count;
 
     /// <summary>Appends the ids of one pre-tokenized word to <paramref name="ids"/>.</summary>

@@ -1,0 +1,149 @@
+using System.Numerics.Tensors;
+using LlmFp4.Kit.Formats;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Quantization;
+
+namespace LlmFp4.Kit.Calibration;
+
+/// <summary>
+/// What a <see cref="ICalibrationMethod"/> works with: the model, the config, the captured input groups, the parameters
+/// it replaces, progress, timings and cancellation, and the helpers every method shares (the layer-result factory and the
+/// per-channel fold).
+/// </summary>
+public sealed class CalibrationContext : IProgress<CalibrationProgress>
+{
+    private readonly IProgress<CalibrationProgress>? _progress;
+
+    internal CalibrationContext(IQuantizableModel model, QuantConfig config, IReadOnlyList<InputGroup> groups,
+        IProgress<CalibrationProgress>? progress, CancellationToken cancellation)
+    {
+        Model = model;
+        Config = config;
+        Groups = groups;
+        _progress = progress;
+        Cancellation = cancellation;
+    }
+
+    /// <summary>The full-precision model being calibrated (left unchanged).</summary>
+    public IQuantizableModel Model { get; }
+
+    /// <summary>The config being calibrated.</summary>
+    public QuantConfig Config { get; }
+
+    /// <summary>Every input group, captured, in execution order.</summary>
+    public IReadOnlyList<InputGroup> Groups { get; }
+
+    /// <summary>Replaced parameters by checkpoint name (quantized, folded, reordered), the result's tensors.</summary>
+    public Dictionary<string, float[]> Tensors { get; } = [];
+
+    /// <summary>Seconds per stage.</summary>
+    public Dictionary<string, double> Timings { get; } = [];
+
+    /// <summary>Observed between groups and at every progress report.</summary>
+    public CancellationToken Cancellation { get; }
+
+    /// <summary>Reports progress (and stops here with <see cref="OperationCanceledException"/> once cancelled).</summary>
+    public void Report(CalibrationStage stage, string item, int done, int total)
+    {
+        Cancellation.ThrowIfCancellationRequested();
+        _progress?.Report(new(stage, item, done, total));
+    }
+
+    void IProgress<CalibrationProgress>.Report(CalibrationProgress value) => Report(value.Stage, value.Item, value.Done, value.Total);
+
+    /// <summary>
+    /// A layer's result: records <paramref name="quantizedWeight"/> as the layer's replaced weight when it is a new array,
+    /// and measures the layer's output MSE on the calibration set, mean((X·Wᵀ − X̂·Ŵᵀ)²) (<see cref="LayerError.Mse"/>).
+    /// The reference is the group's captured input and the layer's weight unless <paramref name="referenceInputs"/> /
+    /// <paramref name="referenceWeight"/> say otherwise (RPTQ measures in its reordered channels); <paramref name="inputDivisors"/>
+    /// is a per-channel input scale folded into the norm (the quantized path divides by it before the input quantizer).
+    /// </summary>
+    public LayerCalibration Layer(InputGroup group, LinearLayer layer, TensorQuantizer? weightQuantizer, float[] quantizedWeight,
+        TensorQuantizer? inputQuantizer, string? weightFormat, string? activationFormat, MethodLayerResult? details = null,
+        float[]? inputDivisors = null, float[]? referenceInputs = null, float[]? referenceWeight = null)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ArgumentNullException.ThrowIfNull(layer);
+        if (!ReferenceEquals(quantizedWeight, layer.Weight)) Tensors[layer.WeightName] = quantizedWeight;
+        return new LayerCalibration
+        {
+            Name = layer.Name,
+            InFeatures = layer.InFeatures,
+            OutFeatures = layer.OutFeatures,
+            WeightQuantizer = weightQuantizer,
+            InputQuantizer = inputQuantizer,
+            WeightFormat = weightFormat,
+            ActivationFormat = activationFormat,
+            OutputMse = LayerError.Mse(referenceInputs ?? group.Inputs, group.Tokens, layer.InFeatures, layer.OutFeatures,
+                referenceWeight ?? layer.Weight, quantizedWeight, inputQuantizer, inputDivisors),
+            Details = details,
+        };
+    }
+
+    /// <summary>The embedding's result: records the quantized table and its MSE against the full-precision one.</summary>
+    public EmbeddingCalibration Embedding(NamedTensor table, TensorQuantizer quantizer, string format, IReadOnlyList<FormatCurve>? search)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(quantizer);
+        var quantized = quantizer.Quantize(table.Data, table.Shape[0], table.Shape[1]);
+        Tensors[table.Name] = quantized;
+        var negated = new float[quantized.Length];
+        TensorPrimitives.Negate(quantized, negated);
+        double mse = DoubleSums.SumOfSquaredSums(table.Data, negated) / table.Data.Length;
+        return new EmbeddingCalibration(format, quantizer, mse, search);
+    }
+
+    /// <summary>
+    /// Folds a per-channel input scale into the norm that produces <paramref name="group"/>'s input (each of its per-channel
+    /// parameters divided by <paramref name="scales"/>), so the norm outputs X / s. The consumers' weight columns take
+    /// the factor instead (<see cref="ChannelScaling.ScaleColumns"/>). Throws when no norm produces the input.
+    /// </summary>
+    public void FoldIntoNorm(InputGroup group, ReadOnlySpan<float> scales)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        if (!group.HasNorm) throw new InvalidOperationException($"{group.Name}: no norm produces this input, so a scale cannot be folded into one.");
+        foreach (var parameter in group.Norm)
+        {
+            var folded = new float[parameter.Data.Length];
+            TensorPrimitives.Divide(parameter.Data, scales, folded);
+            Tensors[parameter.Name] = folded;
+        }
+    }
+
+    /// <summary>"E2M1" for an FP spec's starting format, "INT4" / "UINT4" for an INT spec, null for none.</summary>
+    public static string? FormatName(QuantSpec? spec) => spec switch
+    {
+        null => null,
+        { Kind: NumberKind.Int } => spec.IntFormat.ToString(),
+        _ => FormatName(spec.StartFormat),
+    };
+
+    /// <summary>"E2M1": a format's exponent and mantissa widths (the bias lives in the quantizer).</summary>
+    public static string FormatName(FpFormat format) => $"E{format.ExponentBits}M{format.MantissaBits}";
+}
+
+/// <summary>Per-channel scalings X·Wᵀ = (X / s)·(W·diag(s))ᵀ shared by SmoothQuant, FPTQ's equalization and FPQ's folded pre-shift.</summary>
+public static class ChannelScaling
+{
+    /// <summary>W·diag(s): column j of the [rows × cols] <paramref name="weight"/> times <paramref name="scales"/>[j].</summary>
+    public static float[] ScaleColumns(ReadOnlySpan<float> weight, int rows, int cols, ReadOnlySpan<float> scales)
+    {
+        if (scales.Length != cols || weight.Length != rows * cols)
+            throw new ArgumentException($"ScaleColumns: a [{rows} × {cols}] weight needs {cols} scales, got {scales.Length} for {weight.Length} values.");
+        var result = new float[weight.Length];
+        for (int r = 0; r < rows; r++)
+            TensorPrimitives.Multiply(weight.Slice(r * cols, cols), scales, result.AsSpan(r * cols, cols));
+        return result;
+    }
+
+    /// <summary>X / s: column j of the [rows × cols] <paramref name="inputs"/> divided by <paramref name="scales"/>[j].</summary>
+    public static float[] DivideColumns(ReadOnlySpan<float> inputs, int rows, int cols, ReadOnlySpan<float> scales)
+    {
+        if (scales.Length != cols || inputs.Length != rows * cols)
+            throw new ArgumentException($"DivideColumns: a [{rows} × {cols}] input needs {cols} scales, got {scales.Length} for {inputs.Length} values.");
+        var result = new float[inputs.Length];
+        for (int r = 0; r < rows; r++)
+            TensorPrimitives.Divide(inputs.Slice(r * cols, cols), scales, result.AsSpan(r * cols, cols));
+        return result;
+    }
+}
