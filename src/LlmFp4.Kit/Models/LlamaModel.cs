@@ -63,7 +63,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
         LmHead = config.TieWordEmbeddings ? new LinearLayer("lm_head", hidden, vocab, Embedding.Data) : linear("lm_head", hidden, vocab);
         Linears = [.. Layers.SelectMany(layer => layer.Linears), LmHead];
         AttentionMatMulPoints = [.. Layers.SelectMany(layer => layer.AttentionMatMulPoints)];
-        Rope = new Rope(config.HeadDim, config.RopeTheta, config.MaxPositionEmbeddings);
+        Rope = Rope.For(config);
         _workspace = new LlamaWorkspace(config);
     }
 
