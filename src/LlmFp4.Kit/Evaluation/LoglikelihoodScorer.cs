@@ -26,7 +26,7 @@ public readonly record struct LoglikelihoodResult(double LogLikelihood, int Toke
 /// </param>
 public sealed record ScoringOptions(int BatchSize = 16, bool? AddBosToken = null)
 {
-    /// <summary>Batches of 16, the tokenizer's own special tokens (lm-eval's defaults).</summary>
+    /// <summary>Batches of 16 sequences; texts encoded with the tokenizer's own special tokens (lm-eval's add_bos_token default).</summary>
     public static ScoringOptions Default { get; } = new();
 
     /// <summary>

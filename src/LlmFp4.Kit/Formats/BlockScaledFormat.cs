@@ -40,7 +40,7 @@ public sealed class BlockScaledFormat
         ElementMaxExponent = Math.ILogB(elementFormat.MaxValue);
     }
 
-    /// <summary>The preset's name as the OCP MX spec and NVIDIA write it ("MXFP4", "MXFP6-E3M2", "NVFP4"); <see cref="Parse"/> reads it.</summary>
+    /// <summary>The preset's name ("MXFP4", "MXFP6-E3M2", "NVFP4", …); <see cref="Parse"/> reads it.</summary>
     public string Name { get; }
     /// <summary>The format of each element; its bias is the standard one, the block scale does the rest.</summary>
     public FpFormat ElementFormat { get; }

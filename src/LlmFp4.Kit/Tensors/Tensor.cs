@@ -56,7 +56,7 @@ public sealed class Tensor
     public override string ToString() => $"Tensor{FormatShape(Shape)}";
 
     /// <summary>A shape as "[d0, d1, …]", the form error messages use.</summary>
-    public static string FormatShape(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
+    internal static string FormatShape(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
     private static int CheckedLength(int[] shape)
     {

@@ -66,7 +66,7 @@ public enum GgmlType : uint
     BF16 = 30,
     /// <summary>34: ternary, 1.69 bits per weight; blocks of 256 elements in 54 bytes.</summary>
     TQ1_0 = 34,
-    /// <summary>35: ternary, 2 bits per weight; blocks of 256 elements in 66 bytes.</summary>
+    /// <summary>35: ternary, 2.06 bits per weight; blocks of 256 elements in 66 bytes.</summary>
     TQ2_0 = 35,
     /// <summary>39: OCP MX FP4: E2M1 codes with an E8M0 block scale; blocks of 32 elements in 17 bytes.</summary>
     MXFP4 = 39,
