@@ -43,11 +43,11 @@ public readonly struct JsonRecord(JsonElement root, int line)
     /// <summary>An integer given as a JSON number or as a string of digits (datasets store labels both ways).</summary>
     public int Int(string field) => AsInt(Get(field), field);
 
-    /// <paramref name="value"/> as a string; otherwise the record is skipped, naming <paramref name="field"/>.
+    /// <summary><paramref name="value"/> as a string; otherwise the record is skipped, naming <paramref name="field"/>.</summary>
     public static string AsString(JsonElement value, string field) =>
         value.ValueKind == JsonValueKind.String ? value.GetString()! : throw new RecordFieldException(field, "is not a string");
 
-    /// <paramref name="value"/> as an int, from a JSON number or a string of digits; otherwise the record is skipped, naming <paramref name="field"/>.
+    /// <summary><paramref name="value"/> as an int, from a JSON number or a string of digits; otherwise the record is skipped, naming <paramref name="field"/>.</summary>
     public static int AsInt(JsonElement value, string field) => value.ValueKind switch
     {
         JsonValueKind.Number when value.TryGetInt32(out int i) => i,

@@ -148,6 +148,6 @@ public sealed class BlockScaledFormat
         return max;
     }
 
-    /// <see cref="Name"/>.
+    /// <summary><see cref="Name"/>.</summary>
     public override string ToString() => Name;
 }

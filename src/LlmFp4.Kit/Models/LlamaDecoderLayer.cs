@@ -51,23 +51,23 @@ public sealed class LlamaDecoderLayer
 
     /// <summary>Position of the layer in the model, 0-based (the i of <c>model.layers.{i}</c>).</summary>
     public int Index { get; }
-    /// <c>input_layernorm.weight</c>, the RMSNorm gain before attention, [hidden].
+    /// <summary><c>input_layernorm.weight</c>, the RMSNorm gain before attention, [hidden].</summary>
     public NamedTensor InputNorm { get; }
-    /// <c>self_attn.q_proj</c>, [hidden → heads·headDim].
+    /// <summary><c>self_attn.q_proj</c>, [hidden → heads·headDim].</summary>
     public LinearLayer QProj { get; }
-    /// <c>self_attn.k_proj</c>, [hidden → kvHeads·headDim].
+    /// <summary><c>self_attn.k_proj</c>, [hidden → kvHeads·headDim].</summary>
     public LinearLayer KProj { get; }
-    /// <c>self_attn.v_proj</c>, [hidden → kvHeads·headDim].
+    /// <summary><c>self_attn.v_proj</c>, [hidden → kvHeads·headDim].</summary>
     public LinearLayer VProj { get; }
-    /// <c>self_attn.o_proj</c>, [heads·headDim → hidden].
+    /// <summary><c>self_attn.o_proj</c>, [heads·headDim → hidden].</summary>
     public LinearLayer OProj { get; }
-    /// <c>post_attention_layernorm.weight</c>, the RMSNorm gain before the MLP, [hidden].
+    /// <summary><c>post_attention_layernorm.weight</c>, the RMSNorm gain before the MLP, [hidden].</summary>
     public NamedTensor PostAttentionNorm { get; }
-    /// <c>mlp.gate_proj</c>, [hidden → intermediate]; its output goes through SiLU.
+    /// <summary><c>mlp.gate_proj</c>, [hidden → intermediate]; its output goes through SiLU.</summary>
     public LinearLayer GateProj { get; }
-    /// <c>mlp.up_proj</c>, [hidden → intermediate].
+    /// <summary><c>mlp.up_proj</c>, [hidden → intermediate].</summary>
     public LinearLayer UpProj { get; }
-    /// <c>mlp.down_proj</c>, [intermediate → hidden].
+    /// <summary><c>mlp.down_proj</c>, [intermediate → hidden].</summary>
     public LinearLayer DownProj { get; }
 
     /// <summary>The query operand of QKᵀ, <c>self_attn.q_matmul</c> (see the class remarks).</summary>

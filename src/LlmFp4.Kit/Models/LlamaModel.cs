@@ -92,7 +92,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
     public NamedTensor Embedding { get; }
     /// <summary>The decoder blocks, <c>model.layers.{i}</c>, in order.</summary>
     public IReadOnlyList<LlamaDecoderLayer> Layers { get; }
-    /// <c>model.norm.weight</c>, the RMSNorm gain before lm_head, [hidden].
+    /// <summary><c>model.norm.weight</c>, the RMSNorm gain before lm_head, [hidden].</summary>
     public NamedTensor FinalNorm { get; }
 
     /// <summary>

@@ -8,6 +8,6 @@ public sealed class QuantizationPoint(string name)
     /// <summary>The quantizer applied at this point on every forward; null leaves the tensor in float32.</summary>
     public ITensorQuantizer? Quantizer { get; set; }
 
-    /// <see cref="Name"/>.
+    /// <summary><see cref="Name"/>.</summary>
     public override string ToString() => Name;
 }

@@ -45,25 +45,25 @@ public sealed class BertLayer
 
     /// <summary>Position of the layer in the encoder, 0-based (the i of <c>encoder.layer.{i}</c>).</summary>
     public int Index { get; }
-    /// <c>attention.self.query</c>, [hidden → hidden], with bias.
+    /// <summary><c>attention.self.query</c>, [hidden → hidden], with bias.</summary>
     public LinearLayer Query { get; }
-    /// <c>attention.self.key</c>, [hidden → hidden], with bias.
+    /// <summary><c>attention.self.key</c>, [hidden → hidden], with bias.</summary>
     public LinearLayer Key { get; }
-    /// <c>attention.self.value</c>, [hidden → hidden], with bias.
+    /// <summary><c>attention.self.value</c>, [hidden → hidden], with bias.</summary>
     public LinearLayer Value { get; }
-    /// <c>attention.output.dense</c>, [hidden → hidden], with bias.
+    /// <summary><c>attention.output.dense</c>, [hidden → hidden], with bias.</summary>
     public LinearLayer AttentionOutput { get; }
-    /// <c>attention.output.LayerNorm.weight</c>, the gain γ after attention, [hidden].
+    /// <summary><c>attention.output.LayerNorm.weight</c>, the gain γ after attention, [hidden].</summary>
     public NamedTensor AttentionNormWeight { get; }
-    /// <c>attention.output.LayerNorm.bias</c>, the shift β after attention, [hidden].
+    /// <summary><c>attention.output.LayerNorm.bias</c>, the shift β after attention, [hidden].</summary>
     public NamedTensor AttentionNormBias { get; }
-    /// <c>intermediate.dense</c>, [hidden → intermediate], with bias; GELU follows.
+    /// <summary><c>intermediate.dense</c>, [hidden → intermediate], with bias; GELU follows.</summary>
     public LinearLayer Intermediate { get; }
-    /// <c>output.dense</c>, [intermediate → hidden], with bias.
+    /// <summary><c>output.dense</c>, [intermediate → hidden], with bias.</summary>
     public LinearLayer Output { get; }
-    /// <c>output.LayerNorm.weight</c>, the gain γ after the feed-forward block, [hidden].
+    /// <summary><c>output.LayerNorm.weight</c>, the gain γ after the feed-forward block, [hidden].</summary>
     public NamedTensor OutputNormWeight { get; }
-    /// <c>output.LayerNorm.bias</c>, the shift β after the feed-forward block, [hidden].
+    /// <summary><c>output.LayerNorm.bias</c>, the shift β after the feed-forward block, [hidden].</summary>
     public NamedTensor OutputNormBias { get; }
 
     /// <summary>The query operand of QKᵀ, <c>attention.self.q_matmul</c> (see the class remarks).</summary>

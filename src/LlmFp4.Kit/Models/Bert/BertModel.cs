@@ -136,13 +136,13 @@ public sealed class BertModel
 
     /// <summary>The token embedding table [vocab × hidden]; replace <see cref="NamedTensor.Data"/> to quantize it.</summary>
     public NamedTensor WordEmbeddings { get; }
-    /// <c>embeddings.position_embeddings.weight</c>, [max_position_embeddings × hidden], added for position p.
+    /// <summary><c>embeddings.position_embeddings.weight</c>, [max_position_embeddings × hidden], added for position p.</summary>
     public NamedTensor PositionEmbeddings { get; }
-    /// <c>embeddings.token_type_embeddings.weight</c>, [type_vocab_size × hidden], added for segment t (0 when not given).
+    /// <summary><c>embeddings.token_type_embeddings.weight</c>, [type_vocab_size × hidden], added for segment t (0 when not given).</summary>
     public NamedTensor TokenTypeEmbeddings { get; }
-    /// <c>embeddings.LayerNorm.weight</c>, γ of the LayerNorm over the summed embeddings, [hidden].
+    /// <summary><c>embeddings.LayerNorm.weight</c>, γ of the LayerNorm over the summed embeddings, [hidden].</summary>
     public NamedTensor EmbeddingNormWeight { get; }
-    /// <c>embeddings.LayerNorm.bias</c>, β of the LayerNorm over the summed embeddings, [hidden].
+    /// <summary><c>embeddings.LayerNorm.bias</c>, β of the LayerNorm over the summed embeddings, [hidden].</summary>
     public NamedTensor EmbeddingNormBias { get; }
     /// <summary>The encoder layers, <c>encoder.layer.{i}</c>, in order.</summary>
     public IReadOnlyList<BertLayer> Layers { get; }
