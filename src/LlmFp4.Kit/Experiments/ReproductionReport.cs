@@ -18,7 +18,9 @@ public sealed record ReportFiles(IReadOnlyList<string> Paths, string? PngSkipped
 /// </summary>
 public static class ReproductionReport
 {
+    /// <summary>File name, without extension, of the average-accuracy figure.</summary>
     public const string AccuracyFigure = "reproduce-average-accuracy";
+    /// <summary>File name, without extension, of the perplexity figure.</summary>
     public const string PerplexityFigure = "reproduce-perplexity";
 
     public const string RetrievalFigure = "reproduce-retrieval";
