@@ -22,8 +22,9 @@ public static class ReproductionReport
     public const string AccuracyFigure = "reproduce-average-accuracy";
     /// <summary>File name, without extension, of the perplexity figure.</summary>
     public const string PerplexityFigure = "reproduce-perplexity";
-
+    /// <summary>File name, without extension, of an encoder run's recall@1 figure.</summary>
     public const string RetrievalFigure = "reproduce-retrieval";
+    /// <summary>File name, without extension, of an encoder run's 1 − mean cosine figure.</summary>
     public const string FidelityFigure = "reproduce-fidelity";
 
     private static readonly ExtraColumn PerplexityColumn = new("perplexity", TaskRegistry.Perplexity, "perplexity");
