@@ -17,7 +17,7 @@ namespace LlmFp4.Kit.Models.Bert;
 /// A batch is a list of sequences of different lengths, each attending only to its own tokens: the same result as
 /// Hugging Face's padded batch with an attention mask, for the real tokens, without computing the padding.
 /// </remarks>
-public sealed class BertModel
+public sealed partial class BertModel : IQuantizableModel
 {
     /// <summary>Hugging Face name of the word embedding, [vocab × hidden].</summary>
     public const string WordEmbeddingsName = "embeddings.word_embeddings.weight";
@@ -35,8 +35,9 @@ public sealed class BertModel
 
     /// <summary>
     /// Builds the model from Hugging Face–named float32 tensors with HF shapes (row-major; Linear weights [out, in]),
-    /// exactly those <see cref="WeightShapes"/> lists. The arrays are kept, not copied. A missing, mis-sized or
-    /// unexpected tensor throws an <see cref="ArgumentException"/> naming it.
+    /// exactly those <see cref="WeightShapes"/> lists, and optionally <see cref="ResidualOrderName"/> (a reordered model's
+    /// channel order). The arrays are kept, not copied. A missing, mis-sized or unexpected tensor throws an
+    /// <see cref="ArgumentException"/> naming it.
     /// </summary>
     public BertModel(BertConfig config, IReadOnlyDictionary<string, float[]> weights)
     {
@@ -45,7 +46,7 @@ public sealed class BertModel
         config.Validate();
         var expected = WeightShapes(config).ToDictionary(entry => entry.Name, entry => entry.Shape);
         foreach (string name in weights.Keys)
-            if (!expected.ContainsKey(name))
+            if (!expected.ContainsKey(name) && name != ResidualOrderName)
                 throw new ArgumentException($"{name}: unexpected tensor for a BERT encoder (no such parameter in {nameof(BertModel)}).");
         float[] Take(string name, int[] shape)
         {
@@ -71,6 +72,8 @@ public sealed class BertModel
             })).ToArray();
         Linears = [.. Layers.SelectMany(layer => layer.Linears)];
         AttentionMatMulPoints = [.. Layers.SelectMany(layer => layer.AttentionMatMulPoints)];
+        if (weights.TryGetValue(ResidualOrderName, out float[]? order))
+            _residualOrder = ReadResidualOrder(order);
     }
 
     /// <summary>
@@ -156,7 +159,10 @@ public sealed class BertModel
     /// <summary>Sees every linear layer's input and output during forward passes; null = off.</summary>
     public ILinearObserver? Observer { get; set; }
 
-    /// <summary>The current parameters under their HF names with HF shapes, wrapping the live arrays (no copy), in <see cref="WeightShapes"/> order.</summary>
+    /// <summary>
+    /// The current parameters under their HF names with HF shapes, wrapping the live arrays (no copy), in
+    /// <see cref="WeightShapes"/> order; then <see cref="ResidualOrderName"/> (a fresh array) when the model was reordered.
+    /// </summary>
     public IEnumerable<(string Name, Tensor Tensor)> NamedWeights()
     {
         foreach (var tensor in new[] { WordEmbeddings, PositionEmbeddings, TokenTypeEmbeddings, EmbeddingNormWeight, EmbeddingNormBias })
@@ -172,6 +178,8 @@ public sealed class BertModel
             yield return (layer.OutputNormWeight.Name, layer.OutputNormWeight.AsTensor());
             yield return (layer.OutputNormBias.Name, layer.OutputNormBias.AsTensor());
         }
+        if (_residualOrder is { } order)
+            yield return (ResidualOrderName, new Tensor([.. order.Select(j => (float)j)], order.Length));
 
         static IEnumerable<(string, Tensor)> Linear(LinearLayer linear) =>
         [
@@ -199,6 +207,14 @@ public sealed class BertModel
         if (hiddenStates.Length < (long)tokens * hidden)
             throw new ArgumentException($"Forward: hiddenStates has {hiddenStates.Length} elements, needs {(long)tokens * hidden} ({tokens} tokens × hidden {hidden}).");
         if (tokens == 0) return;
+        RunLayers(sequences, tokenTypes, tokens);
+        ReadHiddenStates(_hidden.AsSpan(0, tokens * hidden), hiddenStates);
+    }
+
+    /// <summary>The encoder over a checked, non-empty batch of <paramref name="tokens"/> tokens; the last hidden state is left in <c>_hidden</c>, in the residual order.</summary>
+    private void RunLayers(IReadOnlyList<int[]> sequences, IReadOnlyList<int[]>? tokenTypes, int tokens)
+    {
+        int hidden = HiddenSize;
         EnsureTokens(tokens);
         float eps = (float)Config.LayerNormEps;
 
@@ -236,7 +252,6 @@ public sealed class BertModel
             TensorPrimitives.Add(x, projection, x);
             LayerNorm.Forward(x, layer.OutputNormWeight.Data, layer.OutputNormBias.Data, eps, x);
         }
-        x.CopyTo(hiddenStates);
     }
 
     /// <summary>Last hidden states per sequence, each a fresh [length × hidden] array. Convenience over <see cref="Forward"/>.</summary>
