@@ -19,6 +19,9 @@ public static class CliApp
         yield return InfoCommand.Create();
         yield return GenerateCommand.Create();
         yield return LogprobsCommand.Create();
+        yield return ModelsCommand.Create();
+        yield return EmbedCommand.Create();
+        yield return RetrievalCommand.Create();
         yield return FormatsCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();

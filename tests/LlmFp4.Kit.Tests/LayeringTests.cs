@@ -13,12 +13,13 @@ namespace LlmFp4.Kit.Tests;
 public class LayeringTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// Formats → Tensors → Quantization → Models → Calibration → Evaluation → Reports → Plotting → Analysis → Experiments.
-    /// The root namespace (AtomicFile, KitInfo, progress and notebook helpers) comes before all of them; a sub-namespace
+    /// Formats → Tensors → Quantization → Models → Calibration → Evaluation → Reports → Plotting → Analysis → Experiments
+    /// → Notebooks (what notebooks use on top of it all). The root namespace (AtomicFile, KitInfo, progress) comes before
+    /// all of them; a sub-namespace
     /// (Models.Loading, Models.Tokenizers) belongs to its folder's stage.
     /// </summary>
     public static readonly string[] Stages =
-        ["LlmFp4.Kit", "Formats", "Tensors", "Quantization", "Models", "Calibration", "Evaluation", "Reports", "Plotting", "Analysis", "Experiments"];
+        ["LlmFp4.Kit", "Formats", "Tensors", "Quantization", "Models", "Calibration", "Evaluation", "Reports", "Plotting", "Analysis", "Experiments", "Notebooks"];
 
     [Fact]
     public void Each_stage_uses_only_itself_and_earlier_stages()

@@ -97,13 +97,17 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def forward(w, c, ids):
+def forward(w, c, ids, inv_freq=None, attention_factor=1.0):
+    """LlamaForCausalLM's logits; RoPE from inv_freq (default: 1 / theta^(2i/d)), cos and sin times attention_factor."""
     hidden, heads, kv_heads = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
     head_dim, eps, n = hidden // heads, c["rms_norm_eps"], len(ids)
-    inv_freq = 1.0 / (c["rope_theta"] ** (torch.arange(0, head_dim, 2).float() / head_dim))
+    if inv_freq is None:
+        inv_freq = 1.0 / (c["rope_theta"] ** (torch.arange(0, head_dim, 2).float() / head_dim))
     freqs = torch.outer(torch.arange(n).float(), inv_freq)
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
+    if attention_factor != 1.0:
+        cos, sin = cos * attention_factor, sin * attention_factor
     mask = torch.full((n, n), float("-inf")).triu(1)
 
     x = w["model.embed_tokens.weight"][torch.tensor(ids)]
@@ -123,7 +127,8 @@ def forward(w, c, ids):
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
         gate = torch.nn.functional.silu(h @ w[p + "mlp.gate_proj.weight"].T)
         x = x + (gate * (h @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
-    return rms_norm(x, w["model.norm.weight"], eps) @ w["lm_head.weight"].T
+    head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings") else w["lm_head.weight"]
+    return rms_norm(x, w["model.norm.weight"], eps) @ head.T
 
 
 def main():

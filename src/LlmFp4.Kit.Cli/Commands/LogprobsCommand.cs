@@ -11,7 +11,7 @@ public static class LogprobsCommand
     public static Command Create()
     {
         var model = new RunModelOptions();
-        var text = new Option<string?>("--text") { Description = "Text to score (tokenized without BOS)." };
+        var text = new Option<string?>("--text") { Description = "Text to score, tokenized with the tokenizer's special tokens (a LLaMA tokenizer's BOS first)." };
         var tokenIds = new Option<string?>("--token-ids") { Description = "Token ids to score, comma-separated (e.g. 1,2,3)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of a table." };
 
@@ -26,7 +26,7 @@ public static class LogprobsCommand
                 throw new ArgumentException("logprobs: give exactly one of --text and --token-ids.");
             var loaded = model.Load(parse);
 
-            int[] ids = textValue is not null ? loaded.Tokenizer.Encode(textValue) : ParseIds(idsValue!);
+            int[] ids = textValue is not null ? loaded.Tokenizer.Encode(textValue, addSpecialTokens: true) : ParseIds(idsValue!);
             if (ids.Length < 2)
                 throw new ArgumentException($"logprobs: {ids.Length} token(s); scoring needs at least two.");
             float[] logProbs = loaded.Model.TokenLogProbs([ids])[0];

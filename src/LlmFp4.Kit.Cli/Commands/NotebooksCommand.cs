@@ -1,16 +1,20 @@
 using System.CommandLine;
-using LlmFp4.Kit.Notebooks;
+using LlmFp4.Kit.Cli.Notebooks;
 using Spectre.Console;
 
 namespace LlmFp4.Kit.Cli.Commands;
 
-/// <summary>`llmfp4 notebooks run notebooks/*.ipynb [--quick] [--param k=v] [--timeout-s N] [--output DIR]`.</summary>
+/// <summary>
+/// `llmfp4 notebooks run NOTEBOOKS… [--quick] [--param k=v] [--timeout-s N] [--output DIR] [--html DIR]` (real Jupyter and
+/// the .NET Interactive kernel) and `llmfp4 notebooks export NOTEBOOK --to app [--output FILE]` (a file-based app).
+/// </summary>
 public static class NotebooksCommand
 {
     public static Command Create()
     {
-        var command = new Command("notebooks", "Work with the C# notebooks.");
+        var command = new Command("notebooks", "Run the C# notebooks in Jupyter, or export one as a file-based app.");
         command.Subcommands.Add(CreateRun());
+        command.Subcommands.Add(CreateExport());
         return command;
     }
 
@@ -21,78 +25,84 @@ public static class NotebooksCommand
             Description = "Notebook files (.ipynb), or folders whose notebooks run in name order.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var quick = new Option<bool>("--quick") { Description = "CI-sized work: the same as --param quick=true." };
+        var quick = new Option<bool>("--quick") { Description = "CI-sized work: the same as --param quick=1 (LLMFP4_QUICK=1)." };
         var parameters = new Option<string[]>("--param")
         {
-            Description = "name=value, read in a notebook with NotebookParameters.Get(\"name\", default). Repeatable.",
+            Description = "name=value, passed to the notebook as the environment variable LLMFP4_NAME. Repeatable.",
             DefaultValueFactory = _ => [],
         };
-        var timeout = new Option<int>("--timeout-s") { Description = "Seconds allowed per notebook.", DefaultValueFactory = _ => 600 };
+        var timeout = new Option<int>("--timeout-s") { Description = "Seconds one cell may run.", DefaultValueFactory = _ => 1800 };
         var output = new Option<string?>("--output") { Description = "Folder for the executed notebooks (default: write them back in place)." };
-
-        var command = new Command("run", "Execute notebooks headlessly and write their outputs into the .ipynb files.")
+        var html = new Option<string?>("--html")
         {
-            notebooks, quick, parameters, timeout, output,
+            Description = "Also convert each executed notebook to HTML in this folder and check in headless Chromium that every figure is drawn.",
+        };
+
+        var command = new Command("run", "Execute notebooks in Jupyter with the .NET Interactive C# kernel and write their outputs into the .ipynb files.")
+        {
+            notebooks, quick, parameters, timeout, output, html,
         };
         command.SetAction(parse =>
         {
             var paths = Expand(parse.GetValue(notebooks)!);
-            var options = new NotebookRunOptions
-            {
-                Parameters = ParseParameters(parse.GetValue(parameters)!, parse.GetValue(quick)),
-                Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout) is > 0 and var seconds
-                    ? seconds
-                    : throw new ArgumentException("--timeout-s must be a positive number of seconds.")),
-            };
+            var values = ParseParameters(parse.GetValue(parameters)!, parse.GetValue(quick));
+            var cellTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout) is > 0 and var seconds
+                ? seconds
+                : throw new ArgumentException("--timeout-s must be a positive number of seconds."));
             var destinations = Destinations(paths, parse.GetValue(output));
-            var results = RunAll(paths, destinations, options);
-            PrintSummary(paths, results);
-            int failed = results.Count(r => !r.Succeeded);
+            var runs = new List<JupyterRun>();
+            for (int i = 0; i < paths.Count; i++)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[grey]running[/] {paths[i]} …");
+                var run = Jupyter.Run(paths[i], destinations[i], values, cellTimeout, parse.GetValue(html));
+                AnsiConsole.MarkupLine($"{(run.Succeeded ? "[green]ok[/]" : "[red]failed[/]")} {Markup.Escape(paths[i])} in {run.Elapsed.TotalSeconds:0.0} s");
+                runs.Add(run);
+            }
+            PrintSummary(runs);
+            int failed = runs.Count(r => !r.Succeeded);
             if (failed > 0)
-                AnsiConsole.MarkupLineInterpolated($"[red]{failed} of {paths.Count} notebook(s) failed.[/]");
+                AnsiConsole.MarkupLineInterpolated($"[red]{failed} of {runs.Count} notebook(s) failed.[/]");
             return failed == 0 ? 0 : 1;
         });
         return command;
     }
 
-    private static List<NotebookRunResult> RunAll(IReadOnlyList<string> paths, IReadOnlyList<string> destinations, NotebookRunOptions options)
+    private static Command CreateExport()
     {
-        var results = new List<NotebookRunResult>();
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(context =>
-            {
-                for (int i = 0; i < paths.Count; i++)
-                {
-                    var task = context.AddTask(Markup.Escape(Path.GetFileName(paths[i])));
-                    var progress = new SynchronousProgress<NotebookProgress>(p =>
-                    {
-                        task.MaxValue = Math.Max(1, p.CodeCellCount);
-                        task.Value = p.CodeCellsDone;
-                    });
-                    results.Add(NotebookRunner.Run(paths[i], destinations[i], options, progress));
-                    task.StopTask();
-                }
-            });
-        return results;
+        var notebook = new Argument<string>("notebook") { Description = "The notebook (.ipynb) to export." };
+        var to = new Option<string>("--to") { Description = "What to export to: app (a .NET file-based app, run with `dotnet run FILE.cs`).", Required = true };
+        var output = new Option<string?>("--output") { Description = "The file to write (default: the notebook's name with .cs in the current folder)." };
+        var command = new Command("export", "Export a notebook as a .NET file-based app.") { notebook, to, output };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(notebook)!;
+            if (parse.GetValue(to) != "app")
+                throw new ArgumentException($"--to {parse.GetValue(to)} is not supported; the only target is 'app'.");
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"Notebook '{path}' does not exist.");
+            string app = FileBasedApp.FromNotebook(File.ReadAllText(path), path);
+            string destination = parse.GetValue(output) ?? Path.ChangeExtension(Path.GetFileName(path), ".cs");
+            // Written whole or not at all: a temp file beside the destination, then a rename.
+            string temp = destination + ".tmp-" + Environment.ProcessId;
+            File.WriteAllText(temp, app);
+            File.Move(temp, destination, overwrite: true);
+            AnsiConsole.MarkupLineInterpolated($"wrote {destination}; run it with: dotnet run {destination}");
+            return 0;
+        });
+        return command;
     }
 
-    /// <summary>A table of all runs, then each failure's full error on its own plain line (tables wrap long text).</summary>
-    private static void PrintSummary(IReadOnlyList<string> paths, IReadOnlyList<NotebookRunResult> results)
+    /// <summary>A table of all runs (time, figures drawn), then each failure's error on its own plain lines.</summary>
+    private static void PrintSummary(IReadOnlyList<JupyterRun> runs)
     {
-        var table = new Table().AddColumns("Notebook", "Cells run", "Time", "Result");
-        for (int i = 0; i < paths.Count; i++)
-        {
-            var r = results[i];
-            string status = r.Succeeded ? "[green]ok[/]"
-                : r.TimedOut ? $"[red]timed out in cell {r.FailedCellIndex}[/]"
-                : $"[red]failed at cell {r.FailedCellIndex}[/]";
-            table.AddRow(Markup.Escape(paths[i]), $"{r.ExecutedCells}/{r.CodeCells}", $"{r.Elapsed.TotalSeconds:0.0} s", status);
-        }
+        var table = new Table().AddColumns("Notebook", "Time", "Figures drawn", "Result");
+        foreach (var run in runs)
+            table.AddRow(Markup.Escape(run.Notebook), $"{run.Elapsed.TotalSeconds:0.0} s",
+                run.Figures is { } figures ? $"{run.DrawnFigures}/{figures}" : "",
+                run.Succeeded ? "[green]ok[/]" : "[red]failed[/]");
         AnsiConsole.Write(table);
-        for (int i = 0; i < paths.Count; i++)
-            if (!results[i].Succeeded)
-                Console.Error.WriteLine($"{paths[i]}: {results[i].Error} (outputs written to {results[i].OutputPath})");
+        foreach (var run in runs.Where(r => !r.Succeeded))
+            Console.Error.WriteLine($"{run.Notebook}: {run.Error}\n(executed copy: {run.Output})");
     }
 
     private static List<string> Expand(IEnumerable<string> arguments)
@@ -133,8 +143,7 @@ public static class NotebooksCommand
             parameters[pair[..equals].Trim()] = pair[(equals + 1)..].Trim();
         }
         if (quick)
-            parameters["quick"] = "true";
+            parameters["quick"] = "1";
         return parameters;
     }
-
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlmFp4.Kit.Data;
 using LlmFp4.Kit.Evaluation;
 using Spectre.Console;
 
@@ -31,8 +32,36 @@ public static class TasksCommand
             return 0;
         });
 
-        var command = new Command("tasks", "Evaluation tasks: generate the stand-ins.");
+        var command = new Command("tasks", "Evaluation tasks: generate the stand-ins, build the verse-retrieval task.");
         command.Subcommands.Add(generate);
+        command.Subcommands.Add(Verses());
+        return command;
+    }
+
+    /// <summary>`llmfp4 tasks verses`: the KJV ↔ WEB verse-retrieval task from Debian's SWORD modules (see <see cref="VerseRetrievalBuilder"/>).</summary>
+    private static Command Verses()
+    {
+        var defaults = new VerseRetrievalOptions();
+        var output = new Option<string>("--out") { Description = "Folder for pairs.jsonl, calibration.txt and their provenance.", DefaultValueFactory = _ => Path.Combine("data", "tasks", "verse-retrieval") };
+        var seed = new Option<int>("--seed") { Description = "Seed of the shuffle that picks the verses.", DefaultValueFactory = _ => defaults.Seed };
+        var pairs = new Option<int>("--pairs") { Description = "Evaluated verse pairs.", DefaultValueFactory = _ => defaults.Pairs };
+        var calibration = new Option<int>("--calibration") { Description = "Further verses for calibration text.", DefaultValueFactory = _ => defaults.CalibrationVerses };
+        var diatheke = new Option<string>("--diatheke") { Description = "The diatheke program.", DefaultValueFactory = _ => "diatheke" };
+
+        var command = new Command("verses", "Build the KJV ↔ World English Bible verse-retrieval task from Debian's sword-text-kjv and sword-text-web (via diatheke).");
+        foreach (var option in new Option[] { output, seed, pairs, calibration, diatheke })
+            command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(pairs) < 2 || parse.GetValue(calibration) < 0)
+                throw new ArgumentException("--pairs must be at least 2 and --calibration at least 0.");
+            var options = new VerseRetrievalOptions(parse.GetValue(seed), parse.GetValue(pairs), parse.GetValue(calibration));
+            var manifest = VerseRetrievalBuilder.Build(parse.GetValue(output)!, options, parse.GetValue(diatheke)!,
+                line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
+            AnsiConsole.MarkupLineInterpolated(
+                $"{manifest.CommonVerses} verses in both translations, {manifest.UsableVerses} usable: wrote {options.Pairs} pairs and {options.CalibrationVerses} calibration verses to {parse.GetValue(output)}.");
+            return 0;
+        });
         return command;
     }
 }

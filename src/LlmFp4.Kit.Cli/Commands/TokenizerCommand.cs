@@ -52,7 +52,7 @@ public static class TokenizerCommand
     private static Command Encode()
     {
         var tokenizerPath = new Option<FileInfo>("--tokenizer") { Description = "tokenizer.json to use.", Required = true };
-        var text = new Option<string?>("--text") { Description = "Text to encode; prints the ids and tokens." };
+        var text = new Option<string?>("--text") { Description = "Text to encode; prints the ids and tokens, special tokens included (as Hugging Face's encode)." };
         var files = new Option<FileInfo[]>("--file")
         {
             Description = "Text files to encode; prints token counts, tokens per byte and whether decoding gives the text back.",
@@ -65,7 +65,7 @@ public static class TokenizerCommand
             var inputs = parse.GetValue(files) ?? [];
             if (parse.GetValue(text) is { } s)
             {
-                var ids = tokenizer.Encode(s);
+                var ids = tokenizer.Encode(s, addSpecialTokens: true);
                 Console.WriteLine(string.Join(",", ids));
                 Console.WriteLine(string.Join(" ", ids.Select(id => tokenizer.IdToToken(id))));
                 return 0;

@@ -57,7 +57,7 @@ public sealed class LlamaTrainer
         _intermediate = config.IntermediateSize;
         _vocab = config.VocabSize;
         _eps = (float)config.RmsNormEps;
-        _rope = new Rope(config.HeadDim, config.RopeTheta, sequenceLength);
+        _rope = Rope.For(config, sequenceLength);
         _attention = new CausalAttention(sequenceLength, config.NumAttentionHeads, config.KeyValueHeads, config.HeadDim);
         long probabilities = (long)microBatchSize * config.NumAttentionHeads * _attention.ProbabilityCount;
         _layers = new LayerActivations[config.NumHiddenLayers];

@@ -44,28 +44,9 @@ public sealed class ActivationReport(IReadOnlyList<ChannelStatistics> statistics
         return md.ToString();
     }
 
-    public string ToHtml()
-    {
-        var html = new StringBuilder("<table style=\"border-collapse:collapse;font-family:sans-serif;font-size:13px\">\n<thead><tr>");
-        foreach (var (header, i) in Headers.Select((h, i) => (h, i)))
-            html.Append($"<th style=\"border-bottom:1px solid #444;padding:4px 8px;text-align:{Align(i)}\">{Escape(header)}</th>");
-        html.Append("</tr></thead>\n<tbody>\n");
-        foreach (var row in Rows)
-        {
-            html.Append("<tr>");
-            foreach (var (cell, i) in row.Select((c, i) => (c, i)))
-                html.Append($"<td style=\"padding:4px 8px;text-align:{Align(i)}\">{Escape(cell)}</td>");
-            html.Append("</tr>\n");
-        }
-        return html.Append("</tbody>\n</table>").ToString();
-    }
+    public string ToHtml() => HtmlTable.Render(Headers, Rows);
 
     public override string ToString() => ToMarkdown();
 
-    private static string Align(int column) => column == 0 ? "left" : "right";
-
     private static string Number(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
-
-    private static string Escape(string text) =>
-        text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
 }

@@ -3,8 +3,11 @@ using LlmFp4.Kit.Models.Tokenizers;
 
 namespace LlmFp4.Kit.Evaluation;
 
-/// <summary>One lm-eval <c>loglikelihood</c> request: how likely is <paramref name="Continuation"/> after <paramref name="Context"/>?</summary>
-public readonly record struct LoglikelihoodRequest(string Context, string Continuation);
+/// <summary>
+/// One lm-eval <c>loglikelihood</c> request: how likely is <paramref name="Continuation"/> after <paramref name="Context"/>?
+/// <paramref name="Id"/> names it in errors (e.g. the example and choice); null names it by its index.
+/// </summary>
+public readonly record struct LoglikelihoodRequest(string Context, string Continuation, string? Id = null);
 
 /// <summary>
 /// Answer to a <see cref="LoglikelihoodRequest"/>: the summed natural-log probability of the continuation
@@ -15,24 +18,40 @@ public readonly record struct LoglikelihoodResult(double LogLikelihood, int Toke
 
 /// <summary>How requests are tokenized and batched.</summary>
 /// <param name="BatchSize">Sequences per model call.</param>
-/// <param name="PrependBos">
-/// Put the tokenizer's BOS token in front of every context. lm-eval 0.3 (the version of the LLM-FP4 paper)
-/// encoded LLaMA prompts with the tokenizer's default special tokens, i.e. with BOS; a model trained on
-/// documents that start with BOS also expects it. Ignored when the tokenizer has no BOS.
+/// <param name="AddBosToken">
+/// lm-eval's <c>add_bos_token</c> model argument. Null (its default): texts are encoded with the tokenizer's own
+/// special tokens (<see cref="ITokenizer.Encode(string, bool)"/>), so a LLaMA tokenizer starts every context with
+/// BOS and a GPT-2-style one adds nothing. True: the same, and BOS goes first where the tokenizer does not put it
+/// there. False: no special tokens. Perplexity conditions its first window on the prefix token (BOS, else EOS) either way.
 /// </param>
-public sealed record ScoringOptions(int BatchSize = 16, bool PrependBos = true)
+public sealed record ScoringOptions(int BatchSize = 16, bool? AddBosToken = null)
 {
     public static ScoringOptions Default { get; } = new();
+
+    /// <summary>
+    /// <paramref name="text"/> as lm-eval's <c>tok_encode</c> encodes it under <see cref="AddBosToken"/>.
+    /// </summary>
+    public int[] Encode(ITokenizer tokenizer, string text)
+    {
+        int[] ids = tokenizer.Encode(text, addSpecialTokens: AddBosToken != false);
+        return AddBosToken == true && tokenizer.BosTokenId is int bos && (ids.Length == 0 || ids[0] != bos) ? [bos, .. ids] : ids;
+    }
+
+    /// <summary>lm-eval's <c>prefix_token_id</c>: what an empty context or the first perplexity window is conditioned on (BOS, else EOS).</summary>
+    public static int? PrefixToken(ITokenizer tokenizer) => tokenizer.BosTokenId ?? tokenizer.EosTokenId;
 }
 
 /// <summary>
 /// Scores (context, continuation) pairs with lm-eval's semantics, on any <see cref="ICausalLanguageModel"/>.
 /// <list type="bullet">
 /// <item>Tokenization follows lm-eval's <c>TemplateLM._encode_pair</c>: trailing whitespace of the context is
-/// moved to the front of the continuation; <c>whole = Encode(context + continuation)</c>,
-/// <c>ctx = Encode(context)</c>, and the continuation tokens are <c>whole[ctx.Length..]</c>. The scored sequence
-/// is <c>ctx + those tokens</c> (as in lm-eval, even where a merge across the boundary makes it differ from
-/// <c>whole</c>). A context that encodes to nothing becomes the prefix token (BOS, else EOS), like lm-eval's <c>prefix_token_id</c> for an empty context.</item>
+/// moved to the front of the continuation; <c>whole = tok_encode(context + continuation)</c>,
+/// <c>ctx = tok_encode(context)</c> (with the tokenizer's special tokens, see <see cref="ScoringOptions.AddBosToken"/>),
+/// and the continuation tokens are <c>whole[ctx.Length..]</c>. The scored sequence is <c>ctx + those tokens</c> (as
+/// in lm-eval, even where a merge across the boundary makes it differ from <c>whole</c>). An empty context is
+/// lm-eval's <c>prefix_token_id</c> (BOS, else EOS) before the continuation encoded without special tokens, or the
+/// continuation's own first token when that is the prefix token; a context that encodes to nothing becomes the
+/// prefix token too. A continuation that encodes to no token is an error naming the request: it would score 0.</item>
 /// <item>Too long: the sequence keeps its last <see cref="ICausalLanguageModel.ContextLength"/> tokens
 /// (truncation from the left, as lm-eval's <c>[-(max_length+1):]</c>, except that here the scored sequence
 /// itself must fit the context, so one token less of context is kept).</item>
@@ -64,6 +83,12 @@ public sealed class LoglikelihoodScorer
     /// <summary>Context and continuation token ids exactly as lm-eval forms them (see the class remarks).</summary>
     public (int[] Context, int[] Continuation) EncodePair(string context, string continuation)
     {
+        if (context.Length == 0)
+        {
+            int[] alone = Tokenizer.Encode(continuation);
+            int prefix = PrefixToken();
+            return alone.Length > 0 && alone[0] == prefix ? (alone[..1], alone[1..]) : ([prefix], alone);
+        }
         int kept = context.TrimEnd().Length;
         if (kept < context.Length)
         {
@@ -71,17 +96,15 @@ public sealed class LoglikelihoodScorer
             context = context[..kept];
         }
 
-        int[] whole = Tokenizer.Encode(context + continuation);
-        int[] contextIds = Tokenizer.Encode(context);
+        int[] whole = Options.Encode(Tokenizer, context + continuation);
+        int[] contextIds = Options.Encode(Tokenizer, context);
         int[] continuationIds = whole.Length > contextIds.Length ? whole[contextIds.Length..] : [];
-        if (Options.PrependBos && Tokenizer.BosTokenId is int bos)
-            contextIds = [bos, .. contextIds];
         if (contextIds.Length == 0)
             contextIds = [PrefixToken()];
         return (contextIds, continuationIds);
     }
 
-    int PrefixToken() => Tokenizer.BosTokenId ?? Tokenizer.EosTokenId
+    int PrefixToken() => ScoringOptions.PrefixToken(Tokenizer)
         ?? throw new ArgumentException("An empty context needs a BOS or EOS token to condition on, and the tokenizer has neither.");
 
     /// <summary>
@@ -102,6 +125,10 @@ public sealed class LoglikelihoodScorer
         for (int i = 0; i < requests.Count; i++)
         {
             var (contextIds, continuationIds) = EncodePair(requests[i].Context, requests[i].Continuation);
+            if (continuationIds.Length == 0)
+                throw new ArgumentException(
+                    $"{requests[i].Id ?? $"Request {i}"}: continuation '{requests[i].Continuation}' after context '…{requests[i].Context[^Math.Min(40, requests[i].Context.Length)..]}' " +
+                    "encodes to no token of its own (the tokenizer merges it into the context's last token), so it has no likelihood to score.");
             sequences[i] = Truncate(contextIds, continuationIds, i);
             continuationLengths[i] = continuationIds.Length;
         }

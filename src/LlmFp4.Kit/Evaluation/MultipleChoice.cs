@@ -1,12 +1,10 @@
-using System.Text;
-
 namespace LlmFp4.Kit.Evaluation;
 
 /// <summary>
 /// One choice of a multiple-choice example as lm-eval scores it: the log-likelihood of
-/// <paramref name="Continuation"/> given <paramref name="Context"/>, normalised for <c>acc_norm</c> by the UTF-8
-/// byte length of <paramref name="ChoiceText"/> (lm-eval divides by the length of the <c>doc_to_choice</c>
-/// string, without the target delimiter; for the ASCII benchmarks characters and bytes coincide).
+/// <paramref name="Continuation"/> given <paramref name="Context"/>, normalised for <c>acc_norm</c> by the length of
+/// <paramref name="ChoiceText"/> in Unicode code points (lm-eval divides by Python's <c>len</c> of the
+/// <c>doc_to_choice</c> string, without the target delimiter: characters, not UTF-8 bytes or UTF-16 units).
 /// </summary>
 public sealed record Choice(string Context, string Continuation, string ChoiceText);
 
@@ -36,8 +34,8 @@ public static class MultipleChoiceEvaluator
 {
     /// <summary>
     /// Scores all choices of all examples in one batched pass of <paramref name="scorer"/>, then per example
-    /// <c>acc</c> = [argmax of the summed log-likelihoods is gold] and <c>acc_norm</c> = [argmax of sum / byte
-    /// length is gold], the first maximum winning ties (numpy's argmax).
+    /// <c>acc</c> = [argmax of the summed log-likelihoods is gold] and <c>acc_norm</c> = [argmax of sum / length in
+    /// characters is gold], the first maximum winning ties (numpy's argmax).
     /// </summary>
     public static IReadOnlyList<ChoiceScores> Score(LoglikelihoodScorer scorer, IReadOnlyList<MultipleChoiceExample> examples,
         IProgress<EvalProgress>? progress = null)
@@ -48,7 +46,7 @@ public static class MultipleChoiceEvaluator
             if (example.Choices.Count < 2 || example.Gold < 0 || example.Gold >= example.Choices.Count)
                 throw new ArgumentException(
                     $"Example {example.Id}: needs at least 2 choices and a gold index among them (has {example.Choices.Count} choices, gold {example.Gold}).");
-            requests.AddRange(example.Choices.Select(c => new LoglikelihoodRequest(c.Context, c.Continuation)));
+            requests.AddRange(example.Choices.Select((c, i) => new LoglikelihoodRequest(c.Context, c.Continuation, $"Example {example.Id}, choice {i}")));
         }
 
         var results = scorer.Score(requests, greedy: false, progress);
@@ -62,7 +60,7 @@ public static class MultipleChoiceEvaluator
             for (int c = 0; c < choices.Count; c++)
             {
                 lls[c] = results[next++].LogLikelihood;
-                normalized[c] = lls[c] / Math.Max(1, Encoding.UTF8.GetByteCount(choices[c].ChoiceText));
+                normalized[c] = lls[c] / Math.Max(1, CodePoints(choices[c].ChoiceText));
             }
             scores[e] = new ChoiceScores(examples[e].Id, lls, ArgMax(lls), ArgMax(normalized), examples[e].Gold);
         }
@@ -80,6 +78,9 @@ public static class MultipleChoiceEvaluator
             metrics.Add(Metrics.Mean("acc_norm", [.. scores.Select(s => s.NormalizedPrediction == s.Gold ? 1.0 : 0.0)]));
         return metrics;
     }
+
+    /// <summary>Python's <c>len</c> of a string: Unicode code points (a surrogate pair counts once).</summary>
+    public static int CodePoints(string text) => text.EnumerateRunes().Count();
 
     static int ArgMax(double[] values)
     {

@@ -14,12 +14,12 @@ namespace LlmFp4.Kit.Evaluation;
 /// of left context (up to <c>WindowLength - 1</c> at stride 1), at the cost of more model calls.
 /// </param>
 /// <param name="BatchSize">Windows per model call.</param>
-/// <param name="PrependBos">For text input: start the stream with BOS so its first token is scored too.</param>
+/// <param name="AddBosToken">For text input: how the text is encoded, as <see cref="ScoringOptions.AddBosToken"/>.</param>
 /// <param name="MaxTokens">
-/// For text input: keep only the first this many tokens of the text (BOS not counted); bits per byte then count the
-/// UTF-8 bytes those tokens decode to. Null scores the whole text.
+/// For text input: keep only the first this many tokens of the text (the prefix token not counted); bits per byte then
+/// count the UTF-8 bytes those tokens decode to. Null scores the whole text.
 /// </param>
-public sealed record PerplexityOptions(int? WindowLength = null, int? Stride = null, int BatchSize = 8, bool PrependBos = true, int? MaxTokens = null);
+public sealed record PerplexityOptions(int? WindowLength = null, int? Stride = null, int BatchSize = 8, bool? AddBosToken = null, int? MaxTokens = null);
 
 /// <summary>Perplexity of a token stream.</summary>
 /// <param name="Perplexity">exp(mean NLL) per scored token.</param>
@@ -37,19 +37,28 @@ public readonly record struct ScoringWindow(int Start, int End, int FirstTarget)
 /// <summary>Token-level perplexity and bits per byte over a text or a token stream.</summary>
 public static class PerplexityEvaluator
 {
-    /// <summary>Tokenizes <paramref name="text"/> (with BOS first if asked and available) and scores it.</summary>
+    /// <summary>
+    /// Tokenizes <paramref name="text"/> and scores every token of it, as lm-eval's <c>loglikelihood_rolling</c>: the
+    /// text is encoded as <c>tok_encode</c> does (<see cref="PerplexityOptions.AddBosToken"/>) and its first window is
+    /// conditioned on the prefix token (BOS, else EOS; <c>get_rolling_token_windows</c>' <c>prefix_token</c>). Where
+    /// the tokenizer itself starts the text with that token (a LLaMA tokenizer's BOS), it is the prefix and is not
+    /// scored a second time; with no BOS or EOS the first token of the text is context only.
+    /// </summary>
     public static PerplexityResult Evaluate(ICausalLanguageModel model, ITokenizer tokenizer, string text,
         PerplexityOptions? options = null, IProgress<EvalProgress>? progress = null)
     {
         options ??= new PerplexityOptions();
         if (options.MaxTokens is < 1)
             throw new ArgumentException($"MaxTokens must be at least 1, got {options.MaxTokens}.", nameof(options));
-        int[] tokens = tokenizer.Encode(text);
+        int[] tokens = new ScoringOptions(AddBosToken: options.AddBosToken).Encode(tokenizer, text);
+        int? prefix = ScoringOptions.PrefixToken(tokenizer);
+        if (prefix is int p && tokens.Length > 0 && tokens[0] == p)
+            tokens = tokens[1..];
         bool truncated = options.MaxTokens is int max && max < tokens.Length;
         if (truncated) tokens = tokens[..options.MaxTokens!.Value];
         long bytes = Encoding.UTF8.GetByteCount(truncated ? tokenizer.Decode(tokens) : text);
-        if (options.PrependBos && tokenizer.BosTokenId is int bos)
-            tokens = [bos, .. tokens];
+        if (prefix is int first)
+            tokens = [first, .. tokens];
         return Evaluate(model, tokens, bytes, options, progress);
     }
 

@@ -18,7 +18,7 @@ public sealed class PerplexityTask(string name, string path, PerplexityOptions? 
     public IReadOnlyList<MetricValue> Evaluate(LoglikelihoodScorer scorer, int? limit = null, IProgress<EvalProgress>? progress = null)
     {
         var result = PerplexityEvaluator.Evaluate(scorer.Model, scorer.Tokenizer, File.ReadAllText(Path),
-            Options with { PrependBos = scorer.Options.PrependBos }, progress);
+            Options with { AddBosToken = scorer.Options.AddBosToken }, progress);
         int tokens = (int)Math.Min(int.MaxValue, result.TokenCount);
         return [new("perplexity", result.Perplexity, null, tokens), new("bits_per_byte", result.BitsPerByte!.Value, null, tokens)];
     }

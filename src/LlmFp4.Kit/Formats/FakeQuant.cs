@@ -6,11 +6,13 @@ using System.Runtime.Intrinsics;
 namespace LlmFp4.Kit.Formats;
 
 /// <summary>
-/// Quantize-dequantize ("fake-quant") kernels: x → x/scale → nearest value of the format → ×scale, in float32.
-/// The division is a multiplication by 1/scale computed once per scale (a scale of 0 maps every finite value to 0),
-/// rounding is to nearest, ties to even; NaN stays NaN. FP formats follow <see cref="FpFormat.Quantize(float)"/>
-/// on the scaled value (saturating or overflowing per <see cref="SpecialValues"/>); a format with a real bias b is
-/// its integer-bias grid with the extra factor 2^(⌊b⌋-b) folded into the scale. Span kernels run on one thread with
+/// Quantize-dequantize ("fake-quant") kernels: x → x/scale → nearest value of the format → ×scale, in float32, as the
+/// papers' formula q = round(x / s)·s and their PyTorch reference code compute it: x/scale is an IEEE float32 division
+/// (never a multiplication by 1/scale, which rounds differently next to grid midpoints), rounding is to nearest, ties
+/// to even; a scale of 0 maps every finite value to 0; NaN stays NaN. FP formats round x/scale as
+/// <see cref="FpFormat.Quantize(float)"/> does (saturating or overflowing per <see cref="SpecialValues"/>); a format
+/// with a real bias b is its integer-bias grid with the factor 2^(⌊b⌋-b) folded into the scale in float32
+/// (<see cref="FpFormat.GridScale"/>), which is how the LLM-FP4 reference code's step 2^(p-m-b) divides. Span kernels run on one thread with
 /// Vector512 (else Vector256) and are lane-for-lane identical to their scalar reference; the matrix kernels split
 /// large matrices into fixed row chunks on the thread pool, which gives the same numbers as a sequential run.
 /// Destination may be the source itself (exact aliasing), never a shifted overlap.
@@ -68,15 +70,15 @@ public static class FakeQuant
 
     internal static void QuantizeCore(ReadOnlySpan<float> x, FpFormat format, float scale, Span<float> destination, SimdWidth width)
     {
+        float gridScale = format.GridScale(scale);
         if (format.HasFastGrid)
         {
-            float gridScale = format.HasIntegerBias ? scale : scale * (float)format.GridToValue;
             QuantizeOnGrid(x, format.Grid, gridScale, destination, width);
             return;
         }
-        float inverse = Inverse(scale);
+        float divisor = Divisor(gridScale);
         for (int i = 0; i < x.Length; i++)
-            destination[i] = format.QuantizeExact(x[i] * inverse) * scale;
+            destination[i] = format.RoundToGridExact(x[i] / divisor) * gridScale;
     }
 
     internal static void QuantizeOnGrid(ReadOnlySpan<float> x, in FpGrid grid, float scale, Span<float> destination) =>
@@ -85,26 +87,26 @@ public static class FakeQuant
     internal static void QuantizeOnGrid(ReadOnlySpan<float> x, in FpGrid grid, float scale, Span<float> destination, SimdWidth width)
     {
         var g = grid;
-        float inverse = Inverse(scale);
+        float divisor = Divisor(scale);
         ref float source = ref MemoryMarshal.GetReference(x);
         ref float target = ref MemoryMarshal.GetReference(destination);
         int i = 0;
         if (width == SimdWidth.Vector512)
         {
             var scales = Vector512.Create(scale);
-            var inverses = Vector512.Create(inverse);
+            var divisors = Vector512.Create(divisor);
             for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
-                (g.Quantize(Vector512.LoadUnsafe(ref source, (nuint)i) * inverses) * scales).StoreUnsafe(ref target, (nuint)i);
+                (g.Quantize(Vector512.LoadUnsafe(ref source, (nuint)i) / divisors) * scales).StoreUnsafe(ref target, (nuint)i);
         }
         else if (width == SimdWidth.Vector256)
         {
             var scales = Vector256.Create(scale);
-            var inverses = Vector256.Create(inverse);
+            var divisors = Vector256.Create(divisor);
             for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-                (g.Quantize(Vector256.LoadUnsafe(ref source, (nuint)i) * inverses) * scales).StoreUnsafe(ref target, (nuint)i);
+                (g.Quantize(Vector256.LoadUnsafe(ref source, (nuint)i) / divisors) * scales).StoreUnsafe(ref target, (nuint)i);
         }
         for (; i < x.Length; i++)
-            destination[i] = g.Quantize(x[i] * inverse) * scale;
+            destination[i] = g.Quantize(x[i] / divisor) * scale;
     }
 
     internal static void QuantizePerColumnCore(ReadOnlySpan<float> x, FpFormat format, ReadOnlySpan<float> scales, Span<float> destination, SimdWidth width)
@@ -112,11 +114,14 @@ public static class FakeQuant
         if (!format.HasFastGrid)
         {
             for (int j = 0; j < x.Length; j++)
-                destination[j] = format.QuantizeExact(x[j] * Inverse(scales[j])) * scales[j];
+            {
+                float s = format.GridScale(scales[j]);
+                destination[j] = format.RoundToGridExact(x[j] / Divisor(s)) * s;
+            }
             return;
         }
         var g = format.Grid;
-        float gridToValue = (float)format.GridToValue;
+        float gridToValue = format.GridScale(1f);
         ref float source = ref MemoryMarshal.GetReference(x);
         ref float scaleRef = ref MemoryMarshal.GetReference(scales);
         ref float target = ref MemoryMarshal.GetReference(destination);
@@ -126,8 +131,7 @@ public static class FakeQuant
             for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 var s = Vector512.LoadUnsafe(ref scaleRef, (nuint)i) * gridToValue;
-                var inverse = Vector512.ConditionalSelect(Vector512.Equals(s, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.One / s);
-                (g.Quantize(Vector512.LoadUnsafe(ref source, (nuint)i) * inverse) * s).StoreUnsafe(ref target, (nuint)i);
+                (g.Quantize(Vector512.LoadUnsafe(ref source, (nuint)i) / Divisor(s)) * s).StoreUnsafe(ref target, (nuint)i);
             }
         }
         else if (width == SimdWidth.Vector256)
@@ -135,14 +139,13 @@ public static class FakeQuant
             for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
             {
                 var s = Vector256.LoadUnsafe(ref scaleRef, (nuint)i) * gridToValue;
-                var inverse = Vector256.ConditionalSelect(Vector256.Equals(s, Vector256<float>.Zero), Vector256<float>.Zero, Vector256<float>.One / s);
-                (g.Quantize(Vector256.LoadUnsafe(ref source, (nuint)i) * inverse) * s).StoreUnsafe(ref target, (nuint)i);
+                (g.Quantize(Vector256.LoadUnsafe(ref source, (nuint)i) / Divisor(s)) * s).StoreUnsafe(ref target, (nuint)i);
             }
         }
         for (; i < x.Length; i++)
         {
             float s = scales[i] * gridToValue;
-            destination[i] = g.Quantize(x[i] * Inverse(s)) * s;
+            destination[i] = g.Quantize(x[i] / Divisor(s)) * s;
         }
     }
 
@@ -171,7 +174,7 @@ public static class FakeQuant
 
     internal static void QuantizeIntCore(ReadOnlySpan<float> x, IntFormat format, float scale, int zeroPoint, Span<float> destination, SimdWidth width)
     {
-        float inverse = Inverse(scale), zero = zeroPoint, low = format.QMin, high = format.QMax;
+        float divisor = Divisor(scale), zero = zeroPoint, low = format.QMin, high = format.QMax;
         ref float source = ref MemoryMarshal.GetReference(x);
         ref float target = ref MemoryMarshal.GetReference(destination);
         int i = 0;
@@ -180,7 +183,7 @@ public static class FakeQuant
             for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 var v = Vector512.LoadUnsafe(ref source, (nuint)i);
-                IntLane(v, Vector512.Create(inverse), Vector512.Create(scale), Vector512.Create(zero), Vector512.Create(low), Vector512.Create(high)).StoreUnsafe(ref target, (nuint)i);
+                IntLane(v, Vector512.Create(divisor), Vector512.Create(scale), Vector512.Create(zero), Vector512.Create(low), Vector512.Create(high)).StoreUnsafe(ref target, (nuint)i);
             }
         }
         else if (width == SimdWidth.Vector256)
@@ -188,11 +191,11 @@ public static class FakeQuant
             for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
             {
                 var v = Vector256.LoadUnsafe(ref source, (nuint)i);
-                IntLane(v, Vector256.Create(inverse), Vector256.Create(scale), Vector256.Create(zero), Vector256.Create(low), Vector256.Create(high)).StoreUnsafe(ref target, (nuint)i);
+                IntLane(v, Vector256.Create(divisor), Vector256.Create(scale), Vector256.Create(zero), Vector256.Create(low), Vector256.Create(high)).StoreUnsafe(ref target, (nuint)i);
             }
         }
         for (; i < x.Length; i++)
-            destination[i] = IntLane(x[i], inverse, scale, zero, low, high);
+            destination[i] = IntLane(x[i], divisor, scale, zero, low, high);
     }
 
     internal static void QuantizeIntPerColumnCore(ReadOnlySpan<float> x, IntFormat format, ReadOnlySpan<float> scales, ReadOnlySpan<int> zeroPoints, Span<float> destination, SimdWidth width)
@@ -209,9 +212,8 @@ public static class FakeQuant
             for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 var s = Vector512.LoadUnsafe(ref scaleRef, (nuint)i);
-                var inverse = Vector512.ConditionalSelect(Vector512.Equals(s, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.One / s);
                 var z = hasZeros ? Vector512.ConvertToSingle(Vector512.LoadUnsafe(ref zeroRef, (nuint)i)) : Vector512<float>.Zero;
-                IntLane(Vector512.LoadUnsafe(ref source, (nuint)i), inverse, s, z, Vector512.Create(low), Vector512.Create(high)).StoreUnsafe(ref target, (nuint)i);
+                IntLane(Vector512.LoadUnsafe(ref source, (nuint)i), Divisor(s), s, z, Vector512.Create(low), Vector512.Create(high)).StoreUnsafe(ref target, (nuint)i);
             }
         }
         else if (width == SimdWidth.Vector256)
@@ -219,29 +221,28 @@ public static class FakeQuant
             for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
             {
                 var s = Vector256.LoadUnsafe(ref scaleRef, (nuint)i);
-                var inverse = Vector256.ConditionalSelect(Vector256.Equals(s, Vector256<float>.Zero), Vector256<float>.Zero, Vector256<float>.One / s);
                 var z = hasZeros ? Vector256.ConvertToSingle(Vector256.LoadUnsafe(ref zeroRef, (nuint)i)) : Vector256<float>.Zero;
-                IntLane(Vector256.LoadUnsafe(ref source, (nuint)i), inverse, s, z, Vector256.Create(low), Vector256.Create(high)).StoreUnsafe(ref target, (nuint)i);
+                IntLane(Vector256.LoadUnsafe(ref source, (nuint)i), Divisor(s), s, z, Vector256.Create(low), Vector256.Create(high)).StoreUnsafe(ref target, (nuint)i);
             }
         }
         for (; i < x.Length; i++)
-            destination[i] = IntLane(x[i], Inverse(scales[i]), scales[i], hasZeros ? zeroPoints[i] : 0f, low, high);
+            destination[i] = IntLane(x[i], Divisor(scales[i]), scales[i], hasZeros ? zeroPoints[i] : 0f, low, high);
     }
 
-    private static float IntLane(float x, float inverse, float scale, float zero, float low, float high) =>
-        float.IsNaN(x) ? x : (Math.Clamp(MathF.Round(x * inverse) + zero, low, high) - zero) * scale;
+    private static float IntLane(float x, float divisor, float scale, float zero, float low, float high) =>
+        float.IsNaN(x) ? x : (Math.Clamp(MathF.Round(x / divisor) + zero, low, high) - zero) * scale;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> IntLane(Vector512<float> x, Vector512<float> inverse, Vector512<float> scale, Vector512<float> zero, Vector512<float> low, Vector512<float> high)
+    private static Vector512<float> IntLane(Vector512<float> x, Vector512<float> divisor, Vector512<float> scale, Vector512<float> zero, Vector512<float> low, Vector512<float> high)
     {
-        var code = Vector512.MinNative(Vector512.MaxNative(Vector512.Round(x * inverse) + zero, low), high);
+        var code = Vector512.MinNative(Vector512.MaxNative(Vector512.Round(x / divisor) + zero, low), high);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), (code - zero) * scale, x);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> IntLane(Vector256<float> x, Vector256<float> inverse, Vector256<float> scale, Vector256<float> zero, Vector256<float> low, Vector256<float> high)
+    private static Vector256<float> IntLane(Vector256<float> x, Vector256<float> divisor, Vector256<float> scale, Vector256<float> zero, Vector256<float> low, Vector256<float> high)
     {
-        var code = Vector256.MinNative(Vector256.MaxNative(Vector256.Round(x * inverse) + zero, low), high);
+        var code = Vector256.MinNative(Vector256.MaxNative(Vector256.Round(x / divisor) + zero, low), high);
         return Vector256.ConditionalSelect(Vector256.Equals(x, x), (code - zero) * scale, x);
     }
 
@@ -426,7 +427,19 @@ public static class FakeQuant
         return total;
     }
 
-    private static float Inverse(float scale) => scale == 0 ? 0f : 1f / scale;
+    /// <summary>
+    /// What x is divided by for a scale: the scale itself, or +∞ for a scale of 0, since x / +∞ is what x · 0 is
+    /// (±0 for finite x, NaN for ±∞ and NaN), so a zero scale maps every finite value to 0.
+    /// </summary>
+    internal static float Divisor(float scale) => scale == 0 ? float.PositiveInfinity : scale;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Divisor(Vector512<float> scales) =>
+        Vector512.ConditionalSelect(Vector512.Equals(scales, Vector512<float>.Zero), Vector512.Create(float.PositiveInfinity), scales);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Divisor(Vector256<float> scales) =>
+        Vector256.ConditionalSelect(Vector256.Equals(scales, Vector256<float>.Zero), Vector256.Create(float.PositiveInfinity), scales);
 
     private static void CheckScale(float scale)
     {

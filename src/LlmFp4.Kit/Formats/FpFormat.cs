@@ -85,8 +85,12 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
     /// <summary>True when the integer-bias grid fits float32, so the SIMD kernels apply.</summary>
     internal bool HasFastGrid => _hasGrid;
 
-    /// <summary>2^(⌊b⌋ - b): the factor from the integer-bias grid <see cref="Grid"/> to this format's values.</summary>
-    internal double GridToValue => _gridToValue;
+    /// <summary>
+    /// The scale of the integer-bias grid <see cref="Grid"/> that a fake-quantization scale <paramref name="scale"/>
+    /// stands for: the scale itself for an integer bias, else scale · 2^(⌊b⌋ - b) rounded to float32 (the values of a
+    /// real-bias format are the integer-bias grid times 2^(⌊b⌋ - b)).
+    /// </summary>
+    internal float GridScale(float scale) => HasIntegerBias ? scale : scale * (float)_gridToValue;
 
     // OCP / IEEE presets. Formats the OCP spec does not define (E1M2, E3M0) take the IEEE-style bias 2^(e-1) - 1.
     public static FpFormat E2M1 { get; } = new(2, 1, 1, SpecialValues.AllFinite);
@@ -199,38 +203,40 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
     private static partial Regex FormatText();
 
     /// <summary>
-    /// Rounds <paramref name="x"/> to the nearest value of the format, ties to even. AllFinite and NanOnly formats
-    /// saturate to ±<see cref="MaxValue"/> (±infinity included); Ieee formats round to ±infinity as IEEE 754 does
-    /// (so <c>Half.Quantize(x) == (float)(Half)x</c>). NaN stays NaN; ±0 keep their sign. The result is exact when
-    /// the value is a float32 (always for integer biases within the float32 range).
+    /// Rounds <paramref name="x"/> to the nearest value of the format, ties to even (to the even multiple of the step,
+    /// as LLM-FP4's roundHalfEven(x / s)·s does). AllFinite and NanOnly formats saturate to ±<see cref="MaxValue"/>
+    /// (±infinity included); Ieee formats round to ±infinity as IEEE 754 does (so <c>Half.Quantize(x) == (float)(Half)x</c>).
+    /// NaN stays NaN; ±0 keep their sign. For an integer bias the result is the exact nearest value; a real bias b
+    /// divides x by 2^(⌊b⌋ - b) in float32 first and multiplies back after (<see cref="FakeQuant"/> with scale 1, as
+    /// the reference code's float32 step 2^(p-m-b) does).
     /// </summary>
-    public float Quantize(float x) => _hasGrid && HasIntegerBias ? _grid.Quantize(x) : QuantizeExact(x);
+    public float Quantize(float x)
+    {
+        if (HasIntegerBias)
+            return _hasGrid ? _grid.Quantize(x) : RoundToGridExact(x);
+        float scale = GridScale(1f);
+        return (_hasGrid ? _grid.Quantize(x / scale) : RoundToGridExact(x / scale)) * scale;
+    }
 
-    /// <summary>Element-wise <see cref="Quantize(float)"/> (SIMD for integer-bias formats within the float32 range). <paramref name="destination"/> may alias <paramref name="source"/>.</summary>
+    /// <summary>Element-wise <see cref="Quantize(float)"/> (SIMD for formats within the float32 range). <paramref name="destination"/> may alias <paramref name="source"/>.</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="source"/>.</exception>
     public void Quantize(ReadOnlySpan<float> source, Span<float> destination)
     {
         if (destination.Length < source.Length)
             throw new ArgumentException($"Destination holds {destination.Length} values, source {source.Length}.", nameof(destination));
-        if (_hasGrid && HasIntegerBias)
-        {
-            FakeQuant.QuantizeOnGrid(source, _grid, 1f, destination);
-            return;
-        }
-        for (int i = 0; i < source.Length; i++)
-            destination[i] = QuantizeExact(source[i]);
+        FakeQuant.QuantizeCore(source, this, 1f, destination, FakeQuant.BestWidth);
     }
 
     /// <summary>
-    /// Double-precision quantizer following LLM-FP4 literally on the integer-bias grid: p = max(⌊log2|y|⌋ + ⌊b⌋, 1),
-    /// step 2^(p-m-⌊b⌋), with y = |x|·2^(b-⌊b⌋); the result is scaled back and rounded once to float32.
-    /// Used where the float32 grid does not apply (real biases, formats beyond float32) and as the reference of the bit tricks.
+    /// Double-precision rounding of <paramref name="y"/> onto the integer-bias grid (bias ⌊b⌋), following LLM-FP4
+    /// literally: p = max(⌊log2|y|⌋ + ⌊b⌋, 1), step 2^(p-m-⌊b⌋), roundHalfEven(|y| / step)·step, rounded once to
+    /// float32. Used where the float32 grid does not apply (formats beyond float32) and as the reference of its bit tricks.
     /// </summary>
-    internal float QuantizeExact(float x)
+    internal float RoundToGridExact(float y)
     {
-        if (float.IsNaN(x))
-            return x;
-        double magnitude = Math.Abs((double)x) / _gridToValue;
+        if (float.IsNaN(y))
+            return y;
+        double magnitude = Math.Abs((double)y);
         if (Specials != SpecialValues.Ieee)
             magnitude = Math.Min(magnitude, _gridMax);
         double rounded;
@@ -246,7 +252,7 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
             if (rounded > _gridMax)
                 rounded = double.PositiveInfinity;
         }
-        return float.CopySign((float)(rounded * _gridToValue), x);
+        return float.CopySign((float)rounded, y);
     }
 
     /// <summary>

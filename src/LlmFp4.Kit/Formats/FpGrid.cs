@@ -6,7 +6,8 @@ namespace LlmFp4.Kit.Formats;
 /// <summary>
 /// The float32 constants that round a value onto the grid of an integer-bias ExMy format with bit tricks on the
 /// float encoding instead of log2: above the smallest normal the low <c>23 - m</c> mantissa bits are dropped with
-/// round-half-even on the integer bit pattern (a carry moves into the exponent by itself); below it the grid is
+/// round-half-even on the integer bit pattern (a carry moves into the exponent by itself; with m = 0 a tie has
+/// y / step = 1.5 and its even neighbour is 2, so ties round up); below it the grid is
 /// uniform and one add/subtract of a power of two rounds to it. Only built for formats whose whole grid is made of
 /// normal float32 values or float32 multiples of the subnormal step (see <see cref="TryCreate"/>).
 /// </summary>
@@ -27,7 +28,8 @@ internal readonly struct FpGrid
     /// <summary>Number of float32 mantissa bits the format drops (23 - m).</summary>
     public readonly int DroppedBits;
 
-    private readonly uint _halfMinusOne;
+    /// <summary>Added to the bit pattern before the dropped bits are cleared: half a step minus one, then the parity bit (ties to even) when m ≥ 1; half a step when m = 0.</summary>
+    private readonly uint _roundingIncrement;
     private readonly uint _parityMask;
     private readonly uint _keepMask;
 
@@ -40,8 +42,9 @@ internal readonly struct FpGrid
         MinNormal = minNormal;
         SubnormalMagic = subnormalMagic;
         DroppedBits = 23 - mantissaBits;
-        _halfMinusOne = DroppedBits == 0 ? 0u : (1u << (DroppedBits - 1)) - 1u;
-        _parityMask = DroppedBits == 0 ? 0u : 1u;
+        // With m = 0 the bit above the dropped ones is the exponent's lowest bit, not a mantissa parity.
+        _roundingIncrement = DroppedBits == 0 ? 0u : mantissaBits == 0 ? 1u << (DroppedBits - 1) : (1u << (DroppedBits - 1)) - 1u;
+        _parityMask = DroppedBits == 0 || mantissaBits == 0 ? 0u : 1u;
         _keepMask = ~((1u << DroppedBits) - 1u);
         OverflowsToInfinity = overflowsToInfinity;
     }
@@ -84,7 +87,7 @@ internal readonly struct FpGrid
         else
         {
             uint m = BitConverter.SingleToUInt32Bits(magnitude);
-            rounded = BitConverter.UInt32BitsToSingle((m + _halfMinusOne + ((m >> DroppedBits) & _parityMask)) & _keepMask);
+            rounded = BitConverter.UInt32BitsToSingle((m + _roundingIncrement + ((m >> DroppedBits) & _parityMask)) & _keepMask);
         }
         if (OverflowsToInfinity && rounded > Max)
             rounded = float.PositiveInfinity;
@@ -102,7 +105,7 @@ internal readonly struct FpGrid
         var subnormalMagic = Vector512.Create(SubnormalMagic);
         var subnormal = (magnitude + subnormalMagic) - subnormalMagic;
         var m = magnitude.AsUInt32();
-        var normal = ((m + Vector512.Create(_halfMinusOne) + ((m >> DroppedBits) & Vector512.Create(_parityMask))) & Vector512.Create(_keepMask)).AsSingle();
+        var normal = ((m + Vector512.Create(_roundingIncrement) + ((m >> DroppedBits) & Vector512.Create(_parityMask))) & Vector512.Create(_keepMask)).AsSingle();
         var rounded = Vector512.ConditionalSelect(Vector512.LessThan(magnitude, Vector512.Create(MinNormal)), subnormal, normal);
         if (OverflowsToInfinity)
             rounded = Vector512.ConditionalSelect(Vector512.GreaterThan(rounded, Vector512.Create(Max)), Vector512.Create(float.PositiveInfinity), rounded);
@@ -121,7 +124,7 @@ internal readonly struct FpGrid
         var subnormalMagic = Vector256.Create(SubnormalMagic);
         var subnormal = (magnitude + subnormalMagic) - subnormalMagic;
         var m = magnitude.AsUInt32();
-        var normal = ((m + Vector256.Create(_halfMinusOne) + ((m >> DroppedBits) & Vector256.Create(_parityMask))) & Vector256.Create(_keepMask)).AsSingle();
+        var normal = ((m + Vector256.Create(_roundingIncrement) + ((m >> DroppedBits) & Vector256.Create(_parityMask))) & Vector256.Create(_keepMask)).AsSingle();
         var rounded = Vector256.ConditionalSelect(Vector256.LessThan(magnitude, Vector256.Create(MinNormal)), subnormal, normal);
         if (OverflowsToInfinity)
             rounded = Vector256.ConditionalSelect(Vector256.GreaterThan(rounded, Vector256.Create(Max)), Vector256.Create(float.PositiveInfinity), rounded);

@@ -65,14 +65,13 @@ public sealed class IntFormat : IEquatable<IntFormat>
         return (scale, zeroPoint);
     }
 
-    /// <summary>The code of x: clamp(roundHalfEven(x / scale) + z, QMin, QMax), computed as x · (1/scale) in float32.</summary>
+    /// <summary>The code of x: clamp(roundHalfEven(x / scale) + z, QMin, QMax), x / scale a float32 division; a scale of 0 gives z.</summary>
     /// <exception cref="ArgumentException">NaN has no code.</exception>
     public int Encode(float x, float scale, int zeroPoint = 0)
     {
         if (float.IsNaN(x))
             throw new ArgumentException($"NaN has no code in {this}.", nameof(x));
-        float inverse = scale == 0 ? 0f : 1f / scale;
-        return (int)Math.Clamp(MathF.Round(x * inverse) + zeroPoint, QMin, QMax);
+        return (int)Math.Clamp(MathF.Round(x / FakeQuant.Divisor(scale)) + zeroPoint, QMin, QMax);
     }
 
     /// <summary>(code - z) · scale.</summary>

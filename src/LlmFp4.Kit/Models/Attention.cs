@@ -5,10 +5,12 @@ using LlmFp4.Kit.Tensors;
 namespace LlmFp4.Kit.Models;
 
 /// <summary>
-/// Causal scaled dot-product attention for one head, split in its two matrix products so a caller can
+/// Scaled dot-product attention for one head, split in its two matrix products so a caller can
 /// act on the probabilities in between (quantize them, keep them for the backward pass).
-/// Query row i sits at position <c>keys − queries + i</c> and sees keys <c>0 ..</c> that position, so the
-/// same kernels serve a full forward (queries = keys) and decoding against a KV cache (queries &lt; keys).
+/// Causal (decoders): query row i sits at position <c>keys − queries + i</c> and sees keys <c>0 ..</c> that
+/// position, so the same kernels serve a full forward (queries = keys) and decoding against a KV cache
+/// (queries &lt; keys). Bidirectional (encoders): every query sees every key; padding is masked by passing only
+/// a sequence's real tokens.
 /// Rows are addressed with a stride, so one head can be read straight out of a [tokens × heads·headDim]
 /// projection. Grouped-query attention is the caller passing the shared KV head's offset.
 /// </summary>
@@ -20,9 +22,21 @@ public static class Attention
     /// ascending d, one FMA per term), softmax as <see cref="Softmax.Forward"/>. NaN in q or k gives NaN rows.
     /// </summary>
     public static void CausalProbabilities(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
-        int queries, int keys, int headDim, float scale, Span<float> probs)
+        int queries, int keys, int headDim, float scale, Span<float> probs) =>
+        Probabilities(q, queryStride, k, keyStride, queries, keys, headDim, scale, probs, causal: true);
+
+    /// <summary>
+    /// Bidirectional attention (BERT): <c>probs[i, j] = softmax_j(scale · q_i · k_j)</c> over all <paramref name="keys"/>;
+    /// otherwise as <see cref="CausalProbabilities"/>.
+    /// </summary>
+    public static void BidirectionalProbabilities(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
+        int queries, int keys, int headDim, float scale, Span<float> probs) =>
+        Probabilities(q, queryStride, k, keyStride, queries, keys, headDim, scale, probs, causal: false);
+
+    private static void Probabilities(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
+        int queries, int keys, int headDim, float scale, Span<float> probs, bool causal)
     {
-        CheckShapes(q, queryStride, k, keyStride, queries, keys, headDim, probs.Length, "CausalProbabilities");
+        CheckShapes(q, queryStride, k, keyStride, queries, keys, headDim, probs.Length, causal ? "CausalProbabilities" : "BidirectionalProbabilities");
         float[] queryRows = Gather(q, queryStride, queries, headDim), keyRows = Gather(k, keyStride, keys, headDim);
         try
         {
@@ -37,7 +51,7 @@ public static class Attention
         }
         for (int i = 0; i < queries; i++)
         {
-            int visible = keys - queries + i + 1;
+            int visible = causal ? keys - queries + i + 1 : keys;
             Span<float> row = probs.Slice(i * keys, keys);
             Softmax.Forward(row[..visible], row);
             row[visible..].Clear();
@@ -46,12 +60,21 @@ public static class Attention
 
     /// <summary>Scalar reference for <see cref="CausalProbabilities"/>: dot products and softmax in double.</summary>
     public static void CausalProbabilitiesScalar(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
-        int queries, int keys, int headDim, float scale, Span<float> probs)
+        int queries, int keys, int headDim, float scale, Span<float> probs) =>
+        ProbabilitiesScalar(q, queryStride, k, keyStride, queries, keys, headDim, scale, probs, causal: true);
+
+    /// <summary>Scalar reference for <see cref="BidirectionalProbabilities"/>: dot products and softmax in double.</summary>
+    public static void BidirectionalProbabilitiesScalar(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
+        int queries, int keys, int headDim, float scale, Span<float> probs) =>
+        ProbabilitiesScalar(q, queryStride, k, keyStride, queries, keys, headDim, scale, probs, causal: false);
+
+    private static void ProbabilitiesScalar(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, int keyStride,
+        int queries, int keys, int headDim, float scale, Span<float> probs, bool causal)
     {
-        CheckShapes(q, queryStride, k, keyStride, queries, keys, headDim, probs.Length, "CausalProbabilities");
+        CheckShapes(q, queryStride, k, keyStride, queries, keys, headDim, probs.Length, causal ? "CausalProbabilities" : "BidirectionalProbabilities");
         for (int i = 0; i < queries; i++)
         {
-            int visible = keys - queries + i + 1;
+            int visible = causal ? keys - queries + i + 1 : keys;
             Span<float> row = probs.Slice(i * keys, keys);
             for (int j = 0; j < visible; j++)
             {
@@ -65,8 +88,8 @@ public static class Attention
     }
 
     /// <summary>
-    /// <c>output_i = Σ_j probs[i, j] · v_j</c>, where the masked entries <c>j &gt; keys − queries + i</c> must be zero
-    /// (as <see cref="CausalProbabilities"/> leaves them), with
+    /// <c>output_i = Σ_j probs[i, j] · v_j</c> over all keys, so for causal attention the masked entries
+    /// <c>j &gt; keys − queries + i</c> must be zero (as <see cref="CausalProbabilities"/> leaves them), with
     /// <paramref name="probs"/> [queries × keys]; output rows written with <paramref name="outputStride"/>.
     /// Accumulates in float32 in ascending j with one FMA per term (GEMM kernel). NaN propagates.
     /// </summary>
@@ -103,16 +126,17 @@ public static class Attention
         return buffer;
     }
 
-    /// <summary>Scalar reference for <see cref="WeightedSum"/>, in double.</summary>
+    /// <summary>Scalar reference for <see cref="WeightedSum"/>, in double, over the visible keys only (all of them unless <paramref name="causal"/>).</summary>
     public static void WeightedSumScalar(ReadOnlySpan<float> probs, ReadOnlySpan<float> v, int valueStride,
-        int queries, int keys, int headDim, Span<float> output, int outputStride)
+        int queries, int keys, int headDim, Span<float> output, int outputStride, bool causal = true)
     {
         CheckWeightedSum(probs, v, valueStride, queries, keys, headDim, output, outputStride);
         for (int i = 0; i < queries; i++)
             for (int d = 0; d < headDim; d++)
             {
                 double sum = 0;
-                for (int j = 0; j < keys - queries + i + 1; j++) sum += (double)probs[i * keys + j] * v[j * valueStride + d];
+                int visible = causal ? keys - queries + i + 1 : keys;
+                for (int j = 0; j < visible; j++) sum += (double)probs[i * keys + j] * v[j * valueStride + d];
                 output[i * outputStride + d] = (float)sum;
             }
     }

@@ -24,7 +24,7 @@ public sealed record GenerationSettings
 
     public int Seed { get; init; }
 
-    /// <summary>Stop at the tokenizer's end-of-sequence token (it is not part of the output).</summary>
+    /// <summary>Stop at the tokenizer's end-of-sequence token or any of the model config's eos_token_id (it is not part of the output).</summary>
     public bool StopAtEos { get; init; } = true;
 
     /// <summary>Greedy decoding of up to <paramref name="maxNewTokens"/> tokens.</summary>

@@ -63,7 +63,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
         LmHead = config.TieWordEmbeddings ? new LinearLayer("lm_head", hidden, vocab, Embedding.Data) : linear("lm_head", hidden, vocab);
         Linears = [.. Layers.SelectMany(layer => layer.Linears), LmHead];
         AttentionMatMulPoints = [.. Layers.SelectMany(layer => layer.AttentionMatMulPoints)];
-        Rope = new Rope(config.HeadDim, config.RopeTheta, config.MaxPositionEmbeddings);
+        Rope = Rope.For(config);
         _workspace = new LlamaWorkspace(config);
     }
 
@@ -75,16 +75,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var random = new Random(seed);
-        var weights = new Dictionary<string, float[]>();
-        foreach (var (name, shape) in WeightShapes(config))
-        {
-            var data = new float[shape.Aggregate(1, (product, dim) => product * dim)];
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) Array.Fill(data, 1f);
-            else FillNormal(data, random, std);
-            weights[name] = data;
-        }
-        return new LlamaModel(config, weights);
+        return new LlamaModel(config, RandomWeights.Create(WeightShapes(config), seed, std, name => name.EndsWith("norm.weight", StringComparison.Ordinal)));
     }
 
     /// <summary>Every parameter of a model with this config, by HF name with its HF shape, in checkpoint order (<see cref="LlamaTensorLayout.Expected"/>).</summary>
@@ -403,16 +394,5 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
             if (!known.Contains(name) && !name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal))
                 throw new ArgumentException($"{name}: unexpected tensor for a LLaMA model (no such parameter in {nameof(LlamaModel)}).");
         return config;
-    }
-
-    private static void FillNormal(Span<float> data, Random random, float std)
-    {
-        for (int i = 0; i < data.Length; i += 2)
-        {
-            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
-            double radius = std * Math.Sqrt(-2.0 * Math.Log(u1));
-            data[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
-            if (i + 1 < data.Length) data[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
-        }
     }
 }

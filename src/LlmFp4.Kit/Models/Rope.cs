@@ -3,8 +3,9 @@ namespace LlmFp4.Kit.Models;
 /// <summary>
 /// Rotary position embedding in the Hugging Face LLaMA convention: each head vector is split into two
 /// halves (x1, x2) and rotated as <c>(x1·cos − x2·sin, x2·cos + x1·sin)</c> (<c>rotate_half</c>), with
-/// frequency <c>1/theta^(2i/headDim)</c> for pair i. Tables are computed once, in float32 as PyTorch does
-/// (float inverse frequency, float angle), so positions match a PyTorch model bit for bit in the angle.
+/// frequency <c>1/theta^(2i/headDim)</c> for pair i, rescaled as <see cref="RopeScaling"/> says (cos and sin then
+/// times its attention factor). Tables are computed once, in float32 as PyTorch does (float inverse frequency,
+/// float angle), so positions match a PyTorch model bit for bit in the angle.
 /// </summary>
 public sealed class Rope
 {
@@ -14,7 +15,16 @@ public sealed class Rope
     public int MaxPositions { get; }
     public double Theta { get; }
 
-    public Rope(int headDim, double theta, int maxPositions)
+    /// <summary>The rotary embedding of a model with <paramref name="config"/>, for up to <paramref name="maxPositions"/> positions (default: max_position_embeddings).</summary>
+    public static Rope For(LlamaConfig config, int? maxPositions = null) =>
+        new(config.HeadDim, config.EffectiveRopeTheta, maxPositions ?? config.MaxPositionEmbeddings, config.EffectiveRopeScaling, config.MaxPositionEmbeddings);
+
+    /// <param name="headDim">Rotated dimensions per head (even).</param>
+    /// <param name="theta">Frequency base.</param>
+    /// <param name="maxPositions">Positions the tables hold.</param>
+    /// <param name="scaling">Frequency rescaling (null: none).</param>
+    /// <param name="maxPositionEmbeddings">The config's max_position_embeddings, which YaRN reads; default <paramref name="maxPositions"/>.</param>
+    public Rope(int headDim, double theta, int maxPositions, RopeScaling? scaling = null, int? maxPositionEmbeddings = null)
     {
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"Rope: head dimension must be positive and even, got {headDim}.");
         if (maxPositions <= 0) throw new ArgumentException($"Rope: max positions must be positive, got {maxPositions}.");
@@ -25,14 +35,15 @@ public sealed class Rope
         int half = headDim / 2;
         _cos = new float[maxPositions * half];
         _sin = new float[maxPositions * half];
+        var (inverseFrequencies, attentionFactor) = RopeScaling.Frequencies(headDim, theta, scaling, maxPositionEmbeddings ?? maxPositions);
         for (int i = 0; i < half; i++)
         {
-            float inverseFrequency = 1f / (float)Math.Pow(theta, (float)(2 * i) / headDim);
+            float inverseFrequency = inverseFrequencies[i];
             for (int position = 0; position < maxPositions; position++)
             {
                 float angle = position * inverseFrequency;
-                _cos[position * half + i] = (float)Math.Cos(angle);
-                _sin[position * half + i] = (float)Math.Sin(angle);
+                _cos[position * half + i] = (float)Math.Cos(angle) * attentionFactor;
+                _sin[position * half + i] = (float)Math.Sin(angle) * attentionFactor;
             }
         }
     }

@@ -39,7 +39,7 @@ public sealed class TextGenerator(LlamaModel model, ITokenizer tokenizer)
         for (int n = 0; n < settings.MaxNewTokens; n++)
         {
             int next = TokenSampler.Sample(logits, settings, random);
-            if (settings.StopAtEos && next == _tokenizer.EosTokenId) yield break;
+            if (settings.StopAtEos && (next == _tokenizer.EosTokenId || _model.Config.EosTokenId?.Contains(next) == true)) yield break;
             yield return next;
             tokens.Add(next);
             if (n + 1 == settings.MaxNewTokens) yield break;
@@ -54,7 +54,8 @@ public sealed class TextGenerator(LlamaModel model, ITokenizer tokenizer)
     }
 
     /// <summary>
-    /// The continuation of <paramref name="prompt"/> as it grows, one text piece per generated token (possibly
+    /// The continuation of <paramref name="prompt"/> (encoded with the tokenizer's special tokens, as Hugging Face's
+    /// text generation does: a LLaMA prompt starts with BOS) as it grows, one text piece per generated token (possibly
     /// empty). Text is decoded from all generated ids at once and released only when it does not end in a
     /// partial character (byte-level tokens may split UTF-8; what is held back comes in a last piece), so the
     /// pieces concatenate to <see cref="Continue"/>'s result.
@@ -62,7 +63,7 @@ public sealed class TextGenerator(LlamaModel model, ITokenizer tokenizer)
     public IEnumerable<string> Stream(string prompt, GenerationSettings settings)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return StreamText(GenerateIds(_tokenizer.Encode(prompt), settings));
+        return StreamText(GenerateIds(_tokenizer.Encode(prompt, addSpecialTokens: true), settings));
     }
 
     private IEnumerable<string> StreamText(IEnumerable<int> ids)

@@ -23,6 +23,7 @@ public static class FigureExport
     public const int DefaultWidth = 900;
     public const int DefaultHeight = 500;
 
+    private const string FigureElementPrefix = "llmfp4-figure-";
     private const string PlotlyRelativePath = "node_modules/plotly.js-dist-min/plotly.min.js";
     private static readonly string[] ChromiumNames = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
     private static readonly TimeSpan ChromiumTimeout = TimeSpan.FromSeconds(90);
@@ -95,12 +96,13 @@ public static class FigureExport
     /// <summary>
     /// An HTML fragment: a div holding <paramref name="placeholderHtml"/> (e.g. a PNG &lt;img&gt;) and a script that
     /// replaces it with the interactive plot when the page has plotly.js loaded (<c>window.Plotly</c>). The element
-    /// id is derived from the figure's JSON so re-running a notebook gives identical output.
+    /// id is derived from the figure's JSON and <paramref name="sequence"/> (the figure's number in a notebook, so one
+    /// figure shown twice gets two elements) so re-running a notebook gives identical output.
     /// </summary>
-    public static string ToHtmlFragment(Figure figure, string? placeholderHtml = null)
+    public static string ToHtmlFragment(Figure figure, string? placeholderHtml = null, int? sequence = null)
     {
         string json = figure.ToJson();
-        string id = "llmfp4-figure-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..12];
+        string id = FigureElementPrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..12] + (sequence is { } n ? $"-{n}" : "");
         string size = (figure.Layout.Width is { } w ? $"width:{w}px;" : "") + (figure.Layout.Height is { } h ? $"height:{h}px;" : "");
         placeholderHtml ??= $"<em>{WebUtility.HtmlEncode(figure.ToString())} (interactive view needs plotly.js)</em>";
         return $$"""
@@ -131,7 +133,7 @@ public static class FigureExport
         if (!inlinePlotlyJs)
             script = """<script src="plotly.min.js"></script>""";
         else if (plotlyJsPath is { } plotly)
-            script = "<script>" + File.ReadAllText(plotly).Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase) + "</script>";
+            script = InlineScript(plotly);
         else
             return Page(figure, "", $"""
                 <p><strong>This figure could not be drawn:</strong> {WebUtility.HtmlEncode(PlotlyJsMissingMessage)}</p>
@@ -139,6 +141,15 @@ public static class FigureExport
                 """);
         return Page(figure, script, ToHtmlFragment(figure));
     }
+
+    /// <summary>
+    /// plotly.js inlined in a &lt;script&gt; element, for pages and notebooks that must draw figures offline, or null
+    /// when plotly.js cannot be found (<see cref="PlotlyJsMissingMessage"/> says why). It defines <c>window.Plotly</c>.
+    /// </summary>
+    public static string? InlinePlotlyScript() => PlotlyJsPath is { } path ? InlineScript(path) : null;
+
+    private static string InlineScript(string plotlyJsPath) =>
+        "<script>" + File.ReadAllText(plotlyJsPath).Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase) + "</script>";
 
     /// <summary>
     /// Writes <see cref="ToHtml(Figure, bool)"/> to <paramref name="path"/> (temp file, then rename). Without
@@ -190,7 +201,9 @@ public static class FigureExport
                 </script></body></html>
                 """);
             string shot = Path.Combine(work, "figure.png");
-            RunChromium(work, shot, w, h, new Uri(page).AbsoluteUri);
+            var (exitCode, log) = RunChromium(work, $"--screenshot={shot}", $"--window-size={w},{h}", "--hide-scrollbars", new Uri(page).AbsoluteUri);
+            if (!File.Exists(shot) || new FileInfo(shot).Length == 0)
+                throw new InvalidOperationException($"Chromium ({ChromiumPath}) exited with code {exitCode} without writing a screenshot. Its output:\n{Tail(log)}");
             return File.ReadAllBytes(shot);
         }
         finally
@@ -220,7 +233,45 @@ public static class FigureExport
             """;
     }
 
-    private static void RunChromium(string work, string screenshot, int width, int height, string url)
+    /// <summary>
+    /// Opens <paramref name="pagePath"/> in headless Chromium with every host name unresolvable (so nothing is fetched
+    /// from the network), lets its scripts run, and returns the resulting DOM as HTML.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Chromium is not installed or printed no DOM.</exception>
+    public static string RenderDom(string pagePath)
+    {
+        if (ChromiumPath is null)
+            throw new InvalidOperationException($"Rendering a page needs headless Chromium: install it (Debian: `apt-get install chromium`) or set {ChromiumVariable}.");
+        string work = Directory.CreateTempSubdirectory("llmfp4-dom-").FullName;
+        try
+        {
+            var (exitCode, log) = RunChromium(work, "--dump-dom", new Uri(Path.GetFullPath(pagePath)).AbsoluteUri);
+            int html = log.IndexOf("<html", StringComparison.OrdinalIgnoreCase);
+            if (html < 0)
+                throw new InvalidOperationException($"Chromium ({ChromiumPath}) exited with code {exitCode} without printing {pagePath}'s DOM. Its output:\n{Tail(log)}");
+            return log[html..];
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// How many kit figures (<see cref="ToHtmlFragment"/>) a page holds and how many of them a real browser draws: a figure
+    /// counts as drawn when plotly's SVG (<c>class="main-svg"</c>) is inside its element after the page's scripts ran
+    /// (<see cref="RenderDom"/>), not when the element still shows its placeholder or is empty.
+    /// </summary>
+    public static (int Figures, int Drawn) CountDrawnFigures(string pagePath)
+    {
+        string dom = RenderDom(pagePath);
+        string[] figures = dom.Split($"<div id=\"{FigureElementPrefix}", StringSplitOptions.None)[1..];
+        // Each piece runs from one figure's element to the next one's, so an SVG in it belongs to that figure.
+        return (figures.Length, figures.Count(piece => piece.Contains("class=\"main-svg\"", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Runs headless Chromium on <paramref name="arguments"/> with a profile in <paramref name="work"/>; returns its exit code and output.</summary>
+    private static (int ExitCode, string Output) RunChromium(string work, params string[] arguments)
     {
         var start = new ProcessStartInfo(ChromiumPath!)
         {
@@ -232,10 +283,9 @@ public static class FigureExport
         {
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--hide-scrollbars", "--force-device-scale-factor=1", "--allow-file-access-from-files",
-            $"--user-data-dir={Path.Combine(work, "profile")}", $"--screenshot={screenshot}",
-            $"--window-size={width},{height}", "--virtual-time-budget=10000", url,
-        })
+            "--host-resolver-rules=MAP * ~NOTFOUND", "--force-device-scale-factor=1", "--allow-file-access-from-files",
+            $"--user-data-dir={Path.Combine(work, "profile")}", "--virtual-time-budget=10000",
+        }.Concat(arguments))
             start.ArgumentList.Add(argument);
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {ChromiumPath}.");
@@ -244,14 +294,15 @@ public static class FigureExport
         if (!process.WaitForExit(ChromiumTimeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"Chromium ({ChromiumPath}) did not finish the screenshot within {ChromiumTimeout.TotalSeconds:0} s.");
+            throw new TimeoutException($"Chromium ({ChromiumPath}) did not finish within {ChromiumTimeout.TotalSeconds:0} s.");
         }
-        if (!File.Exists(screenshot) || new FileInfo(screenshot).Length == 0)
-        {
-            string log = (stderr.Result + stdout.Result).Trim();
-            if (log.Length > 2000) log = "…" + log[^2000..];
-            throw new InvalidOperationException($"Chromium ({ChromiumPath}) exited with code {process.ExitCode} without writing a screenshot. Its output:\n{log}");
-        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    private static string Tail(string log)
+    {
+        log = log.Trim();
+        return log.Length > 2000 ? "…" + log[^2000..] : log;
     }
 
     private static void WriteAtomically(string path, byte[] bytes)

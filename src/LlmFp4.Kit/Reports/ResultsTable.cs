@@ -142,40 +142,11 @@ public sealed class ResultsTable : IHtmlRenderable
     /// <summary>A self-contained HTML table (inline styles only), for notebooks and exported reports.</summary>
     string IHtmlRenderable.ToHtml() => ToHtml();
 
-    public string ToHtml(bool withStderr = false)
-    {
-        var html = new StringBuilder();
-        html.Append("<table style=\"border-collapse:collapse;font-family:sans-serif;font-size:13px\">\n");
-        html.Append("<caption style=\"text-align:left;padding:4px\">").Append(Escape(Caption)).Append("</caption>\n");
-        html.Append("<thead><tr>").Append(Th("setting", left: true));
-        foreach (string header in TaskHeaders)
-            html.Append(Th(header, left: false));
-        html.Append(Th("average", left: false));
-        foreach (var column in ExtraColumns)
-            html.Append(Th(column.Header, left: false));
-        html.Append("</tr></thead>\n<tbody>\n");
-        foreach (var row in Rows)
-        {
-            html.Append("<tr>").Append(Td(row.Setting, left: true));
-            foreach (var cell in row.Cells)
-                html.Append(Td(Format(cell, withStderr), left: false));
-            html.Append(Td(FormatAverage(row), left: false));
-            foreach (var cell in row.Extra)
-                html.Append(Td(FormatExtra(cell), left: false));
-            html.Append("</tr>\n");
-        }
-        return html.Append("</tbody>\n</table>").ToString();
-    }
-
-    static string Th(string text, bool left) =>
-        $"<th style=\"border-bottom:1px solid #444;padding:4px 8px;text-align:{(left ? "left" : "right")}\">{Escape(text)}</th>";
-
-    static string Td(string text, bool left) =>
-        $"<td style=\"padding:4px 8px;text-align:{(left ? "left" : "right")}\">{Escape(text)}</td>";
-
-    /// <summary>HTML-escapes markup characters only, so "±" and "—" stay readable in the source.</summary>
-    static string Escape(string text) =>
-        text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
+    public string ToHtml(bool withStderr = false) =>
+        HtmlTable.Render(["setting", .. TaskHeaders, "average", .. ExtraColumns.Select(c => c.Header)],
+            Rows.Select(row => (IReadOnlyList<string>)[row.Setting, .. row.Cells.Select(c => Format(c, withStderr)), FormatAverage(row),
+                .. row.Extra.Select(FormatExtra)]),
+            Caption);
 
     static string EscapeMarkdown(string text) => text.Replace("|", "\\|");
 }

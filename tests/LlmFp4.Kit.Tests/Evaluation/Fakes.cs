@@ -4,13 +4,17 @@ using LlmFp4.Kit.Models.Tokenizers;
 
 namespace LlmFp4.Kit.Tests.Evaluation;
 
-/// <summary>One token per character (code points below 128); BOS = 128, EOS = 129.</summary>
+/// <summary>
+/// One token per character (code points below 128); BOS = 128, EOS = 129. With special tokens a sequence starts with
+/// BOS, as a LLaMA tokenizer's post-processor does.
+/// </summary>
 sealed class CharTokenizer(bool withBos = true) : ITokenizer
 {
     public int VocabSize => 130;
     public int? BosTokenId => withBos ? 128 : null;
     public int? EosTokenId => 129;
     public int[] Encode(string text) => [.. text.Select(c => c < 128 ? (int)c : '?')];
+    public int[] Encode(string text, bool addSpecialTokens) => addSpecialTokens && withBos ? [128, .. Encode(text)] : Encode(text);
     public string Decode(ReadOnlySpan<int> ids) => new([.. ids.ToArray().Select(i => (char)i)]);
 }
 

@@ -1,4 +1,6 @@
 using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Models.Tokenizers;
+using LlmFp4.Kit.Tests.Tokenizers;
 
 namespace LlmFp4.Kit.Tests.Evaluation;
 
@@ -8,7 +10,7 @@ public class LoglikelihoodScorerTests
     public void TrailingWhitespaceOfTheContextMovesToTheContinuation()
     {
         var tokenizer = new WordTokenizer();
-        var scorer = new LoglikelihoodScorer(new ConstantModel(), tokenizer, new ScoringOptions(PrependBos: false));
+        var scorer = new LoglikelihoodScorer(new ConstantModel(), tokenizer, new ScoringOptions(AddBosToken: false));
 
         var (context, continuation) = scorer.EncodePair("Question: why?\nAnswer: ", "yes");
 
@@ -17,27 +19,70 @@ public class LoglikelihoodScorerTests
         Assert.Single(continuation);
     }
 
-    [Fact]
-    public void ContinuationTokensAreTheWholeEncodingAfterTheContextTokens()
+    /// <summary>
+    /// A join inside a token: with the kit's BPE tokenizer "In the beginn" is 4 tokens and "In the beginning" 3, "and
+    /// the Lor" 4 and "and the Lord said" 4, so lm-eval's whole[len(context):] is empty (lm-eval asserts it is not).
+    /// Scoring nothing as log-likelihood 0 would decide a two-choice item by tie-breaking: it is an error naming the item.
+    /// </summary>
+    [Theory]
+    [InlineData("In the beginn", "ing")]
+    [InlineData("and the Lor", "d said")]
+    public void AContinuationThatEncodesToNoTokenIsAnErrorNamingTheRequest(string context, string continuation)
     {
-        // "ab" + "cd" encodes as the single piece "abcd": lm-eval takes whole[len(context):], here nothing.
-        var tokenizer = new WordTokenizer();
-        var scorer = new LoglikelihoodScorer(new ConstantModel(), tokenizer, new ScoringOptions(PrependBos: false));
+        var tokenizer = BpeTokenizer.Load(RepositoryFiles.Path("data/tokenizer/tokenizer.json"));
+        var scorer = new LoglikelihoodScorer(new ConstantModel(), tokenizer);
 
-        var (context, continuation) = scorer.EncodePair("ab", "cd");
+        var (contextIds, continuationIds) = scorer.EncodePair(context, continuation);
+        Assert.Equal(tokenizer.Encode(context), contextIds);
+        Assert.Empty(continuationIds);
 
-        Assert.Equal(tokenizer.Encode("ab"), context);
-        Assert.Empty(continuation);
-        Assert.Equal(new LoglikelihoodResult(0, 0, null), scorer.Score([new("ab", "cd")])[0]);
+        var error = Assert.Throws<ArgumentException>(() => scorer.Score([new("Well", " yes"), new(context, continuation, "Example 7, choice 1")]));
+        Assert.Equal($"Example 7, choice 1: continuation '{continuation}' after context '…{context}' encodes to no token of its own " +
+            "(the tokenizer merges it into the context's last token), so it has no likelihood to score.", error.Message);
+        Assert.StartsWith("Request 0: ", Assert.Throws<ArgumentException>(() => scorer.Score([new(context, continuation)])).Message);
     }
 
+    /// <summary>A LLaMA-layout tokenizer.json (TemplateProcessing [&lt;s&gt;, $A]) starts every context with its BOS, as in lm-eval.</summary>
     [Fact]
-    public void EmptyContextIsTheBosToken()
+    public void ALlamaTokenizerPutsBosBeforeTheContext()
     {
-        var scorer = new LoglikelihoodScorer(new ConstantModel(), new CharTokenizer(), new ScoringOptions(PrependBos: false));
-        var (context, continuation) = scorer.EncodePair("", "hi");
-        Assert.Equal([128], context);
-        Assert.Equal(['h', 'i'], continuation);
+        var tokenizer = BpeTokenizer.Load(RepositoryFiles.Path("tests/golden/tokenizers/tiny-sentencepiece.json"));
+        var scorer = new LoglikelihoodScorer(new ConstantModel(), tokenizer);
+        Assert.Equal((string.Join(",", [1, .. tokenizer.Encode("hello")]), string.Join(",", tokenizer.Encode("hello world")[tokenizer.Encode("hello").Length..])),
+            Pair(scorer.EncodePair("hello", " world")));
+    }
+
+    /// <summary>lm-eval's empty context: the prefix token (BOS, else EOS), or the continuation's own leading BOS.</summary>
+    [Fact]
+    public void EmptyContextIsThePrefixToken()
+    {
+        var scorer = new LoglikelihoodScorer(new ConstantModel(), new CharTokenizer());
+        Assert.Equal(("128", "104,105"), Pair(scorer.EncodePair("", "hi")));
+        var withoutBos = new LoglikelihoodScorer(new ConstantModel(), new CharTokenizer(withBos: false));
+        Assert.Equal(("129", "104,105"), Pair(withoutBos.EncodePair("", "hi")));
+        var words = new WordTokenizer();
+        var leadingBos = new LoglikelihoodScorer(new ConstantModel(), words);
+        Assert.Equal(("0", string.Join(",", words.Encode(" yes"))), Pair(leadingBos.EncodePair("", "<s> yes")));
+    }
+
+    private static (string, string) Pair((int[] Context, int[] Continuation) pair) =>
+        (string.Join(",", pair.Context), string.Join(",", pair.Continuation));
+
+    /// <summary>
+    /// lm-eval's add_bos_token: by default the tokenizer's own special tokens (BOS for CharTokenizer, as for LLaMA;
+    /// nothing for the GPT-2-like WordTokenizer), true puts BOS first anyway, false adds none.
+    /// </summary>
+    [Theory]
+    [InlineData(null, "128,97", "")]
+    [InlineData(true, "128,97", "0,")]
+    [InlineData(false, "97", "")]
+    public void ContextsCarryTheSpecialTokensTheOptionsAsk(bool? addBosToken, string charContext, string wordPrefix)
+    {
+        var options = new ScoringOptions(AddBosToken: addBosToken);
+        Assert.Equal((charContext, "32,98"), Pair(new LoglikelihoodScorer(new ConstantModel(), new CharTokenizer(), options).EncodePair("a", " b")));
+        var words = new WordTokenizer();
+        var (context, continuation) = Pair(new LoglikelihoodScorer(new ConstantModel(), words, options).EncodePair("Well", " yes"));
+        Assert.Equal((wordPrefix + string.Join(",", words.Encode("Well")), string.Join(",", words.Encode(" yes"))), (context, continuation));
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.Text;
 using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Models.Tokenizers;
+using LlmFp4.Kit.Tests.Tokenizers;
 
 namespace LlmFp4.Kit.Tests.Evaluation;
 
@@ -56,6 +58,30 @@ public class PerplexityTests
         Assert.Equal(nll / text.Length, Math.Log(result.Perplexity), 5);
         Assert.Equal(nll / Math.Log(2) / Encoding.UTF8.GetByteCount(text), result.BitsPerByte!.Value, 5);
         Assert.All(model.Calls, call => Assert.True(call.Length <= 3));
+    }
+
+    /// <summary>
+    /// lm-eval's rolling windows: the first conditioned on the prefix token (BOS, else EOS), every token of the text
+    /// scored. A LLaMA-layout tokenizer.json starts the text with BOS itself: that BOS is the prefix, not scored twice.
+    /// </summary>
+    [Fact]
+    public void TheFirstWindowIsConditionedOnThePrefixTokenOnce()
+    {
+        const string text = "hello world the world";
+        var llama = BpeTokenizer.Load(RepositoryFiles.Path("tests/golden/tokenizers/tiny-sentencepiece.json"));
+        var words = new WordTokenizer();
+        foreach (var (tokenizer, stream) in new (ITokenizer, int[])[]
+        {
+            (llama, [1, .. llama.Encode(text)]),
+            (words, [0, .. words.Encode(text)]),
+            (new CharTokenizer(withBos: false), [129, .. text.Select(c => (int)c)]),
+        })
+        {
+            var model = new BigramModel(1000, 64);
+            var result = PerplexityEvaluator.Evaluate(model, tokenizer, text);
+            Assert.Equal(stream, model.Calls.Single().Single());
+            Assert.Equal(stream.Length - 1, result.TokenCount);
+        }
     }
 
     [Fact]

@@ -56,7 +56,7 @@ public class FakeQuantTests
         foreach (var format in formats.Where(f => f.HasFastGrid))
             foreach (float v in x)
             {
-                float fast = format.Grid.Quantize(v), exact = format.QuantizeExact(v);
+                float fast = format.Grid.Quantize(v), exact = format.RoundToGridExact(v);
                 Assert.True(BitConverter.SingleToUInt32Bits(fast) == BitConverter.SingleToUInt32Bits(exact) || (float.IsNaN(fast) && float.IsNaN(exact)),
                     $"{format}: x = {v:R}: grid {fast:R}, exact {exact:R}");
             }
@@ -165,8 +165,8 @@ public class FakeQuantTests
                 for (int r = 0; r < rows; r++)
                     for (int c = 0; c < cols; c++)
                     {
-                        float s = ScaleAt(g, scales, r, c, cols) * (float)format.GridToValue;
-                        float expected = format.WithBias(Math.Floor(format.Bias)).QuantizeExact(x[r * cols + c] * (1f / s)) * s;
+                        float s = ScaleAt(g, scales, r, c, cols) * (float)Math.Pow(2, Math.Floor(format.Bias) - format.Bias);
+                        float expected = format.WithBias(Math.Floor(format.Bias)).RoundToGridExact(x[r * cols + c] / s) * s;
                         Assert.True(expected.Equals(actual[r * cols + c]), $"{format} {g} ({r},{c}): expected {expected:R}, got {actual[r * cols + c]:R}");
                     }
             }

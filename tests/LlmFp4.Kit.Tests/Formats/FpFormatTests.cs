@@ -131,8 +131,12 @@ public class FpFormatTests
         for (int k = 0; k + 1 < values.Length; k++)
         {
             float lower = values[k], upper = values[k + 1], mid = (lower + upper) / 2;
-            // Values list every magnitude code in order, so the even neighbour (code ending in 0) is the one at an even index.
-            float even = k % 2 == 0 ? lower : upper;
+            // roundHalfEven(x / step)·step: the even neighbour is the even multiple of the step between the two. With
+            // m ≥ 1 that is the code ending in 0 (an even index, as Values lists every magnitude code in order); with
+            // m = 0 a normal tie is 1.5 steps, so it goes up to 2.
+            float even = Math.Round(lower / (upper - lower)) % 2 == 0 ? lower : upper;
+            if (format.MantissaBits > 0)
+                Assert.Equal(k % 2 == 0 ? lower : upper, even);
             foreach (float sign in new[] { 1f, -1f })
             {
                 Assert.Equal(sign * even, format.Quantize(sign * mid));

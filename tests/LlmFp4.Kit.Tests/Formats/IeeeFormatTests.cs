@@ -37,7 +37,7 @@ public class IeeeFormatTests
         foreach (float x in EdgeCases)
         {
             AssertSameBits((float)(Half)x, FpFormat.Half.Quantize(x), x);
-            AssertSameBits((float)(Half)x, FpFormat.Half.QuantizeExact(x), x);
+            AssertSameBits((float)(Half)x, FpFormat.Half.RoundToGridExact(x), x);
         }
     }
 
@@ -72,7 +72,7 @@ public class IeeeFormatTests
         for (int i = 0; i < x.Length; i++)
             AssertSameBits(ReferenceBFloat16(x[i]), quantized[i], x[i]);
         foreach (float e in EdgeCases)
-            AssertSameBits(ReferenceBFloat16(e), FpFormat.BFloat16.QuantizeExact(e), e);
+            AssertSameBits(ReferenceBFloat16(e), FpFormat.BFloat16.RoundToGridExact(e), e);
     }
 
     /// <summary>

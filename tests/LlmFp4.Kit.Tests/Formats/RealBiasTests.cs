@@ -5,23 +5,23 @@ namespace LlmFp4.Kit.Tests.Formats;
 public class RealBiasTests
 {
     /// <summary>
-    /// LLM-FP4's quantizer in double precision, as its reference code computes it: clip to ±maxval,
-    /// p = max(⌊log2|x| + b⌋, 1), s = 2^(p - m - b), q = roundHalfEven(x / s)·s. (For an integer b this equals
-    /// ⌊log2|x|⌋ + b; the floor taken after adding a real b is what makes the bias a pure scale.)
+    /// LLM-FP4's quantizer as its reference code computes it, in float32: clip to ±maxval, p = max(⌊log2|x| + b⌋, 1),
+    /// s = 2^(p - m - b) rounded to float32, q = roundHalfEven(x / s)·s with x / s and the product in float32. (For an
+    /// integer b, ⌊log2|x| + b⌋ = ⌊log2|x|⌋ + b; the floor taken after adding a real b is what makes the bias a pure scale.)
     /// </summary>
-    private static double Reference(double x, int e, int m, double b)
+    private static float Reference(float x, int e, int m, double b)
     {
-        double maxval = (2 - Math.Pow(2, -m)) * Math.Pow(2, Math.Pow(2, e) - 1 - b);
-        double clipped = Math.Clamp(x, -maxval, maxval);
+        float maxval = (float)((2 - Math.Pow(2, -m)) * Math.Pow(2, Math.Pow(2, e) - 1 - b));
+        float clipped = Math.Clamp(x, -maxval, maxval);
         if (clipped == 0)
             return clipped;
         double p = Math.Max(Math.Floor(Math.Log2(Math.Abs(clipped)) + b), 1);
-        double s = Math.Pow(2, p - m - b);
-        return Math.Round(clipped / s, MidpointRounding.ToEven) * s;
+        float s = (float)Math.Pow(2, p - m - b);
+        return MathF.Round(clipped / s, MidpointRounding.ToEven) * s;
     }
 
     [Fact]
-    public void RealBiasesAgreeWithTheDoublePrecisionFormula()
+    public void RealBiasesAgreeWithTheReferenceCodesFormula()
     {
         var random = new Random(11);
         for (int trial = 0; trial < 60; trial++)
@@ -35,7 +35,7 @@ public class RealBiasTests
                 // Magnitudes from 2^-(2^e + 4) below the maximum up to 1.5× above it, both signs.
                 double magnitude = format.MaxValue * Math.Pow(2, -random.NextDouble() * (Math.Pow(2, e) + 4)) * (random.Next(8) == 0 ? 1.5 : 1);
                 float x = (float)(random.Next(2) == 0 ? magnitude : -magnitude);
-                float expected = (float)Reference(x, e, m, b);
+                float expected = Reference(x, e, m, b);
                 Assert.True(expected == format.Quantize(x), $"{format}: x = {x:R}, reference {expected:R}, kit {format.Quantize(x):R}");
             }
         }
@@ -49,7 +49,7 @@ public class RealBiasTests
             for (int i = 0; i < 5000; i++)
             {
                 float x = (float)((random.NextDouble() * 2 - 1) * format.MaxValue * 1.2);
-                Assert.Equal((float)Reference(x, format.ExponentBits, format.MantissaBits, format.Bias), format.Quantize(x));
+                Assert.Equal(Reference(x, format.ExponentBits, format.MantissaBits, format.Bias), format.Quantize(x));
             }
     }
 }

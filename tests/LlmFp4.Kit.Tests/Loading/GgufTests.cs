@@ -161,11 +161,11 @@ public class GgufTests
     public void QuantizedTensorIsAClearError()
     {
         using var temp = new TempFolder();
-        var config = Config();
+        var config = Config() with { HiddenSize = 32 };
         var weights = Weights(config);
         var writer = LlamaWriterWithout(config, weights, skipTensor: "blk.1.attn_v.weight");
         // Q4_0 packs 32 weights in 18 bytes.
-        writer.AddEncodedTensor("blk.1.attn_v.weight", [8, 16], GgmlType.Q4_0, new byte[8 * 16 / 32 * 18]);
+        writer.AddEncodedTensor("blk.1.attn_v.weight", [16, 32], GgmlType.Q4_0, new byte[16 * 32 / 32 * 18]);
         string path = temp.File("q.gguf");
         writer.Save(path);
         AssertInvalid(() => CheckpointLoader.Open(path), path, "unsupported tensor type Q4_0 for tensor blk.1.attn_v.weight");
@@ -244,7 +244,101 @@ public class GgufTests
         int bInfoEnd = IndexOf(bytes, "b"u8.ToArray()) + 1 + 4 + 8 + 4;
         BitConverter.TryWriteBytes(bytes.AsSpan(bInfoEnd), 0UL);
         File.WriteAllBytes(path, bytes);
-        AssertInvalid(() => GgufFile.Read(path), path, "overlaps");
+        AssertInvalid(() => GgufFile.Read(path), path, "tensor b has data offset 0, expected 32", "in info order");
+    }
+
+    /// <summary>
+    /// What llama.cpp's reader (ggml/src/gguf.cpp) loads, the kit loads: tensors the model does not use may be empty
+    /// (a dimension of 0), scalars (no dimension) or quantized, and a bool is any byte.
+    /// </summary>
+    [Fact]
+    public void FilesLlamaCppLoadsAreRead()
+    {
+        using var temp = new TempFolder();
+        var config = Config();
+        var weights = Weights(config);
+        var writer = LlamaWriterWithout(config, weights);
+        writer.AddTensor(new TensorToWrite("unused.empty", [0, 16], Array.Empty<float>(), DType.F32));
+        writer.AddTensor(new TensorToWrite("unused.scalar", [], new float[] { 2.5f }, DType.F32));
+        writer.AddTensor(new TensorToWrite("unused.empty3", [3, 0, 5], Array.Empty<float>(), DType.F16));
+        writer.AddEncodedTensor("unused.q8", [2, 32], GgmlType.Q8_0, new byte[2 * 34]);
+        writer.AddTensor(new TensorToWrite("unused.last", [3], new float[] { 1, 2, 3 }, DType.F32));
+        string path = temp.File("extra.gguf");
+        writer.Save(path);
+
+        var gguf = GgufFile.Read(path);
+        var empty = gguf.Tensors.Single(t => t.Name == "unused.empty");
+        Assert.Equal([16UL, 0UL], empty.Dimensions);
+        Assert.Equal(0L, empty.ByteLength);
+        var scalar = gguf.Tensors.Single(t => t.Name == "unused.scalar");
+        Assert.Equal((0, 4L), (scalar.Dimensions.Length, scalar.ByteLength));
+        Assert.Equal(68L, gguf.Tensors.Single(t => t.Name == "unused.q8").ByteLength);
+        var last = gguf.Tensors.Single(t => t.Name == "unused.last");
+        Assert.Equal([1f, 2f, 3f], Floats(File.ReadAllBytes(path).AsSpan((int)last.Offset, 12)));
+        using var checkpoint = CheckpointLoader.Open(path);
+        AssertSameWeights(weights, checkpoint.ReadAllFloat32());
+
+        string flags = temp.File("bool.gguf");
+        File.WriteAllBytes(flags, RawGguf(("general.flag", GgufValueType.Bool, [2])));
+        Assert.Equal(true, GgufFile.Read(flags).Metadata["general.flag"]);
+    }
+
+    private static float[] Floats(ReadOnlySpan<byte> bytes)
+    {
+        var values = new float[bytes.Length / 4];
+        DTypes.ToFloat32(bytes, DType.F32, values);
+        return values;
+    }
+
+    /// <summary>What llama.cpp's reader refuses, the kit refuses, naming the key or tensor.</summary>
+    [Fact]
+    public void FilesLlamaCppRefusesAreRefused()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("bad.gguf");
+
+        File.WriteAllBytes(path, RawGguf(("general.name", GgufValueType.String, [0, 0, 0, 0, 0, 0, 0, 0]), ("", GgufValueType.UInt32, [7, 0, 0, 0])));
+        AssertInvalid(() => GgufFile.Read(path), path, "metadata key #1 is empty");
+
+        void Refused(string name, int[] shape, GgmlType type, int bytes, params string[] fragments)
+        {
+            var writer = new GgufWriter();
+            writer.AddEncodedTensor(name, shape, type, new byte[bytes]);
+            writer.Save(path);
+            AssertInvalid(() => GgufFile.Read(path), [path, .. fragments]);
+        }
+        Refused(new string('n', 64), [4], GgmlType.F32, 16, "longer than ggml's 63 bytes");
+        Refused("q", [2, 16], GgmlType.Q4_0, 36, "tensor q of type Q4_0 has 16 elements per row, not a multiple of its block of 32");
+        Refused("gone", [4], (GgmlType)4, 16, "tensor gone has ggml type #4, which ggml does not define");
+        Refused("future", [4], (GgmlType)99, 16, "tensor future has ggml type #99");
+        Refused("cut", [2, 32], GgmlType.Q8_0, 40, "tensor cut needs bytes", "truncated");
+
+        // A 63-byte name is within ggml's limit.
+        var fits = new GgufWriter();
+        fits.AddTensor(new TensorToWrite(new string('n', 63), [1], new float[] { 1 }, DType.F32));
+        fits.Save(path);
+        Assert.Equal(63, Assert.Single(GgufFile.Read(path).Tensors).Name.Length);
+        Assert.Throws<ArgumentException>(() => new GgufWriter().AddMetadata("", 1u));
+    }
+
+    /// <summary>A GGUF v3 file with no tensors and the given metadata, each value given as its raw bytes.</summary>
+    private static byte[] RawGguf(params (string Key, GgufValueType Type, byte[] Value)[] metadata)
+    {
+        using var stream = new MemoryStream();
+        using var writer = new BinaryWriter(stream);
+        writer.Write(GgufFile.Magic);
+        writer.Write(3u);
+        writer.Write(0UL);
+        writer.Write((ulong)metadata.Length);
+        foreach (var (key, type, value) in metadata)
+        {
+            writer.Write((ulong)System.Text.Encoding.UTF8.GetByteCount(key));
+            writer.Write(System.Text.Encoding.UTF8.GetBytes(key));
+            writer.Write((uint)type);
+            writer.Write(value);
+        }
+        writer.Flush();
+        return stream.ToArray();
     }
 
     private static int IndexOf(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle);

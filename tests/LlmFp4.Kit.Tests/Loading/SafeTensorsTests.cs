@@ -137,6 +137,20 @@ public class SafeTensorsTests
         AssertInvalid(() => SafeTensorsReader.ReadHeader(path), path, fragment);
     }
 
+    /// <summary>The reference reader takes __metadata__ as an optional map: null is no metadata, as when the key is absent.</summary>
+    [Theory]
+    [InlineData("{\"__metadata__\": null, \"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}")]
+    [InlineData("{\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}")]
+    public void NullMetadataIsNoMetadata(string header)
+    {
+        using var temp = new TempFolder();
+        string path = Raw(temp, header, 4);
+        var read = SafeTensorsReader.ReadHeader(path);
+        Assert.Empty(read.Metadata);
+        var w = Assert.Single(read.Entries);
+        Assert.Equal(("w", "F32", 4L), (w.Name, w.DType, w.End - w.Begin));
+    }
+
     [Fact]
     public void TinyFilesAreRejected()
     {

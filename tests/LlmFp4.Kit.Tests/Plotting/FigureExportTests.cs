@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Process = System.Diagnostics.Process;
-using ProcessStartInfo = System.Diagnostics.ProcessStartInfo;
 using System.Net;
+using LlmFp4.Kit.Notebooks;
 using LlmFp4.Kit.Plotting;
 
 namespace LlmFp4.Kit.Tests.Plotting;
@@ -52,7 +51,7 @@ public sealed class FigureExportTests : IDisposable
             </script></body></html>
             """);
 
-        string dom = RunChromium("--dump-dom", new Uri(page).AbsoluteUri);
+        string dom = FigureExport.RenderDom(page);
 
         int start = dom.IndexOf("RESULT:", StringComparison.Ordinal);
         Assert.True(start >= 0, "Chromium did not run the validation page:\n" + dom);
@@ -171,17 +170,18 @@ public sealed class FigureExportTests : IDisposable
         Assert.Equal(["plotly.min.js", "shared.html"], Directory.GetFiles(Path.Combine(directory, "figures")).Select(Path.GetFileName).Order());
     }
 
-    private string RunChromium(params string[] arguments)
+    [ChromiumFact]
+    public void ABrowserDrawsNotebookFiguresOnlyWherePlotlyIsOnThePage()
     {
-        var start = new ProcessStartInfo(FigureExport.ChromiumPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                     "--disable-background-networking", "--allow-file-access-from-files", $"--user-data-dir={Path.Combine(directory, "profile")}" }
-                 .Concat(arguments))
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "Chromium timed out");
-        return stdout + stderr.Result;
+        var line = new Figure().Add(Trace.Line(new[] { 1.0, 2.0 }, new[] { 3.0, 4.0 }, "line"));
+        var bars = new Figure().Add(Trace.Bar(new[] { "a", "b" }, new[] { 1.0, 2.0 }, "bars"));
+        string drawn = Path.Combine(directory, "drawn.html"), undrawn = Path.Combine(directory, "undrawn.html");
+        // As in an executed notebook: plotly.js inlined before the first figure only, then two figures.
+        File.WriteAllText(drawn, "<html><body>" + NotebookDisplay.FigureHtml(line, plotlyScript: FigureExport.InlinePlotlyScript(), sequence: 1)
+            + "<p>text</p>" + NotebookDisplay.FigureHtml(bars, sequence: 2) + "</body></html>");
+        File.WriteAllText(undrawn, "<html><body>" + NotebookDisplay.FigureHtml(line, png: [1, 2, 3], sequence: 1) + NotebookDisplay.FigureHtml(bars, sequence: 2) + "</body></html>");
+
+        Assert.Equal((2, 2), FigureExport.CountDrawnFigures(drawn));
+        Assert.Equal((2, 0), FigureExport.CountDrawnFigures(undrawn));
     }
 }

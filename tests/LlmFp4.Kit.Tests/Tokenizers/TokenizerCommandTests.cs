@@ -24,6 +24,25 @@ public class TokenizerCommandTests : IDisposable
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(output)!, "*.tmp"));
     }
 
+    /// <summary>
+    /// The issue's case: a LLaMA/Mistral-layout tokenizer.json (TemplateProcessing single = [&lt;s&gt;, $A]) with
+    /// tokenizer_config.json add_bos_token = true prints BOS first, as Hugging Face's encode does.
+    /// </summary>
+    [Fact]
+    public void EncodePrintsTheSpecialTokensHuggingFaceAdds()
+    {
+        string path = Path.Combine(_folder, "tokenizer.json");
+        File.Copy(RepositoryFiles.Path("tests/golden/tokenizers/tiny-sentencepiece.json"), path);
+        File.WriteAllText(Path.Combine(_folder, TokenizerConfig.FileName),
+            """{"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>", "eos_token": "</s>", "tokenizer_class": "LlamaTokenizer"}""");
+
+        var (exit, output) = CliRunner.Run("tokenizer", "encode", "--tokenizer", path, "--text", "Hello, my dog");
+
+        Assert.Equal(0, exit);
+        Assert.Equal(string.Join(",", PostProcessorTests.GoldenIds("llama: <s> $A", "Hello, my dog")), output.Split(Environment.NewLine)[0]);
+        Assert.StartsWith("1,", output);
+    }
+
     [Fact]
     public void MissingCorpusFailsWithExitCodeOneNamingTheFile()
     {

@@ -140,14 +140,13 @@ internal sealed class ActivationSweep
         var scales = ((FpQuantizer)quantizer).Scales;
         var inverses = new float[_in];
         var ratios = new float[_in];
-        float gridToValue = (float)grid.Format.GridToValue;
         for (int j = 0; j < _in; j++)
         {
             float scale = scales.Length == 1 ? scales[0] : scales[j];
-            inverses[j] = scale == 0 ? 0 : 1f / (scale * gridToValue);
+            inverses[j] = scale == 0 ? 0 : 1f / grid.Format.GridScale(scale);
             ratios[j] = shared == 0 ? 0 : scale / shared;
         }
-        return new Candidate(quantizer, (double)shared * gridToValue, inverses, ratios);
+        return new Candidate(quantizer, grid.Format.GridScale(shared), inverses, ratios);
     }
 
     private sealed class Workspace(int rows, int inFeatures, int outputs)
@@ -198,7 +197,7 @@ internal sealed class ActivationSweep
     private void AddChanges(FpFormat format, ReadOnlySpan<float> quantized, Candidate candidate, Span<float> units, ReadOnlySpan<float> previous, Span<double> y)
     {
         int j = 0;
-        if (Vector512.IsHardwareAccelerated && format.HasFastGrid && format.HasIntegerBias)
+        if (Vector512.IsHardwareAccelerated && format.HasFastGrid)
         {
             var grid = format.Grid;
             ref float q = ref MemoryMarshal.GetReference(quantized);
@@ -221,10 +220,13 @@ internal sealed class ActivationSweep
         }
         for (; j < _in; j++)
         {
-            units[j] = format.Quantize(quantized[j] * candidate.Inverses[j]) * candidate.Ratios[j];
+            units[j] = RoundToGrid(format, quantized[j] * candidate.Inverses[j]) * candidate.Ratios[j];
             if (units[j] != previous[j]) Axpy((double)units[j] - previous[j], _quantizedColumns.AsSpan(j * _outputs, _outputs), y);
         }
     }
+
+    /// <summary>y rounded onto the format's integer-bias grid (the values a quantizer's output divided by its grid scale lies on).</summary>
+    private static float RoundToGrid(FpFormat format, float y) => format.HasFastGrid ? format.Grid.Quantize(y) : format.RoundToGridExact(y);
 
     /// <summary>y += a · x, x widened to double: y[i] = fma(a, x[i], y[i]) on every path (so the same bytes on any width).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -22,9 +22,10 @@ public enum GgufValueType : uint
 
 /// <summary>
 /// One tensor of a GGUF file. <see cref="Dimensions"/> is ggml's <c>ne</c>, fastest axis first, so a
-/// row-major <c>[out, in]</c> matrix has <c>ne = [in, out]</c>. <see cref="Offset"/> is absolute.
+/// row-major <c>[out, in]</c> matrix has <c>ne = [in, out]</c>; it may be empty (a scalar) or hold zeros (no
+/// elements). <see cref="Offset"/> is absolute; <see cref="ByteLength"/> is the size of its data.
 /// </summary>
-public sealed record GgufTensorInfo(string Name, ulong[] Dimensions, GgmlType Type, long Offset)
+public sealed record GgufTensorInfo(string Name, ulong[] Dimensions, GgmlType Type, long Offset, long ByteLength)
 {
     /// <summary>Row-major shape (slowest axis first), the reverse of <see cref="Dimensions"/>.</summary>
     public long[] Shape => Dimensions.Reverse().Select(d => (long)d).ToArray();
@@ -51,9 +52,19 @@ public sealed record GgufFile(
     }
 }
 
+/// <summary>
+/// Reads a GGUF file, accepting and refusing what llama.cpp's reader (<c>ggml/src/gguf.cpp</c>) does: keys must be
+/// non-empty and unique; tensor names shorter than 64 bytes and unique; 0 to 4 dimensions of any non-negative size
+/// whose product fits int64 (an empty or scalar tensor is fine); a known ggml type whose block divides the first
+/// dimension; tensor data in info order, each tensor at the previous one's end rounded up to the alignment, and
+/// inside the file. A bool is any byte, non-zero meaning true.
+/// </summary>
 internal static class GgufReader
 {
     private const int MaxDimensions = 4;
+
+    /// <summary>ggml's GGML_MAX_NAME: a tensor name takes at most 63 bytes.</summary>
+    private const int MaxNameBytes = 63;
 
     public static GgufFile Read(MappedFile file)
     {
@@ -78,6 +89,7 @@ internal static class GgufReader
         for (ulong i = 0; i < metadataCount; i++)
         {
             string key = ReadString(cursor, path, $"metadata key #{i}");
+            if (key.Length == 0) throw new InvalidDataException($"{path}: metadata key #{i} is empty.");
             var type = (GgufValueType)cursor.U32($"type of metadata '{key}'");
             object value = ReadValue(cursor, path, type, key);
             if (!metadata.TryAdd(key, value)) throw new InvalidDataException($"{path}: metadata key '{key}' appears twice.");
@@ -91,44 +103,84 @@ internal static class GgufReader
             alignment = a;
         }
 
-        var infos = new List<(string Name, ulong[] Dims, GgmlType Type, ulong Offset)>();
+        var infos = new List<(string Name, ulong[] Dims, GgmlType Type, ulong Offset, long Bytes)>();
         var names = new HashSet<string>();
         for (ulong i = 0; i < tensorCount; i++)
         {
             string name = ReadString(cursor, path, $"name of tensor #{i}");
+            if (Encoding.UTF8.GetByteCount(name) > MaxNameBytes)
+                throw new InvalidDataException($"{path}: tensor name '{name}' is longer than ggml's {MaxNameBytes} bytes.");
             if (!names.Add(name)) throw new InvalidDataException($"{path}: tensor {name} appears twice.");
             uint dimensionCount = cursor.U32($"dimension count of tensor {name}");
-            if (dimensionCount is 0 or > MaxDimensions)
-                throw new InvalidDataException($"{path}: tensor {name} has {dimensionCount} dimensions (1 to {MaxDimensions} allowed).");
+            if (dimensionCount > MaxDimensions)
+                throw new InvalidDataException($"{path}: tensor {name} has {dimensionCount} dimensions (at most {MaxDimensions}).");
             var dims = new ulong[dimensionCount];
             for (int d = 0; d < dims.Length; d++)
             {
                 dims[d] = cursor.U64($"dimension {d} of tensor {name}");
-                if (dims[d] == 0 || dims[d] > int.MaxValue)
+                if (dims[d] > long.MaxValue)
                     throw new InvalidDataException($"{path}: tensor {name} dimension {d} is {dims[d]}.");
             }
             var type = (GgmlType)cursor.U32($"type of tensor {name}");
+            long bytes = TensorBytes(path, name, dims, type);
             ulong offset = cursor.U64($"offset of tensor {name}");
-            if (offset % alignment != 0)
-                throw new InvalidDataException($"{path}: tensor {name} offset {offset} is not a multiple of the alignment {alignment}.");
-            infos.Add((name, dims, type, offset));
+            infos.Add((name, dims, type, offset, bytes));
         }
 
         long dataStart = AlignUp(cursor.Position, alignment);
-        var tensors = infos.Select(t => new GgufTensorInfo(t.Name, t.Dims, t.Type,
-            t.Offset > (ulong)(file.Length - dataStart)
-                ? throw new InvalidDataException($"{path}: tensor {t.Name} offset {t.Offset} lies past the end of the file (truncated?).")
-                : dataStart + (long)t.Offset)).ToList();
-        CheckRanges(path, file.Length, tensors);
+        var tensors = new List<GgufTensorInfo>(infos.Count);
+        ulong expected = 0;
+        foreach (var (name, dims, type, offset, bytes) in infos)
+        {
+            if (offset != expected)
+                throw new InvalidDataException(
+                    $"{path}: tensor {name} has data offset {offset}, expected {expected} (tensor data must follow in info order, each at a multiple of the alignment {alignment}).");
+            if (bytes > file.Length - dataStart - (long)offset)
+                throw new InvalidDataException(
+                    $"{path}: tensor {name} needs bytes [{dataStart + (long)offset}, {dataStart + (long)offset + bytes}) but the file has {file.Length} bytes (truncated?).");
+            tensors.Add(new GgufTensorInfo(name, dims, type, dataStart + (long)offset, bytes));
+            expected = (ulong)AlignUp((long)offset + bytes, alignment);
+        }
         return new GgufFile(path, version, metadata, tensors, alignment, dataStart);
     }
 
     internal static long AlignUp(long position, uint alignment) => (position + alignment - 1) / alignment * alignment;
 
-    /// <summary>Bytes a tensor of a type the kit reads occupies, or null for other types; throws <see cref="OverflowException"/> when absurd.</summary>
-    internal static long? ByteLength(GgufTensorInfo tensor) => ToDType(tensor.Type) is { } dtype
-        ? checked(tensor.Dimensions.Aggregate(1L, (product, d) => checked(product * (long)d)) * dtype.ByteSize())
-        : null;
+    /// <summary>
+    /// (elements per block, bytes per block) of each ggml type, from ggml's type traits; types removed from ggml
+    /// (4, 5, 31–33, 36–38) and numbers past the last are not here.
+    /// </summary>
+    private static readonly Dictionary<GgmlType, (int Block, int Bytes)> Blocks = new()
+    {
+        [GgmlType.F32] = (1, 4), [GgmlType.F16] = (1, 2), [GgmlType.Q4_0] = (32, 18), [GgmlType.Q4_1] = (32, 20),
+        [GgmlType.Q5_0] = (32, 22), [GgmlType.Q5_1] = (32, 24), [GgmlType.Q8_0] = (32, 34), [GgmlType.Q8_1] = (32, 36),
+        [GgmlType.Q2_K] = (256, 84), [GgmlType.Q3_K] = (256, 110), [GgmlType.Q4_K] = (256, 144), [GgmlType.Q5_K] = (256, 176),
+        [GgmlType.Q6_K] = (256, 210), [GgmlType.Q8_K] = (256, 292), [GgmlType.IQ2_XXS] = (256, 66), [GgmlType.IQ2_XS] = (256, 74),
+        [GgmlType.IQ3_XXS] = (256, 98), [GgmlType.IQ1_S] = (256, 50), [GgmlType.IQ4_NL] = (32, 18), [GgmlType.IQ3_S] = (256, 110),
+        [GgmlType.IQ2_S] = (256, 82), [GgmlType.IQ4_XS] = (256, 136), [GgmlType.I8] = (1, 1), [GgmlType.I16] = (1, 2),
+        [GgmlType.I32] = (1, 4), [GgmlType.I64] = (1, 8), [GgmlType.F64] = (1, 8), [GgmlType.IQ1_M] = (256, 56),
+        [GgmlType.BF16] = (1, 2), [GgmlType.TQ1_0] = (256, 54), [GgmlType.TQ2_0] = (256, 66), [GgmlType.MXFP4] = (32, 17),
+    };
+
+    /// <summary>The data size of a tensor: whole blocks along the first dimension, times the other dimensions.</summary>
+    private static long TensorBytes(string path, string name, ulong[] dims, GgmlType type)
+    {
+        if (!Blocks.TryGetValue(type, out var block))
+            throw new InvalidDataException($"{path}: tensor {name} has ggml type {TypeName(type)}, which ggml does not define.");
+        long first = dims.Length == 0 ? 1 : (long)dims[0];
+        if (first % block.Block != 0)
+            throw new InvalidDataException($"{path}: tensor {name} of type {TypeName(type)} has {first} elements per row, not a multiple of its block of {block.Block}.");
+        if (dims.Any(d => d == 0))
+            return 0;
+        try
+        {
+            return checked(dims.Skip(1).Aggregate(first / block.Block * block.Bytes, (product, d) => product * (long)d));
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException($"{path}: tensor {name} with ne = [{string.Join(", ", dims)}] is too large.");
+        }
+    }
 
     internal static DType? ToDType(GgmlType type) => type switch
     {
@@ -140,25 +192,6 @@ internal static class GgufReader
 
     internal static string TypeName(GgmlType type) =>
         Enum.IsDefined(type) ? type.ToString() : $"#{(uint)type}";
-
-    private static void CheckRanges(string path, long fileLength, List<GgufTensorInfo> tensors)
-    {
-        GgufTensorInfo? previous = null;
-        long previousEnd = 0;
-        foreach (var tensor in tensors.Where(t => ToDType(t.Type) is not null).OrderBy(t => t.Offset))
-        {
-            long length;
-            try { length = ByteLength(tensor)!.Value; }
-            catch (OverflowException) { throw new InvalidDataException($"{path}: tensor {tensor.Name} is too large."); }
-            if (length > fileLength - tensor.Offset)
-                throw new InvalidDataException(
-                    $"{path}: tensor {tensor.Name} needs bytes [{tensor.Offset}, {tensor.Offset + length}) but the file has {fileLength} bytes (truncated?).");
-            if (previous is not null && tensor.Offset < previousEnd)
-                throw new InvalidDataException($"{path}: tensor {tensor.Name} overlaps tensor {previous.Name}.");
-            previous = tensor;
-            previousEnd = tensor.Offset + length;
-        }
-    }
 
     private static string ReadString(ByteCursor cursor, string path, string what)
     {
@@ -177,12 +210,7 @@ internal static class GgufReader
         GgufValueType.UInt32 => cursor.U32(key),
         GgufValueType.Int32 => cursor.I32(key),
         GgufValueType.Float32 => cursor.F32(key),
-        GgufValueType.Bool => cursor.U8(key) switch
-        {
-            0 => false,
-            1 => true,
-            var b => throw new InvalidDataException($"{path}: metadata '{key}' is a bool with byte value {b}."),
-        },
+        GgufValueType.Bool => cursor.U8(key) != 0,
         GgufValueType.String => ReadString(cursor, path, $"metadata '{key}'"),
         GgufValueType.UInt64 => cursor.U64(key),
         GgufValueType.Int64 => cursor.I64(key),

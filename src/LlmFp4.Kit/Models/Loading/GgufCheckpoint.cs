@@ -63,7 +63,7 @@ public static class GgufCheckpoint
                         $"{path}: unsupported tensor type {GgufReader.TypeName(info.Type)} for tensor {info.Name} (only F32, F16 and BF16 are read).");
                 found[name] = new CheckpointTensor
                 {
-                    Name = name, StoredName = info.Name, Shape = info.Shape.Select(d => (int)d).ToArray(), DType = dtype,
+                    Name = name, StoredName = info.Name, Shape = IntShape(path, info), DType = dtype,
                     File = path, Offset = info.Offset, Mapped = file,
                     InterleavedRopeHeads = LlamaTensorLayout.RotaryHeads(config, name),
                 };
@@ -99,7 +99,7 @@ public static class GgufCheckpoint
         double? Real(string key) =>
             !metadata.TryGetValue($"{arch}.{key}", out var value) ? null
             : GgufReader.AsDouble(value) ?? throw new InvalidDataException($"{path}: metadata {arch}.{key} = {value} is not a number.");
-        int? TokenId(string key) => metadata.TryGetValue(key, out var value) && GgufReader.AsInteger(value) is long id ? (int)id : null;
+        TokenIds? TokenId(string key) => metadata.TryGetValue(key, out var value) && GgufReader.AsInteger(value) is long id ? (int)id : null;
 
         int heads = Integer("attention.head_count");
         var config = new LlamaConfig
@@ -125,8 +125,20 @@ public static class GgufCheckpoint
         int rotaryDims = OptionalInteger("rope.dimension_count") ?? config.HeadDim;
         if (rotaryDims != config.HeadDim)
             throw new InvalidDataException($"{path}: {arch}.rope.dimension_count {rotaryDims} differs from the head dimension {config.HeadDim} (partial rotary is not supported).");
+        foreach (string key in new[] { "attention.key_length", "attention.value_length" })
+            if (OptionalInteger(key) is int length && length != config.HeadDim)
+                throw new InvalidDataException($"{path}: {arch}.{key} {length} differs from embedding_length / head_count = {config.HeadDim}; the kit's runtime needs them equal.");
+        // RoPE scaling changes every position's frequencies; llama.cpp keeps Llama 3.1's as the rope_freqs tensor.
+        if (metadata.TryGetValue($"{arch}.rope.scaling.type", out var scaling) && !Equals(scaling, "none"))
+            throw new InvalidDataException($"{path}: {arch}.rope.scaling.type '{scaling}' is not supported (RoPE scaling is read from a Hugging Face config.json).");
+        if (gguf.Tensors.Any(t => t.Name == "rope_freqs.weight"))
+            throw new InvalidDataException($"{path}: tensor rope_freqs.weight (per-frequency RoPE factors, Llama 3.1's rope scaling) is not supported in GGUF files; use the Hugging Face folder.");
         return config;
     }
+
+    private static int[] IntShape(string path, GgufTensorInfo info) =>
+        info.Shape.Select(d => d <= int.MaxValue ? (int)d
+            : throw new InvalidDataException($"{path}: tensor {info.Name} has a dimension of {d}, more than the kit's arrays hold.")).ToArray();
 
     /// <summary>From the tokenizer's token list, else <c>llama.vocab_size</c>, else the embedding's row count.</summary>
     private static int VocabSize(GgufFile gguf)
@@ -136,6 +148,6 @@ public static class GgufCheckpoint
             return (int)v;
         var embedding = gguf.Tensors.FirstOrDefault(t => t.Name == ToGgufName(LlamaTensorLayout.Embedding))
             ?? throw new InvalidDataException($"{gguf.Path}: no tokenizer.ggml.tokens, {Architecture}.vocab_size or token_embd.weight to size the vocabulary.");
-        return (int)embedding.Dimensions[^1];
+        return IntShape(gguf.Path, embedding).FirstOrDefault();
     }
 }

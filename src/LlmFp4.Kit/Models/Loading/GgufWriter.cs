@@ -19,6 +19,7 @@ public sealed class GgufWriter
     /// </summary>
     public void AddMetadata(string key, object value)
     {
+        if (key.Length == 0) throw new ArgumentException("a metadata key must not be empty.", nameof(key));
         if (TypeOf(value, key) == GgufValueType.Array) ElementTypeOf((Array)value, key);
         if (_metadata.Any(m => m.Key == key)) throw new ArgumentException($"metadata key '{key}' added twice.");
         _metadata.Add((key, value));
@@ -39,8 +40,8 @@ public sealed class GgufWriter
     private void Add(string name, int[] shape, GgmlType type, long bytes, Action<Stream> writeData)
     {
         if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"tensor {name} added twice.");
-        if (shape.Length is 0 or > 4 || shape.Any(d => d <= 0))
-            throw new ArgumentException($"tensor {name}: shape {LlamaTensorLayout.FormatShape(shape)} must have 1 to 4 positive dimensions.");
+        if (shape.Length > 4 || shape.Any(d => d < 0))
+            throw new ArgumentException($"tensor {name}: shape {LlamaTensorLayout.FormatShape(shape)} must have at most 4 non-negative dimensions.");
         _tensors.Add((name, shape.Reverse().Select(d => (ulong)d).ToArray(), type, bytes, writeData));
     }
 
@@ -115,8 +116,8 @@ public sealed class GgufWriter
         gguf.AddMetadata("llama.attention.head_count_kv", (uint)config.KeyValueHeads);
         gguf.AddMetadata("llama.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
         gguf.AddMetadata("llama.rope.freq_base", (float)config.RopeTheta);
-        if (config.BosTokenId is int bos) gguf.AddMetadata("tokenizer.ggml.bos_token_id", (uint)bos);
-        if (config.EosTokenId is int eos) gguf.AddMetadata("tokenizer.ggml.eos_token_id", (uint)eos);
+        if (config.BosTokenId is { } bos) gguf.AddMetadata("tokenizer.ggml.bos_token_id", (uint)bos.First);
+        if (config.EosTokenId is { } eos) gguf.AddMetadata("tokenizer.ggml.eos_token_id", (uint)eos.First);
         if (tokenizer is not null)
         {
             if (tokenizer.VocabSize != config.VocabSize)

@@ -96,6 +96,9 @@ public static class SafeTensorsReader
 
     private static void ReadMetadata(string path, JsonElement value, Dictionary<string, string> metadata)
     {
+        // The reference reader deserialises __metadata__ as an optional map, so null means no metadata.
+        if (value.ValueKind == JsonValueKind.Null)
+            return;
         if (value.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{path}: __metadata__ must be an object of strings.");
         foreach (var item in value.EnumerateObject())

@@ -11,8 +11,10 @@ public sealed record AddedToken(int Id, string Content, bool Special);
 /// A Hugging Face tokenizer.json with a BPE model: byte-level (GPT-2 style: ByteLevel pre-tokenizer and decoder)
 /// or SentencePiece style (LLaMA: "▁" for spaces via a Prepend/Replace normalizer or a Metaspace pre-tokenizer,
 /// &lt;0xNN&gt; byte fallback, Replace/ByteFallback/Fuse/Strip decoder). Added tokens are matched literally in
-/// the input (their lstrip/rstrip/single_word flags are not applied); the post-processor is not applied
-/// (<see cref="Encode"/> adds no BOS).
+/// the input (their lstrip/rstrip/single_word flags are not applied). <see cref="Encode(string)"/> gives the ids
+/// without special tokens; <see cref="Encode(string, bool)"/> with them adds what the post-processor adds (a
+/// LLaMA tokenizer's BOS), as Hugging Face's encode(text) does by default. A tokenizer_config.json beside the file
+/// (<see cref="TokenizerConfig"/>) names BOS and EOS and may rebuild the post-processor from add_bos_token and add_eos_token.
 /// </summary>
 public sealed class BpeTokenizer : ITokenizer
 {
@@ -26,13 +28,15 @@ public sealed class BpeTokenizer : ITokenizer
     private readonly TokenizerPipeline.Normalizer? _normalizer;
     private readonly TokenizerPipeline.PreTokenizer? _preTokenizer;
     private readonly TokenizerPipeline.Decoder? _decoder;
+    private readonly TokenizerPipeline.PostProcessor? _postProcessor;
     private readonly string?[] _idToToken;
     private readonly Regex? _addedTokenRegex;
     private readonly Dictionary<string, AddedToken> _addedByContent;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
 
     private BpeTokenizer(BpeModel model, IReadOnlyList<AddedToken> addedTokens, TokenizerPipeline.Normalizer? normalizer,
-        TokenizerPipeline.PreTokenizer? preTokenizer, TokenizerPipeline.Decoder? decoder)
+        TokenizerPipeline.PreTokenizer? preTokenizer, TokenizerPipeline.Decoder? decoder, TokenizerPipeline.PostProcessor? postProcessor,
+        TokenizerConfig? config)
     {
         Model = model;
         AddedTokens = addedTokens;
@@ -49,8 +53,20 @@ public sealed class BpeTokenizer : ITokenizer
         if (addedTokens.Count > 0)
             _addedTokenRegex = new Regex(string.Join("|", _addedByContent.Keys.OrderByDescending(c => c.Length).Select(Regex.Escape)),
                 RegexOptions.CultureInvariant);
-        BosTokenId = FindToken(BosCandidates);
-        EosTokenId = FindToken(EosCandidates);
+        BosTokenId = config is { NamesBosToken: true } ? ConfigToken(config, "bos_token", config.BosToken) : FindToken(BosCandidates);
+        EosTokenId = config is { NamesEosToken: true } ? ConfigToken(config, "eos_token", config.EosToken) : FindToken(EosCandidates);
+        _postProcessor = config?.SpecialTokenTemplate is var (addBos, addEos) ? Template(config, addBos, addEos) : postProcessor;
+    }
+
+    private int? ConfigToken(TokenizerConfig config, string field, string? token) => token is null ? null
+        : TokenToId(token) ?? throw new InvalidDataException($"{config.Source}: {field} '{token}' is not in the tokenizer's vocabulary.");
+
+    /// <summary>transformers' update_post_processor: [bos] $A [eos], each where its flag is set.</summary>
+    private TokenizerPipeline.PostProcessor Template(TokenizerConfig config, bool addBos, bool addEos)
+    {
+        int? bos = addBos ? BosTokenId ?? throw new InvalidDataException($"{config.Source}: add_bos_token is true but there is no BOS token.") : null;
+        int? eos = addEos ? EosTokenId ?? throw new InvalidDataException($"{config.Source}: add_eos_token is true but there is no EOS token.") : null;
+        return ids => [.. bos is int b ? [b] : Array.Empty<int>(), .. ids, .. eos is int e ? [e] : Array.Empty<int>()];
     }
 
     public BpeModel Model { get; }
@@ -59,7 +75,7 @@ public sealed class BpeTokenizer : ITokenizer
     public int? BosTokenId { get; }
     public int? EosTokenId { get; }
 
-    /// <summary>Reads a tokenizer.json file.</summary>
+    /// <summary>Reads a tokenizer.json file, and the tokenizer_config.json beside it when there is one.</summary>
     /// <exception cref="InvalidDataException">The file is not valid JSON, or a field is missing or of an unsupported type (the message names both).</exception>
     public static BpeTokenizer Load(string path)
     {
@@ -72,26 +88,18 @@ public sealed class BpeTokenizer : ITokenizer
         {
             throw new FileNotFoundException($"Tokenizer file '{path}' does not exist.", path, ex);
         }
-        return Parse(json, path);
+        return Parse(json, path, TokenizerConfig.ReadBeside(path));
     }
 
-    /// <summary>Reads tokenizer.json text; <paramref name="source"/> names it in error messages.</summary>
-    public static BpeTokenizer Parse(string json, string source)
+    /// <summary>
+    /// Reads tokenizer.json text, with the tokenizer_config.json that goes with it if any; <paramref name="source"/>
+    /// names it in error messages.
+    /// </summary>
+    public static BpeTokenizer Parse(string json, string source, TokenizerConfig? config = null)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true });
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON ({ex.Message}).", ex);
-        }
-        using (document)
+        using (var document = TokenizerPipeline.ParseObject(json, source))
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{source}: the top level is not a JSON object.");
             if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{source}: field 'model' is missing.");
             string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
@@ -111,9 +119,15 @@ public sealed class BpeTokenizer : ITokenizer
             return new BpeTokenizer(bpe, ReadAddedTokens(root, source),
                 TokenizerPipeline.ParseNormalizer(Field(root, "normalizer"), source, "normalizer"),
                 TokenizerPipeline.ParsePreTokenizer(Field(root, "pre_tokenizer"), source, "pre_tokenizer"),
-                TokenizerPipeline.ParseDecoder(Field(root, "decoder"), source, "decoder"));
+                TokenizerPipeline.ParseDecoder(Field(root, "decoder"), source, "decoder"),
+                TokenizerPipeline.ParsePostProcessor(Field(root, "post_processor"), source, "post_processor"),
+                config);
         }
     }
+
+    /// <inheritdoc />
+    public int[] Encode(string text, bool addSpecialTokens) =>
+        addSpecialTokens && _postProcessor is { } postProcess ? postProcess(Encode(text)) : Encode(text);
 
     public int[] Encode(string text)
     {
@@ -228,7 +242,7 @@ public sealed class BpeTokenizer : ITokenizer
         return result;
     }
 
-    private static List<AddedToken> ReadAddedTokens(JsonElement root, string source)
+    internal static List<AddedToken> ReadAddedTokens(JsonElement root, string source)
     {
         var result = new List<AddedToken>();
         if (!root.TryGetProperty("added_tokens", out var added) || added.ValueKind == JsonValueKind.Null)
@@ -247,7 +261,7 @@ public sealed class BpeTokenizer : ITokenizer
         return result;
     }
 
-    private static JsonElement Field(JsonElement root, string name) =>
+    internal static JsonElement Field(JsonElement root, string name) =>
         root.TryGetProperty(name, out var v) ? v : NullElement;
 
     private static readonly JsonElement NullElement = JsonDocument.Parse("null").RootElement.Clone();

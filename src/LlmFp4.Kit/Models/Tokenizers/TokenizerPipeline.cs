@@ -6,7 +6,7 @@ namespace LlmFp4.Kit.Models.Tokenizers;
 
 /// <summary>
 /// The text stages of a Hugging Face tokenizer.json around the model: normalizer (text → text), pre-tokenizer
-/// (text → words) and decoder (token strings → text). Each supported "type" is one small function; an
+/// (text → words), post-processor (ids → ids with special tokens) and decoder (token strings → text). Each supported "type" is one small function; an
 /// unsupported type is an error naming the file and the JSON field.
 /// </summary>
 internal static class TokenizerPipeline
@@ -51,7 +51,8 @@ internal static class TokenizerPipeline
             case "NFKC": return text => text.Normalize(NormalizationForm.FormKC);
             case "NFKD": return text => text.Normalize(NormalizationForm.FormKD);
             case "Lowercase": return text => text.ToLowerInvariant();
-            default: throw Unsupported(file, field, type, "Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase");
+            case "BertNormalizer": return BertText.ParseNormalizer(e, file, field);
+            default: throw Unsupported(file, field, type, "Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, BertNormalizer");
         }
     }
 
@@ -135,8 +136,10 @@ internal static class TokenizerPipeline
                     throw new InvalidDataException($"{file}: {field}.behavior '{behavior}' is not supported (Isolated, Removed, MergedWithPrevious, MergedWithNext).");
                 return (piece, _, output) => SplitByPattern(piece, regex, behavior, output);
             }
+            case "BertPreTokenizer":
+                return BertText.PreTokenize;
             default:
-                throw Unsupported(file, field, type, "Sequence, ByteLevel, Metaspace, Split");
+                throw Unsupported(file, field, type, "Sequence, ByteLevel, Metaspace, Split, BertPreTokenizer");
         }
     }
 
@@ -190,10 +193,82 @@ internal static class TokenizerPipeline
                     return i == 0 && stripFirst && t.StartsWith(' ') ? t[1..] : t;
                 }).ToList();
             }
+            case "WordPiece":
+                return BertText.ParseWordPieceDecoder(e, file, field);
             default:
-                throw Unsupported(file, field, type, "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace");
+                throw Unsupported(file, field, type, "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, WordPiece");
         }
     }
+
+    /// <summary>
+    /// Adds the special tokens of a single sequence around its ids, as Hugging Face's encode(text) does with
+    /// add_special_tokens = true.
+    /// </summary>
+    public delegate int[] PostProcessor(int[] ids);
+
+    /// <summary>
+    /// tokenizer.json's "post_processor" for one sequence (the Rust tokenizers' processors): TemplateProcessing
+    /// applies its "single" template, each SpecialToken piece contributing the ids that "special_tokens" lists for
+    /// it; RobertaProcessing and BertProcessing put the "cls" id before and the "sep" id after; ByteLevel changes
+    /// only offsets, so it adds nothing; Sequence applies its "processors" in turn. Null when the field is null.
+    /// </summary>
+    /// <exception cref="InvalidDataException">An unsupported type or a malformed field (the message names the file and field).</exception>
+    public static PostProcessor? ParsePostProcessor(JsonElement e, string file, string field)
+    {
+        if (e.ValueKind == JsonValueKind.Null)
+            return null;
+        string type = Type(e, file, field);
+        switch (type)
+        {
+            case "TemplateProcessing":
+            {
+                var pieces = Array(e, "single", file, field).Select((piece, i) => TemplatePiece(e, piece, file, $"{field}.single[{i}]")).ToArray();
+                return ids => [.. pieces.SelectMany(piece => piece ?? ids)];
+            }
+            case "RobertaProcessing":
+            case "BertProcessing":
+            {
+                int cls = SpecialTokenPair(e, "cls", file, field), sep = SpecialTokenPair(e, "sep", file, field);
+                return ids => [cls, .. ids, sep];
+            }
+            case "ByteLevel":
+                return ids => ids;
+            case "Sequence":
+            {
+                var steps = Array(e, "processors", file, field)
+                    .Select((x, i) => ParsePostProcessor(x, file, $"{field}.processors[{i}]")).OfType<PostProcessor>().ToArray();
+                return ids => steps.Aggregate(ids, (current, step) => step(current));
+            }
+            default:
+                throw Unsupported(file, field, type, "TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel, Sequence");
+        }
+    }
+
+    /// <summary>The ids a template piece stands for: a special token's ids, or null for the sequence itself ($A).</summary>
+    private static int[]? TemplatePiece(JsonElement template, JsonElement piece, string file, string field)
+    {
+        if (piece.ValueKind == JsonValueKind.Object && piece.TryGetProperty("Sequence", out var sequence))
+        {
+            string id = String(sequence, "id", file, $"{field}.Sequence");
+            return id == "A" ? null : throw new InvalidDataException($"{file}: {field} is sequence ${id}; a single-sequence template has only $A.");
+        }
+        if (piece.ValueKind != JsonValueKind.Object || !piece.TryGetProperty("SpecialToken", out var special))
+            throw new InvalidDataException($"{file}: {field} is neither a \"Sequence\" nor a \"SpecialToken\" piece.");
+        string name = String(special, "id", file, $"{field}.SpecialToken");
+        if (!template.TryGetProperty("special_tokens", out var tokens) || tokens.ValueKind != JsonValueKind.Object
+            || !tokens.TryGetProperty(name, out var token))
+            throw new InvalidDataException($"{file}: {field} names special token '{name}', which special_tokens does not define.");
+        return [.. Array(token, "ids", file, $"special_tokens['{name}']").Select(id =>
+            id.ValueKind == JsonValueKind.Number && id.TryGetInt32(out int value) && value >= 0 ? value
+            : throw new InvalidDataException($"{file}: special_tokens['{name}'].ids holds {id.GetRawText()}, not a token id."))];
+    }
+
+    /// <summary>The id of a ["token", id] pair (RobertaProcessing and BertProcessing "cls" and "sep").</summary>
+    private static int SpecialTokenPair(JsonElement e, string name, string file, string field) =>
+        e.TryGetProperty(name, out var pair) && pair.ValueKind == JsonValueKind.Array && pair.GetArrayLength() == 2
+        && pair[0].ValueKind == JsonValueKind.String && pair[1].ValueKind == JsonValueKind.Number && pair[1].TryGetInt32(out int id) && id >= 0
+            ? id
+            : throw new InvalidDataException($"{file}: {field}.{name} is not a [\"token\", id] pair.");
 
     /// <summary>
     /// Turns runs of &lt;0xNN&gt; tokens into the text their bytes encode; a run that is not valid UTF-8 becomes
@@ -304,6 +379,25 @@ internal static class TokenizerPipeline
             throw new InvalidDataException($"{file}: {field}.pattern is not a regular expression .NET can read ({ex.Message}).", ex);
         }
         throw new InvalidDataException($"{file}: {field}.pattern has neither a \"String\" nor a \"Regex\" entry.");
+    }
+
+    /// <summary>A tokenizer file's JSON, whose top level must be an object; errors name <paramref name="source"/>.</summary>
+    /// <exception cref="InvalidDataException">Not valid JSON, or not an object.</exception>
+    public static JsonDocument ParseObject(string json, string source)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true });
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{source}: not valid JSON ({ex.Message}).", ex);
+        }
+        if (document.RootElement.ValueKind == JsonValueKind.Object)
+            return document;
+        document.Dispose();
+        throw new InvalidDataException($"{source}: the top level is not a JSON object.");
     }
 
     private static string Type(JsonElement e, string file, string field) =>
