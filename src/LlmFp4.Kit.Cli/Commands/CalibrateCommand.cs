@@ -26,7 +26,7 @@ public static class CalibrateCommand
         var seed = new Option<int?>("--seed") { Description = "Seed of the window draw (default: the config's, 0)." };
         var text = new Option<string?>("--train-text") { Description = "Text to draw windows from (default: data/corpus/train.txt)." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: data/tokenizer/tokenizer.json)." };
-        var output = new Option<string?>("--out") { Description = $"Result folder (default: {CalibrationCache.DefaultRoot}/MODELHASH-CONFIGHASH)." };
+        var output = new Option<string?>("--out") { Description = $"Result folder (default: {CalibrationCache.DefaultRoot}/MODELHASH-CONFIGHASH-GEMMHASH)." };
         var command = new Command("calibrate", "Calibrate a quantization config on a model (MinMax, FPQ baseline, FPQ, SmoothQuant, GPTQ, RPTQ, FPTQ) and save the result.");
         foreach (var option in new Option[] { model, config, size, length, seed, text, tokenizer, output })
             command.Options.Add(option);
