@@ -18,7 +18,9 @@ public sealed record VersePair(string Id, string Kjv, string Web);
 /// </summary>
 public static class VerseRetrieval
 {
+    /// <summary>Registry and results name of the task.</summary>
     public const string TaskName = "verse-retrieval";
+    /// <summary>File name of the task's pairs under its task folder.</summary>
     public const string PairsFile = "pairs.jsonl";
 
     /// <summary>The pairs of a task file (<c>{"id", "kjv", "web"}</c> per line); unusable records are listed as skipped.</summary>

@@ -40,6 +40,7 @@ public sealed record ReproductionRow(string Name, string Label, QuantConfig? Con
 /// <summary>The rows of a run in table order.</summary>
 public sealed record ReproductionResult(ReproductionConfig Config, string ModelName, IReadOnlyList<ReproductionRow> Rows)
 {
+    /// <summary>Every evaluation result of every row, in row order.</summary>
     public IEnumerable<EvalResult> Results => Rows.SelectMany(r => r.Results);
 }
 
@@ -57,6 +58,7 @@ public sealed record ReproductionResult(ReproductionConfig Config, string ModelN
 /// </remarks>
 public static class Reproduction
 {
+    /// <summary>Sub-folder of the output folder that holds one finished row per file.</summary>
     public const string RowsFolder = "rows";
 
     /// <summary>Loads <see cref="ReproductionConfig.ModelPath"/> and runs every row (see the class summary).</summary>

@@ -95,6 +95,7 @@ public sealed record ReproductionConfig
         return config;
     }
 
+    /// <summary>Whether <paramref name="row"/> names the unquantized model: "full-precision", "fp", "fp32" or "16/16/16" (case-insensitive, trimmed).</summary>
     public static bool IsFullPrecision(string row) =>
         string.Equals(row.Trim(), FullPrecision, StringComparison.OrdinalIgnoreCase) || row.Trim() is "fp" or "fp32" or "16/16/16";
 
@@ -119,6 +120,7 @@ public sealed record ReproductionConfig
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
+    /// <summary>This config as indented snake_case JSON, the form <see cref="FromJson"/> reads.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>Parses and validates a config; <paramref name="source"/> names the file in errors.</summary>

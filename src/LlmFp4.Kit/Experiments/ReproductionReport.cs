@@ -16,7 +16,9 @@ public sealed record ReportFiles(IReadOnlyList<string> Paths, string? PngSkipped
 /// </summary>
 public static class ReproductionReport
 {
+    /// <summary>File name, without extension, of the average-accuracy figure.</summary>
     public const string AccuracyFigure = "reproduce-average-accuracy";
+    /// <summary>File name, without extension, of the perplexity figure.</summary>
     public const string PerplexityFigure = "reproduce-perplexity";
 
     private static readonly ExtraColumn PerplexityColumn = new("perplexity", TaskRegistry.Perplexity, "perplexity");

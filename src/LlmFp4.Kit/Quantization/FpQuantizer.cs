@@ -39,6 +39,8 @@ public sealed record FpQuantizer(FpFormat Format, Granularity Granularity, float
         return scales;
     }
 
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">A shape that does not match <paramref name="values"/>, or <see cref="Scales"/> not of <see cref="Granularity"/>'s scale count for it.</exception>
     public override void Apply(Span<float> values, int rows, int cols)
     {
         CheckShape(values, rows, cols, ToString());
@@ -101,5 +103,6 @@ public sealed record FpQuantizer(FpFormat Format, Granularity Granularity, float
         }
     }
 
+    /// <summary>Format, granularity and the number of scales.</summary>
     public override string ToString() => $"{Format} {Granularity} ({Scales.Length} scales)";
 }

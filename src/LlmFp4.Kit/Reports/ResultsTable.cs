@@ -11,6 +11,7 @@ public readonly record struct ResultCell(double Value, double? Stderr);
 /// <summary>One row of a <see cref="ResultsTable"/>: a model/quantization setting, its value per task and its <see cref="ResultsTable.ExtraColumns"/>.</summary>
 public sealed record ResultsRow(string Setting, IReadOnlyList<ResultCell?> Cells, double? Average)
 {
+    /// <summary>The row's values of the <see cref="ResultsTable.ExtraColumns"/>, in column order; null where a value is missing.</summary>
     public IReadOnlyList<ResultCell?> Extra { get; init; } = [];
 }
 
@@ -33,6 +34,7 @@ public sealed class ResultsTable : IHtmlRenderable
         ExtraColumns = extraColumns;
     }
 
+    /// <summary>The metric the task columns show (e.g. <c>acc</c>, <c>acc_norm</c>); accuracy-like metrics are shown in percent.</summary>
     public string Metric { get; }
 
     /// <summary>Task names, in the order they first appear in the results.</summary>
@@ -98,6 +100,7 @@ public sealed class ResultsTable : IHtmlRenderable
         return withStderr && c.Stderr is double s ? $"{value} ± {FormatNumber(s)}" : value;
     }
 
+    /// <summary>The row's average over tasks, formatted like the task cells; "—" when there is none.</summary>
     public string FormatAverage(ResultsRow row) => row.Average is double a ? FormatNumber(a) : "—";
 
     /// <summary>An extra column's cell: two decimals, "—" when missing.</summary>
@@ -111,6 +114,7 @@ public sealed class ResultsTable : IHtmlRenderable
 
     string Caption => IsAccuracy ? $"{Metric} (%)" : Metric;
 
+    /// <summary>The table for the console, optionally with "± stderr" in each task cell.</summary>
     public Table ToSpectreTable(bool withStderr = false)
     {
         var table = new Table().Title(Markup.Escape(Caption));
@@ -126,6 +130,7 @@ public sealed class ResultsTable : IHtmlRenderable
         return table;
     }
 
+    /// <summary>The table as GitHub Markdown, optionally with "± stderr" in each task cell.</summary>
     public string ToMarkdown(bool withStderr = false)
     {
         var md = new StringBuilder();
@@ -142,6 +147,7 @@ public sealed class ResultsTable : IHtmlRenderable
     /// <summary>A self-contained HTML table (inline styles only), for notebooks and exported reports.</summary>
     string IHtmlRenderable.ToHtml() => ToHtml();
 
+    /// <summary>The table as an HTML fragment, optionally with "± stderr" in each task cell.</summary>
     public string ToHtml(bool withStderr = false) =>
         HtmlTable.Render(["setting", .. TaskHeaders, "average", .. ExtraColumns.Select(c => c.Header)],
             Rows.Select(row => (IReadOnlyList<string>)[row.Setting, .. row.Cells.Select(c => Format(c, withStderr)), FormatAverage(row),

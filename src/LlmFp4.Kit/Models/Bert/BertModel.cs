@@ -19,10 +19,15 @@ namespace LlmFp4.Kit.Models.Bert;
 /// </remarks>
 public sealed class BertModel
 {
+    /// <summary>Hugging Face name of the word embedding, [vocab × hidden].</summary>
     public const string WordEmbeddingsName = "embeddings.word_embeddings.weight";
+    /// <summary>Hugging Face name of the position embedding, [max_position_embeddings × hidden].</summary>
     public const string PositionEmbeddingsName = "embeddings.position_embeddings.weight";
+    /// <summary>Hugging Face name of the token-type (segment) embedding, [type_vocab_size × hidden].</summary>
     public const string TokenTypeEmbeddingsName = "embeddings.token_type_embeddings.weight";
+    /// <summary>Hugging Face name of the embedding LayerNorm gain γ, [hidden].</summary>
     public const string EmbeddingNormWeightName = "embeddings.LayerNorm.weight";
+    /// <summary>Hugging Face name of the embedding LayerNorm shift β, [hidden].</summary>
     public const string EmbeddingNormBiasName = "embeddings.LayerNorm.bias";
 
     private float[] _hidden = [], _query = [], _key = [], _value = [], _context = [], _projection = [], _intermediate = [], _quantizerInput = [];
@@ -120,18 +125,26 @@ public sealed class BertModel
         return new BertModel(config, RandomWeights.Create(WeightShapes(config), seed, std, name => name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)));
     }
 
+    /// <summary>The Hugging Face config the model was built from.</summary>
     public BertConfig Config { get; }
+    /// <summary>Rows of the word embedding (vocab_size).</summary>
     public int VocabSize => Config.VocabSize;
+    /// <summary>Width of every hidden state (hidden_size).</summary>
     public int HiddenSize => Config.HiddenSize;
     /// <summary>Longest sequence the position embeddings cover (<c>max_position_embeddings</c>).</summary>
     public int ContextLength => Config.MaxPositionEmbeddings;
 
     /// <summary>The token embedding table [vocab × hidden]; replace <see cref="NamedTensor.Data"/> to quantize it.</summary>
     public NamedTensor WordEmbeddings { get; }
+    /// <summary><c>embeddings.position_embeddings.weight</c>, [max_position_embeddings × hidden], added for position p.</summary>
     public NamedTensor PositionEmbeddings { get; }
+    /// <summary><c>embeddings.token_type_embeddings.weight</c>, [type_vocab_size × hidden], added for segment t (0 when not given).</summary>
     public NamedTensor TokenTypeEmbeddings { get; }
+    /// <summary><c>embeddings.LayerNorm.weight</c>, γ of the LayerNorm over the summed embeddings, [hidden].</summary>
     public NamedTensor EmbeddingNormWeight { get; }
+    /// <summary><c>embeddings.LayerNorm.bias</c>, β of the LayerNorm over the summed embeddings, [hidden].</summary>
     public NamedTensor EmbeddingNormBias { get; }
+    /// <summary>The encoder layers, <c>encoder.layer.{i}</c>, in order.</summary>
     public IReadOnlyList<BertLayer> Layers { get; }
 
     /// <summary>Every linear layer in execution order: per layer query, key, value, attention output, intermediate, output.</summary>
