@@ -177,13 +177,13 @@ internal static class PeerBenchmark
         return null;
     }
 
-    private static string? Option(string[] args, string name) =>
+    internal static string? Option(string[] args, string name) =>
         Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "LlmFp4Kit.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("run the peer benchmark from inside the repository (LlmFp4Kit.sln not found above the binary).");
+        throw new DirectoryNotFoundException("run the benchmark from inside the repository (LlmFp4Kit.sln not found above the binary).");
     }
 }

@@ -34,7 +34,7 @@ public static class CalibrateCommand
             Description = "Text to draw windows from (default: data/corpus/train.txt); for an encoder, one sentence per line (default: the verse task's calibration verses).",
         };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: data/tokenizer/tokenizer.json)." };
-        var output = new Option<string?>("--out") { Description = $"Result folder (default: {CalibrationCache.DefaultRoot}/MODELHASH-CONFIGHASH)." };
+        var output = new Option<string?>("--out") { Description = $"Result folder (default: {CalibrationCache.DefaultRoot}/MODELHASH-CONFIGHASH-GEMMHASH)." };
         var command = new Command("calibrate", "Calibrate a quantization config on a model (MinMax, FPQ baseline, FPQ, SmoothQuant, GPTQ, RPTQ, FPTQ) and save the result.");
         foreach (var option in new Option[] { model, config, size, length, seed, text, tokenizer, output })
             command.Options.Add(option);

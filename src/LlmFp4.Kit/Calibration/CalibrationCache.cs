@@ -1,20 +1,28 @@
+using System.Security.Cryptography;
+using System.Text;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Calibration;
 
 /// <summary>
-/// Results filed by model and config: <c>{root}/{model weights hash}-{config hash}</c>, so a config is searched once per
-/// model and evaluated any number of times.
+/// Results filed by model, config and GEMM: <c>{root}/{model weights hash}-{config hash}-{GEMM version hash}</c>, so a
+/// config is searched once per model and evaluated any number of times, and a GEMM with another summation order (whose
+/// results differ in their last bits, <see cref="IGemmBackend.Version"/>) searches again instead of reusing them.
 /// </summary>
 public static class CalibrationCache
 {
     /// <summary>Where results go when no folder is named: <c>results/calibration</c> under the current directory.</summary>
     public static string DefaultRoot => Path.Combine("results", "calibration");
 
-    /// <summary>The folder of <paramref name="config"/>'s result on <paramref name="model"/> under <paramref name="root"/>.</summary>
+    /// <summary>The folder of <paramref name="config"/>'s result on <paramref name="model"/> under <paramref name="root"/>, with the GEMM in use now.</summary>
     public static string DirectoryFor(string root, ModelIdentity model, QuantConfig config) =>
-        Path.Combine(root, $"{model.WeightsSha256}-{config.Hash}");
+        DirectoryFor(root, model, config, Gemm.Backend.Version);
+
+    /// <summary>The folder of <paramref name="config"/>'s result on <paramref name="model"/> under <paramref name="root"/> with a GEMM of version <paramref name="gemmVersion"/> (<see cref="IGemmBackend.Version"/>).</summary>
+    public static string DirectoryFor(string root, ModelIdentity model, QuantConfig config, string gemmVersion) =>
+        Path.Combine(root, $"{model.WeightsSha256}-{config.Hash}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(gemmVersion)))[..8]}");
 
     /// <summary>
     /// Resolves a <c>--quant</c> argument for <paramref name="model"/>: a saved result folder is loaded; a preset name or

@@ -34,4 +34,73 @@ public class KernelTests
         double reference = DirectMse(x, tokens, inFeatures, w, outFeatures, quantizer, quantizedWeight);
         Assert.Equal(reference, LayerError.Mse(x, tokens, inFeatures, outFeatures, w, quantizedWeight, quantizer), reference * 1e-5);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(16)]
+    [InlineData(37)]
+    [InlineData(4099)]
+    public void Sweep_kernels_equal_their_scalar_definitions_bit_for_bit(int length)
+    {
+        var reference = RandomMatrix(1, length, 5);
+        var x = RandomMatrix(1, length, 6);
+        var products = RandomMatrix(1, length, 7).Select(v => (double)v * 1.000001).ToArray();
+        Assert.Equal(ActivationSweep.SquaredErrorScalar(reference, products, 0.73), ActivationSweep.SquaredError(reference, products, 0.73));
+
+        var y = (double[])products.Clone();
+        ActivationSweep.Axpy(-1.5, x, y);
+        for (int i = 0; i < length; i++) Assert.Equal(Math.FusedMultiplyAdd(-1.5, x[i], products[i]), y[i]);
+
+        var a = products;
+        var b = reference.Select(v => (double)v).ToArray();
+        var lanes = new double[8];
+        int blocks = length / 8 * 8;
+        for (int k = 0; k < blocks; k++) lanes[k % 8] = Math.FusedMultiplyAdd(a[k], b[k], lanes[k % 8]);
+        double total = lanes.Sum();
+        for (int k = blocks; k < length; k++) total = Math.FusedMultiplyAdd(a[k], b[k], total);
+        Assert.Equal(total, Cholesky.Dot(a, b));
+    }
+
+    [Fact]
+    public void Semidefinite_cholesky_reproduces_the_matrix_and_zeroes_dependent_columns()
+    {
+        // A = B·Bᵀ with B [6 × 4]: rank 4, so two columns of L must vanish.
+        const int n = 6, rank = 4;
+        var factor = RandomMatrix(n, rank, 8);
+        var a = new double[n * n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                for (int k = 0; k < rank; k++) a[i * n + j] += (double)factor[i * rank + k] * factor[j * rank + k];
+        var l = Cholesky.LowerSemidefinite(a, n);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k < n; k++) sum += l[i * n + k] * l[j * n + k];
+                Assert.Equal(a[i * n + j], sum, 1e-9);
+                if (j > i) Assert.Equal(0, l[i * n + j]);
+            }
+        Assert.Equal(2, Enumerable.Range(0, n).Count(j => l[j * n + j] == 0));
+    }
+
+    [Fact]
+    public void Narrowed_layer_has_the_output_error_of_the_wide_one()
+    {
+        const int inFeatures = 8, outs = 50, tokens = 30;
+        var w = RandomMatrix(outs, inFeatures, 9);
+        var q = FpQuantizer.PerRow(LlmFp4.Kit.Formats.FpFormat.Create(2, 1, 0), [.. Enumerable.Repeat(2.0, outs)]).Quantize(w, outs, inFeatures);
+        var x = OutlierInputs(tokens, inFeatures, 10);
+        var xq = FpQuantizer.PerTensor(LlmFp4.Kit.Formats.FpFormat.Create(2, 1, 0), -1.5).Quantize(x, tokens, inFeatures);
+        var (narrowW, narrowQ, rows) = ActivationSweep.Narrowed(w, q, outs, inFeatures);
+        Assert.Equal(2 * inFeatures, rows);
+        double wide = DirectMse(x, tokens, inFeatures, w, outs, new FixedInput(xq), q) * outs;
+        double narrow = DirectMse(x, tokens, inFeatures, narrowW, rows, new FixedInput(xq), narrowQ) * rows;
+        Assert.Equal(wide, narrow, wide * 1e-5);
+    }
+
+    /// <summary>Replaces the input with a given quantized copy (the narrowing must hold for any input pair).</summary>
+    private sealed class FixedInput(float[] quantized) : ITensorQuantizer
+    {
+        public void Apply(Span<float> values, int rows, int cols) => quantized.AsSpan(0, values.Length).CopyTo(values);
+    }
 }

@@ -20,25 +20,23 @@ internal sealed record LayerSearchResult(
 /// <summary>
 /// The fast LLM-FP4 search (docs/methods.md §3, §4) for the layers of one <see cref="InputGroup"/>: each layer is searched
 /// on its own (objective: the MSE of its output X·Wᵀ on the calibration set), but candidates of the shared input are
-/// quantized once for all of them. This class is the round driver (state, alternation, choices, convergence); the
-/// candidates are scored by <see cref="GramScorer"/>. It chooses what <see cref="ReferenceFpqSearch"/> chooses (a test
-/// checks it over several rounds, formats and bit widths); read that one first.
+/// quantized once for all of them. This class is the round driver (state, alternation, choices, convergence); weight
+/// candidates are scored by <see cref="GramScorer"/>, activation candidates by <see cref="ActivationSweep"/>. It chooses
+/// what <see cref="ReferenceFpqSearch"/> chooses (a test checks it over several rounds, formats and bit widths); read that
+/// one first.
 /// </summary>
 /// <remarks>
 /// <para>Nothing is evaluated with a GEMM over all tokens per candidate. Write X̂ = X + Δ and Ŵ = W + D, so that
-/// O − Ô = −(Δ·Wᵀ + X̂·Dᵀ) = −(X·Dᵀ + Δ·Ŵᵀ); every term is an error, so no large numbers cancel.</para>
-/// <para>Weight phase (X̂ fixed): for output channel j, ‖O_j − Ô_j‖² = w_jᵀ(ΔᵀΔ)w_j + 2 d_j·((X̂ᵀΔ) w_j) + d_jᵀ(X̂ᵀX̂) d_j.
-/// The three in×in Gram matrices are computed once per activation setting; a candidate then costs one
-/// [out × in]·[in × in] product, and every row is scored at once, so each picks its own best candidate.</para>
-/// <para>Activation phase (Ŵ fixed): ‖O − Ô‖² = ⟨XᵀX, DᵀD⟩ + 2⟨XᵀΔ, DᵀŴ⟩ + ⟨ΔᵀΔ, ŴᵀŴ⟩. A candidate enters only
-/// through XᵀΔ and ΔᵀΔ, which depend on nothing else: they are computed once (two [in × tokens]·[tokens × in]
-/// products), shared by the layers of the group and reused by every later round and by the weight phase
-/// (X̂ᵀX̂ = XᵀX + XᵀΔ + ΔᵀX + ΔᵀΔ, X̂ᵀΔ = XᵀΔ + ΔᵀΔ), so later rounds touch no token at all. Where keeping them would
-/// cost more memory than <see cref="GramScorer.GramCacheBytes"/> or more work than products with the weights (a wide input
-/// feeding a narrow layer: down_proj), the phase uses ‖X·Dᵀ + Δ·Ŵᵀ‖² directly, one [tokens × in]·[in × out] product
-/// per candidate and round.</para>
-/// <para>Gram matrices come from float32 GEMMs; the final sums are accumulated in double. A test checks every curve
-/// point against mean((O − Ô)²) computed directly in double, and that the same candidates win.</para>
+/// O − Ô = −(Δ·Wᵀ + X̂·Dᵀ) = −(X·Dᵀ + Δ·Ŵᵀ).</para>
+/// <para>Weight phase (X̂ fixed): for output channel j, ‖O_j − Ô_j‖² = w_jᵀ(ΔᵀΔ)w_j + 2 d_j·((X̂ᵀΔ) w_j) + d_jᵀ(X̂ᵀX̂) d_j;
+/// every term is an error, so no large numbers cancel. The three in×in Gram matrices are computed once per activation
+/// setting; a candidate then costs one [out × in]·[in × in] product, and every row is scored at once, so each picks its
+/// own best candidate.</para>
+/// <para>Activation phase (Ŵ fixed): the candidates of one format are swept in grid order and the products X̂·Ŵᵀ are
+/// updated only where a quantized input value changed from the previous candidate (<see cref="ActivationSweep"/>); the
+/// quantized values change in a few percent of places from one candidate to the next, so a candidate costs a product
+/// over those places only, in double.</para>
+/// <para>A test checks every curve point against mean((O − Ô)²) computed directly in double, and that the same candidates win.</para>
 /// <para>Faithful to the reference code: the multipliers γ_i scale the exponent bias itself (not maxval), around the
 /// min-max bias of each format; every format keeps its own biases across rounds and the format is picked by the error
 /// at its best biases; rows of the weight pick their own candidate, the activation one per tensor. Differences, on
@@ -62,12 +60,9 @@ internal sealed class FpqSearch
     private readonly ActivationGrid[] _grids;
     private readonly GramScorer _scorer;
 
-    /// <summary>
-    /// Prepares the search of <paramref name="group"/>'s layers; <paramref name="activationGrams"/> forces the activation
-    /// phase onto the Gram (true) or the direct (false) evaluation, null picks by cost and memory.
-    /// </summary>
+    /// <summary>Prepares the search of <paramref name="group"/>'s layers.</summary>
     public FpqSearch(InputGroup group, QuantSpec? weights, QuantSpec? activations, SearchSettings settings, bool preShifted,
-        IProgress<CalibrationProgress>? progress = null, bool? activationGrams = null)
+        IProgress<CalibrationProgress>? progress = null)
     {
         _group = group;
         _weights = weights;
@@ -81,7 +76,7 @@ internal sealed class FpqSearch
         _weightFormats = weights is null ? [] : [.. weights.SearchFormats];
         _activationFormats = activations is null ? [] : [.. activations.SearchFormats];
         _grids = [.. _activationFormats.Select(f => new ActivationGrid(f, group.Inputs, _tokens, _in, _multipliers, preShifted))];
-        _scorer = new GramScorer(group, _grids, _multipliers.Length, settings.Rounds, activationGrams);
+        _scorer = new GramScorer(group, _grids);
     }
 
     public IReadOnlyList<LayerSearchResult> Run()
@@ -261,17 +256,13 @@ internal sealed class FpqSearch
     /// <summary>Activation bias per format (one per tensor), then the activation format, for the layers of the group at once; weights at their current setting.</summary>
     private Dictionary<LayerState, IReadOnlyList<FormatCurve>> ActivationPhase(List<LayerState> states, int round)
     {
-        var scoring = _scorer.BeginActivationPhase([.. states.Select(s => (s.Weight, QuantizedWeight(s), s.Layer.OutFeatures))]);
-        var errors = states.Select(_ => _activationFormats.Select(_ => new double[_multipliers.Length]).ToArray()).ToArray();
-        var candidate = new double[states.Count];
+        var sweep = new ActivationSweep(_group, [.. states.Select(s => (s.Weight, QuantizedWeight(s), s.Layer.OutFeatures))]);
+        var errors = states.Select(_ => new double[_activationFormats.Length][]).ToArray();
         for (int f = 0; f < _activationFormats.Length; f++)
         {
-            for (int i = 0; i < _multipliers.Length; i++)
-            {
-                scoring.Errors(f, i, candidate);
-                for (int l = 0; l < states.Count; l++) errors[l][f][i] = candidate[l];
-                _progress?.Report(new(CalibrationStage.Search, $"{_group.Name} round {round} activations {Name(_activationFormats[f])}", i + 1, _multipliers.Length));
-            }
+            string item = $"{_group.Name} round {round} activations {Name(_activationFormats[f])}";
+            var curves = sweep.Errors(_grids[f], _multipliers.Length, (done, total) => _progress?.Report(new(CalibrationStage.Search, item, done, total)));
+            for (int l = 0; l < states.Count; l++) errors[l][f] = curves[l];
         }
 
         var result = new Dictionary<LayerState, IReadOnlyList<FormatCurve>>();

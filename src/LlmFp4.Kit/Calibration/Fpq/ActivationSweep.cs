@@ -1,0 +1,340 @@
+using System.Collections.Concurrent;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Numerics.Tensors;
+using LlmFp4.Kit.Formats;
+using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
+
+namespace LlmFp4.Kit.Calibration;
+
+/// <summary>
+/// The activation curves of <see cref="FpqSearch"/>: for every candidate of one activation format, mean((X·Wᵀ − X̂·Ŵᵀ)²)
+/// of every layer of an input group, the layers' quantized weights Ŵ held fixed. Each candidate's quantized input is
+/// X̂ = S_i·U_i, a scale S_i times values U_i on the format's bias-0 grid (times the pre-shift's power of two per channel).
+/// Consecutive candidates differ by a few percent in their bias, so U changes in few places (about 0.3–9 % of them on the
+/// default model); the sweep walks the candidates in grid order and keeps the products Y = U·Ŵᵀ up to date by adding
+/// (U_i − U_(i−1))[t, j] · Ŵ[:, j] only where a value changed, then scores ‖X·Wᵀ − S_i·Y‖². A product over all tokens
+/// per candidate becomes one over the changed values only.
+/// </summary>
+/// <remarks>
+/// <para>U is read back from the quantizer's own output (X̂ / scale rounded onto the grid, exact since X̂ is that grid value
+/// times the scale, rounded once), so the sweep scores exactly the values the quantizer produces, up to the float32
+/// rounding of that last product (at most half an ulp per element; the error uses S·U in double).</para>
+/// <para>Y and the squared errors are in double; the reference X·Wᵀ is a float32 GEMM. Tokens are split into fixed chunks
+/// that run in parallel, each sweeping all candidates; chunk sums are added in chunk order, so the curves do not depend on
+/// the thread count.</para>
+/// </remarks>
+internal sealed class ActivationSweep
+{
+    /// <summary>Tokens per chunk: a chunk's products (rows × all outputs, double) stay in the core's caches.</summary>
+    private const int ChunkTokens = 64;
+
+    private readonly InputGroup _group;
+    private readonly int _tokens, _in, _outputs;
+    private readonly int[] _layerOffsets;        // into the stacked outputs of the (possibly narrowed) layers
+    private readonly int[] _layerOutputs;        // each layer's own outputs, for the mean
+    private readonly float[] _weights;           // [outputs × in]: every layer's full-precision W, stacked
+    private readonly float[] _quantizedColumns;  // [in × outputs]: Ŵᵀ, so a changed input channel j adds one contiguous row
+    private readonly ConcurrentBag<Workspace> _workspaces = [];
+
+    /// <summary>The sweep of <paramref name="group"/>'s layers with full-precision and quantized weights (each [outs × in]).</summary>
+    public ActivationSweep(InputGroup group, IReadOnlyList<(float[] Weight, float[] Quantized, int Outputs)> layers)
+    {
+        _group = group;
+        _tokens = group.Tokens;
+        _in = group.Features;
+        _layerOutputs = [.. layers.Select(l => l.Outputs)];
+        var equivalent = layers.Select(l => l.Outputs > 2 * _in ? Narrowed(l.Weight, l.Quantized, l.Outputs, _in) : l).ToArray();
+        _layerOffsets = new int[layers.Count + 1];
+        for (int l = 0; l < layers.Count; l++) _layerOffsets[l + 1] = _layerOffsets[l] + equivalent[l].Outputs;
+        _outputs = _layerOffsets[^1];
+        _weights = new float[_outputs * _in];
+        _quantizedColumns = new float[_in * _outputs];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var (weight, quantized, outs) = equivalent[l];
+            weight.AsSpan(0, outs * _in).CopyTo(_weights.AsSpan(_layerOffsets[l] * _in));
+            for (int r = 0; r < outs; r++)
+                for (int j = 0; j < _in; j++)
+                    _quantizedColumns[j * _outputs + _layerOffsets[l] + r] = quantized[r * _in + j];
+        }
+    }
+
+    /// <summary>
+    /// A layer with more outputs than twice its inputs, replaced by one with 2·in outputs and the same output error for
+    /// every input pair: with M = [W | Ŵ − W] ([outs × 2in]) and MᵀM = L·Lᵀ (Cholesky, in double), W·x − Ŵ·x̂ =
+    /// M·[x − x̂; −x̂] has the norm of Lᵀ·[x − x̂; −x̂] = W'·x − Ŵ'·x̂ with W' = (first in columns of Lᵀ) and
+    /// Ŵ' = W' + (the last in columns). The sweep's work per changed value scales with the outputs (lm_head: vocabulary → 2·hidden).
+    /// </summary>
+    internal static (float[] Weight, float[] Quantized, int Outputs) Narrowed(float[] weight, float[] quantized, int outs, int inFeatures)
+    {
+        int width = 2 * inFeatures;
+        var m = new float[outs * width];
+        for (int r = 0; r < outs; r++)
+        {
+            weight.AsSpan(r * inFeatures, inFeatures).CopyTo(m.AsSpan(r * width, inFeatures));
+            TensorPrimitives.Subtract(quantized.AsSpan(r * inFeatures, inFeatures), weight.AsSpan(r * inFeatures, inFeatures), m.AsSpan(r * width + inFeatures, inFeatures));
+        }
+        var gram = new float[width * width];
+        Gemm.MatMul(m, m, gram, width, width, outs, transposeA: true);
+        var lower = Cholesky.LowerSemidefinite([.. gram.Select(v => (double)v)], width);
+        var narrowWeight = new float[width * inFeatures];
+        var narrowQuantized = new float[width * inFeatures];
+        for (int i = 0; i < width; i++)
+            for (int j = 0; j < inFeatures; j++)
+            {
+                double first = lower[j * width + i], second = lower[(inFeatures + j) * width + i];
+                narrowWeight[i * inFeatures + j] = (float)first;
+                narrowQuantized[i * inFeatures + j] = (float)(first + second);
+            }
+        return (narrowWeight, narrowQuantized, width);
+    }
+
+    /// <summary>One candidate: its quantizer, the shared scale S, and per input channel 1/scale and scale / S.</summary>
+    private sealed record Candidate(TensorQuantizer Quantizer, double Scale, float[] Inverses, float[] Ratios);
+
+    /// <summary>
+    /// errors[l][i] = mean((X·W_lᵀ − X̂_i·Ŵ_lᵀ)²) over tokens and layer l's outputs, for candidates i = 0 … count − 1 of
+    /// <paramref name="grid"/>. <paramref name="progress"/> gets (chunks done, chunks) on the calling thread.
+    /// </summary>
+    public double[][] Errors(ActivationGrid grid, int count, Action<int, int>? progress = null)
+    {
+        var candidates = Enumerable.Range(0, count).Select(i => CandidateOf(grid, i)).ToArray();
+        int layers = _layerOffsets.Length - 1;
+        int chunks = (_tokens + ChunkTokens - 1) / ChunkTokens;
+        var partial = new double[chunks][];
+        int batch = 4 * Environment.ProcessorCount;
+        for (int first = 0; first < chunks; first += batch)
+        {
+            Parallel.For(first, Math.Min(chunks, first + batch), chunk =>
+            {
+                var workspace = _workspaces.TryTake(out var w) ? w : new Workspace(ChunkTokens, _in, _outputs);
+                partial[chunk] = SweepChunk(chunk, grid, candidates, workspace);
+                _workspaces.Add(workspace);
+            });
+            progress?.Invoke(Math.Min(chunks, first + batch), chunks);
+        }
+
+        var errors = new double[layers][];
+        for (int l = 0; l < layers; l++)
+        {
+            errors[l] = new double[count];
+            double normalizer = (double)_tokens * _layerOutputs[l];
+            for (int i = 0; i < count; i++)
+            {
+                double total = 0;
+                for (int c = 0; c < chunks; c++) total += partial[c][i * layers + l];
+                errors[l][i] = total / normalizer;
+            }
+        }
+        return errors;
+    }
+
+    private Candidate CandidateOf(ActivationGrid grid, int index)
+    {
+        var quantizer = grid.Quantizer(index);
+        float shared = FpQuantizer.BiasScale(grid.Format, grid.Bias(index));
+        var scales = ((FpQuantizer)quantizer).Scales;
+        var inverses = new float[_in];
+        var ratios = new float[_in];
+        for (int j = 0; j < _in; j++)
+        {
+            float scale = scales.Length == 1 ? scales[0] : scales[j];
+            inverses[j] = scale == 0 ? 0 : 1f / grid.Format.GridScale(scale);
+            ratios[j] = shared == 0 ? 0 : scale / shared;
+        }
+        return new Candidate(quantizer, grid.Format.GridScale(shared), inverses, ratios);
+    }
+
+    private sealed class Workspace(int rows, int inFeatures, int outputs)
+    {
+        public readonly float[] Quantized = new float[rows * inFeatures];
+        public float[] Units = new float[rows * inFeatures];
+        public float[] Previous = new float[rows * inFeatures];
+        public readonly float[] Reference = new float[rows * outputs];
+        public readonly double[] Products = new double[rows * outputs];
+    }
+
+    /// <summary>Σ of squared output errors per (candidate, layer) over one chunk of tokens, [candidate × layers].</summary>
+    private double[] SweepChunk(int chunk, ActivationGrid grid, Candidate[] candidates, Workspace w)
+    {
+        int t0 = chunk * ChunkTokens, rows = Math.Min(ChunkTokens, _tokens - t0);
+        int layers = _layerOffsets.Length - 1;
+        var x = _group.Inputs.AsSpan(t0 * _in, rows * _in);
+        var reference = w.Reference.AsSpan(0, rows * _outputs);
+        Gemm.MatMul(x, _weights, reference, rows, _outputs, _in, transposeB: true);
+        var products = w.Products.AsSpan(0, rows * _outputs);
+        products.Clear();
+        w.Previous.AsSpan(0, rows * _in).Clear();
+        var sums = new double[candidates.Length * layers];
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            var candidate = candidates[i];
+            var quantized = w.Quantized.AsSpan(0, rows * _in);
+            var units = w.Units.AsSpan(0, rows * _in);
+            candidate.Quantizer.Apply(x, quantized, rows, _in);
+            for (int t = 0; t < rows; t++)
+                AddChanges(grid.Format, quantized.Slice(t * _in, _in), candidate, units.Slice(t * _in, _in),
+                    w.Previous.AsSpan(t * _in, _in), products.Slice(t * _outputs, _outputs));
+            for (int t = 0; t < rows; t++)
+                for (int l = 0; l < layers; l++)
+                {
+                    int start = t * _outputs + _layerOffsets[l], length = _layerOffsets[l + 1] - _layerOffsets[l];
+                    sums[i * layers + l] += SquaredError(reference.Slice(start, length), products.Slice(start, length), candidate.Scale);
+                }
+            (w.Units, w.Previous) = (w.Previous, w.Units);
+        }
+        return sums;
+    }
+
+    /// <summary>
+    /// One token: U = grid(X̂ / scale) · (scale / S), the quantized values on the bias-0 grid with the per-channel power of
+    /// two, into <paramref name="units"/>; then y += (U − U_prev)[j] · Ŵᵀ[j, :] for every channel j where U changed.
+    /// </summary>
+    private void AddChanges(FpFormat format, ReadOnlySpan<float> quantized, Candidate candidate, Span<float> units, ReadOnlySpan<float> previous, Span<double> y)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated && format.HasFastGrid)
+        {
+            var grid = format.Grid;
+            ref float q = ref MemoryMarshal.GetReference(quantized);
+            ref float inverse = ref MemoryMarshal.GetArrayDataReference(candidate.Inverses);
+            ref float ratio = ref MemoryMarshal.GetArrayDataReference(candidate.Ratios);
+            ref float u = ref MemoryMarshal.GetReference(units);
+            ref float p = ref MemoryMarshal.GetReference(previous);
+            for (; j <= _in - Vector512<float>.Count; j += Vector512<float>.Count)
+            {
+                var value = grid.Quantize(Vector512.LoadUnsafe(ref q, (nuint)j) * Vector512.LoadUnsafe(ref inverse, (nuint)j)) * Vector512.LoadUnsafe(ref ratio, (nuint)j);
+                value.StoreUnsafe(ref u, (nuint)j);
+                uint changed = ~(uint)Vector512.Equals(value, Vector512.LoadUnsafe(ref p, (nuint)j)).ExtractMostSignificantBits() & 0xFFFFu;
+                while (changed != 0)
+                {
+                    int k = j + BitOperations.TrailingZeroCount(changed);
+                    changed &= changed - 1;
+                    Axpy((double)units[k] - previous[k], _quantizedColumns.AsSpan(k * _outputs, _outputs), y);
+                }
+            }
+        }
+        for (; j < _in; j++)
+        {
+            units[j] = RoundToGrid(format, quantized[j] * candidate.Inverses[j]) * candidate.Ratios[j];
+            if (units[j] != previous[j]) Axpy((double)units[j] - previous[j], _quantizedColumns.AsSpan(j * _outputs, _outputs), y);
+        }
+    }
+
+    /// <summary>y rounded onto the format's integer-bias grid (the values a quantizer's output divided by its grid scale lies on).</summary>
+    private static float RoundToGrid(FpFormat format, float y) => format.HasFastGrid ? format.Grid.Quantize(y) : format.RoundToGridExact(y);
+
+    /// <summary>y += a · x, x widened to double: y[i] = fma(a, x[i], y[i]) on every path (so the same bytes on any width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Axpy(double a, ReadOnlySpan<float> x, Span<double> y)
+    {
+        ref float source = ref MemoryMarshal.GetReference(x);
+        ref double target = ref MemoryMarshal.GetReference(y);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var factor = Vector512.Create(a);
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var (low, high) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)i));
+                Vector512.FusedMultiplyAdd(factor, low, Vector512.LoadUnsafe(ref target, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
+                Vector512.FusedMultiplyAdd(factor, high, Vector512.LoadUnsafe(ref target, (nuint)(i + 8))).StoreUnsafe(ref target, (nuint)(i + 8));
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var factor = Vector256.Create(a);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var (low, high) = Vector256.Widen(Vector256.LoadUnsafe(ref source, (nuint)i));
+                Vector256.FusedMultiplyAdd(factor, low, Vector256.LoadUnsafe(ref target, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
+                Vector256.FusedMultiplyAdd(factor, high, Vector256.LoadUnsafe(ref target, (nuint)(i + 4))).StoreUnsafe(ref target, (nuint)(i + 4));
+            }
+        }
+        for (; i < x.Length; i++) y[i] = Math.FusedMultiplyAdd(a, x[i], y[i]);
+    }
+
+    /// <summary>
+    /// Σ (reference[k] − scale · products[k])² in double, in a fixed order on every width: element k of each whole block
+    /// of 16 goes to lane k (e = fma(−scale, y, r), lane = fma(e, e, lane)), lanes k and k + 8 are added, the eight sums
+    /// added in ascending order, then the tail in order. <see cref="SquaredErrorScalar"/> is this definition in plain loops.
+    /// </summary>
+    internal static double SquaredError(ReadOnlySpan<float> reference, ReadOnlySpan<double> products, double scale)
+    {
+        ref float r = ref MemoryMarshal.GetReference(reference);
+        ref double y = ref MemoryMarshal.GetReference(products);
+        int i = 0, blocks = reference.Length / 16 * 16;
+        Span<double> lanes = stackalloc double[8];
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var s = Vector512.Create(-scale);
+            var sum0 = Vector512<double>.Zero;
+            var sum1 = Vector512<double>.Zero;
+            for (; i < blocks; i += 16)
+            {
+                var (low, high) = Vector512.Widen(Vector512.LoadUnsafe(ref r, (nuint)i));
+                var e0 = Vector512.FusedMultiplyAdd(s, Vector512.LoadUnsafe(ref y, (nuint)i), low);
+                var e1 = Vector512.FusedMultiplyAdd(s, Vector512.LoadUnsafe(ref y, (nuint)(i + 8)), high);
+                sum0 = Vector512.FusedMultiplyAdd(e0, e0, sum0);
+                sum1 = Vector512.FusedMultiplyAdd(e1, e1, sum1);
+            }
+            (sum0 + sum1).CopyTo(lanes);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var s = Vector256.Create(-scale);
+            Vector256<double> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
+            for (; i < blocks; i += 16)
+            {
+                var (a, b) = Vector256.Widen(Vector256.LoadUnsafe(ref r, (nuint)i));
+                var (c, d) = Vector256.Widen(Vector256.LoadUnsafe(ref r, (nuint)(i + 8)));
+                var e0 = Vector256.FusedMultiplyAdd(s, Vector256.LoadUnsafe(ref y, (nuint)i), a);
+                var e1 = Vector256.FusedMultiplyAdd(s, Vector256.LoadUnsafe(ref y, (nuint)(i + 4)), b);
+                var e2 = Vector256.FusedMultiplyAdd(s, Vector256.LoadUnsafe(ref y, (nuint)(i + 8)), c);
+                var e3 = Vector256.FusedMultiplyAdd(s, Vector256.LoadUnsafe(ref y, (nuint)(i + 12)), d);
+                sum0 = Vector256.FusedMultiplyAdd(e0, e0, sum0);
+                sum1 = Vector256.FusedMultiplyAdd(e1, e1, sum1);
+                sum2 = Vector256.FusedMultiplyAdd(e2, e2, sum2);
+                sum3 = Vector256.FusedMultiplyAdd(e3, e3, sum3);
+            }
+            (sum0 + sum2).CopyTo(lanes);
+            (sum1 + sum3).CopyTo(lanes[4..]);
+        }
+        else
+        {
+            return SquaredErrorScalar(reference, products, scale);
+        }
+        double total = 0;
+        foreach (double lane in lanes) total += lane;
+        for (; i < reference.Length; i++)
+        {
+            double e = Math.FusedMultiplyAdd(-scale, products[i], reference[i]);
+            total = Math.FusedMultiplyAdd(e, e, total);
+        }
+        return total;
+    }
+
+    /// <summary>Scalar definition of <see cref="SquaredError"/> (its order of operations in plain loops).</summary>
+    internal static double SquaredErrorScalar(ReadOnlySpan<float> reference, ReadOnlySpan<double> products, double scale)
+    {
+        var lanes = new double[16];
+        int i = 0, blocks = reference.Length / 16 * 16;
+        for (; i < blocks; i++)
+        {
+            double e = Math.FusedMultiplyAdd(-scale, products[i], reference[i]);
+            lanes[i % 16] = Math.FusedMultiplyAdd(e, e, lanes[i % 16]);
+        }
+        double total = 0;
+        for (int k = 0; k < 8; k++) total += lanes[k] + lanes[k + 8];
+        for (; i < reference.Length; i++)
+        {
+            double e = Math.FusedMultiplyAdd(-scale, products[i], reference[i]);
+            total = Math.FusedMultiplyAdd(e, e, total);
+        }
+        return total;
+    }
+}
