@@ -3,6 +3,7 @@ using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Models.Bert;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
 using LlmFp4.Kit.Quantization;
@@ -47,10 +48,19 @@ internal static class ModelFiles
     /// Loads or calibrates the <c>--quant</c> result (a `llmfp4 calibrate` folder, or a preset / JSON config, cached under
     /// results/calibration), puts it on <paramref name="model"/> and returns the label results are filed under ("name@hash").
     /// </summary>
-    public static string Quantize(LlamaModel model, string quant, string modelPath)
+    public static string Quantize(LlamaModel model, string quant, string modelPath) =>
+        Quantize(model, quant, modelPath, config => CalibrationSet(config.Calibration, null, null));
+
+    /// <summary>
+    /// As <see cref="Quantize(LlamaModel, string, string)"/> for a sentence encoder, calibrated (when the result is not
+    /// saved yet) on the verse task's calibration sentences.
+    /// </summary>
+    public static string Quantize(SentenceEncoder encoder, string quant, string modelPath) =>
+        Quantize(encoder.Model, quant, modelPath, config => Reproduction.EncoderCalibrationSet(encoder, config.Calibration));
+
+    private static string Quantize(IQuantizableModel model, string quant, string modelPath, Func<QuantConfig, CalibrationSet> calibrationSet)
     {
-        var result = CalibrationCache.Resolve(quant, model, CalibrationCache.DefaultRoot,
-            config => CalibrationSet(config.Calibration, null, null), modelSource: modelPath,
+        var result = CalibrationCache.Resolve(quant, model, CalibrationCache.DefaultRoot, calibrationSet, modelSource: modelPath,
             progress: new SynchronousProgress<CalibrationProgress>(p =>
             {
                 if (p.Stage == CalibrationStage.Layers) AnsiConsole.MarkupLineInterpolated($"[grey]calibrating {quant}: {p.Item} ({p.Done}/{p.Total})[/]");

@@ -30,6 +30,9 @@ public sealed class KitKernelExtension : IKernelExtension
 
     private readonly FigureFormatter figures = new();
 
+    /// <summary>Called by .NET Interactive when the package loads: points figures at the bundled plotly.js, registers the formatters (<see cref="Register"/>) and imports the kit's namespaces into the C# kernel.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="kernel"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The C# kernel refused the namespace imports.</exception>
     public async Task OnLoadAsync(Kernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);

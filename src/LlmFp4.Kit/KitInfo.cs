@@ -5,6 +5,7 @@ namespace LlmFp4.Kit;
 /// <summary>Version of the kit, as stamped into results and saved calibrations.</summary>
 public static class KitInfo
 {
+    /// <summary>The assembly version, major.minor.patch (e.g. "0.1.0").</summary>
     public static string Version { get; } =
         typeof(KitInfo).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 

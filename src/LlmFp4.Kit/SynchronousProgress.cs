@@ -7,5 +7,6 @@ namespace LlmFp4.Kit;
 /// </summary>
 public sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
 {
+    /// <summary>Calls the report action with <paramref name="value"/> on the calling thread, before returning.</summary>
     public void Report(T value) => report(value);
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Evaluation;
+using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
@@ -15,7 +16,11 @@ public static class CalibrateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model folder or checkpoint (safetensors/HF folder, GGUF, llama2.c).", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "Model folder or checkpoint (safetensors/HF folder, GGUF, llama2.c), or a sentence encoder (minilm, arcticxs or a BERT folder).",
+            Required = true,
+        };
         var config = new Option<string>("--config")
         {
             Description = $"Preset METHOD[:BITS] ({string.Join(", ", QuantPresets.Methods)}; BITS wXaY or E/W/A like 4/4/4), one of {string.Join(", ", QuantPresets.Named.Keys)}, or a JSON config file.",
@@ -24,7 +29,10 @@ public static class CalibrateCommand
         var size = new Option<int?>("--calib-size") { Description = "Calibration windows N (default: the config's, 32)." };
         var length = new Option<int?>("--calib-len") { Description = "Tokens per window L (default: the config's, 512)." };
         var seed = new Option<int?>("--seed") { Description = "Seed of the window draw (default: the config's, 0)." };
-        var text = new Option<string?>("--train-text") { Description = "Text to draw windows from (default: data/corpus/train.txt)." };
+        var text = new Option<string?>("--train-text")
+        {
+            Description = "Text to draw windows from (default: data/corpus/train.txt); for an encoder, one sentence per line (default: the verse task's calibration verses).",
+        };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: data/tokenizer/tokenizer.json)." };
         var output = new Option<string?>("--out") { Description = $"Result folder (default: {CalibrationCache.DefaultRoot}/MODELHASH-CONFIGHASH)." };
         var command = new Command("calibrate", "Calibrate a quantization config on a model (MinMax, FPQ baseline, FPQ, SmoothQuant, GPTQ, RPTQ, FPTQ) and save the result.");
@@ -34,9 +42,18 @@ public static class CalibrateCommand
         {
             var quant = WithCalibration(QuantConfig.Resolve(parse.GetValue(config)!), parse.GetValue(size), parse.GetValue(length), parse.GetValue(seed));
             string modelPath = parse.GetValue(model)!;
-            var loaded = CheckpointLoader.LoadModel(modelPath);
-            var set = ModelFiles.CalibrationSet(quant.Calibration, parse.GetValue(text), parse.GetValue(tokenizer));
-            AnsiConsole.MarkupLineInterpolated($"[bold]{quant.Name ?? "config"}[/] (hash {quant.Hash}) on {modelPath}: {set.Windows.Count} × {quant.Calibration.SequenceLength} tokens; GEMM: {Gemm.Backend.Name}");
+            IQuantizableModel loaded;
+            CalibrationSet set;
+            if (Reproduction.IsEncoder(modelPath))
+            {
+                var encoder = Reproduction.LoadEncoder(modelPath, line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]")).Encoder;
+                (loaded, set) = (encoder.Model, Reproduction.EncoderCalibrationSet(encoder, quant.Calibration, parse.GetValue(text)));
+            }
+            else
+            {
+                (loaded, set) = (CheckpointLoader.LoadModel(modelPath), ModelFiles.CalibrationSet(quant.Calibration, parse.GetValue(text), parse.GetValue(tokenizer)));
+            }
+            AnsiConsole.MarkupLineInterpolated($"[bold]{quant.Name ?? "config"}[/] (hash {quant.Hash}) on {modelPath}: {set.Windows.Count} sequences, {set.TokenCount} tokens; GEMM: {Gemm.Backend.Name}");
             var result = RunWithProgress(loaded, quant, set, modelPath);
             string directory = parse.GetValue(output) ?? CalibrationCache.DirectoryFor(CalibrationCache.DefaultRoot, result.Model, quant);
             result.Save(directory);
@@ -62,7 +79,7 @@ public static class CalibrateCommand
     }
 
     /// <summary>Runs the calibration under a Spectre progress display: one bar for the layers, one for the current phase.</summary>
-    internal static CalibrationResult RunWithProgress(LlamaModel model, QuantConfig config, CalibrationSet set, string source)
+    internal static CalibrationResult RunWithProgress(IQuantizableModel model, QuantConfig config, CalibrationSet set, string source)
     {
         CalibrationResult? result = null;
         AnsiConsole.Progress()
@@ -94,7 +111,7 @@ public static class CalibrateCommand
                 layer.Details is FpqLayerResult { Search: var s } ? $"{s.Rounds.Count}{(s.ConvergedAfterRound is { } c ? $" (stable after {c})" : "")}" : "—",
                 layer.Details is FpqLayerResult { Fold: { } f } ? $"{f.OffGrid}/{f.NonZero}" : "—");
         if (result.Embedding is { } e)
-            table.AddRow("model.embed_tokens", e.Format, "—", $"{e.Mse:G4} (table)", "—", "—");
+            table.AddRow("token embedding", e.Format, "—", $"{e.Mse:G4} (table)", "—", "—");
         return table;
     }
 }

@@ -15,9 +15,10 @@ public static class EmbedCommand
         var text = new Option<string?>("--text") { Description = "One text to embed." };
         var file = new Option<string?>("--file") { Description = "A UTF-8 file: every non-empty line is a text." };
         var json = new Option<bool>("--json") { Description = "Print one JSON document with the full embeddings instead of a table." };
+        var quant = QuantOption();
 
         var command = new Command("embed", "Token ids and sentence embedding of each text (BERT encoder, sentence-transformers pooling).");
-        foreach (var option in new Option[] { model, text, file, json })
+        foreach (var option in new Option[] { model, text, file, json, quant })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -27,7 +28,7 @@ public static class EmbedCommand
             var texts = textValue is not null ? [textValue]
                 : File.Exists(fileValue) ? File.ReadAllLines(fileValue!).Where(line => line.Trim().Length > 0).ToList()
                 : throw new FileNotFoundException($"--file {fileValue}: no such file.", fileValue);
-            var (name, encoder) = Load(parse.GetValue(model)!);
+            var (name, encoder, _) = Load(parse.GetValue(model)!, parse.GetValue(quant));
             int[][] ids = texts.Select(encoder.Tokenize).ToArray();
             float[][] embeddings = Encode(encoder, ids);
 
@@ -59,11 +60,22 @@ public static class EmbedCommand
         Required = true,
     };
 
-    /// <summary>The encoder a --model value names, with the name results are filed under.</summary>
-    public static (string Name, SentenceEncoder Encoder) Load(string model)
+    /// <summary>The --quant option of the encoder verbs.</summary>
+    public static Option<string?> QuantOption() => new("--quant")
+    {
+        Description = "Quantize first: a `llmfp4 calibrate` result folder, or a preset / JSON config (calibrated on the verse task's calibration sentences and saved under results/calibration on first use).",
+    };
+
+    /// <summary>
+    /// The encoder a --model value names, with the name results are filed under, quantized with <paramref name="quant"/>
+    /// when given (<see cref="ModelFiles.Quantize(SentenceEncoder, string, string)"/>); QuantLabel is then "name@hash".
+    /// </summary>
+    public static (string Name, SentenceEncoder Encoder, string? QuantLabel) Load(string model, string? quant)
     {
         string folder = PretrainedEncoders.Resolve(model, line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
-        return (Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), SentenceEncoder.Load(folder));
+        var encoder = SentenceEncoder.Load(folder);
+        string? label = quant is null ? null : ModelFiles.Quantize(encoder, quant, folder);
+        return (Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), encoder, label);
     }
 
     /// <summary>Encodes with a progress bar when there is enough to wait for.</summary>

@@ -18,7 +18,10 @@ public static class ReproduceCommand
         {
             Description = "The W4A4 rows only, on small settings (8 × 64 calibration tokens, 60 examples per task, 8,192 perplexity tokens), into results/reproduce-quick.",
         };
-        var model = new Option<string?>("--model") { Description = "Model folder or checkpoint (default: data/models/pdllama-7m)." };
+        var model = new Option<string?>("--model")
+        {
+            Description = "Model folder or checkpoint (default: data/models/pdllama-7m), or a sentence encoder (minilm, arcticxs or a BERT folder), scored on verse retrieval into results/reproduce-minilm[-quick].",
+        };
         var output = new Option<string?>("--out") { Description = "Output folder (default: results/reproduce, or results/reproduce-quick with --quick)." };
         var force = new Option<bool>("--force") { Description = "Recalibrate and re-evaluate every row instead of reusing saved calibrations and finished rows." };
         var rows = new Option<string?>("--rows")
@@ -49,6 +52,10 @@ public static class ReproduceCommand
             if (!File.Exists(configPath)) throw new FileNotFoundException($"Reproduction config file not found: {configPath}", configPath);
             settings = ReproductionConfig.FromJson(File.ReadAllText(configPath), configPath);
         }
+        else if (model is not null && Reproduction.IsEncoder(model))
+        {
+            settings = quick ? ReproductionConfig.EncoderQuickRun : ReproductionConfig.EncoderRun;
+        }
         else
         {
             settings = quick ? ReproductionConfig.QuickRun : ReproductionConfig.FullRun;
@@ -62,7 +69,7 @@ public static class ReproduceCommand
             DataDirectory = dataDirectory ?? settings.DataDirectory,
         };
         settings.Validate();
-        if (!Directory.Exists(settings.ModelPath) && !File.Exists(settings.ModelPath))
+        if (!Reproduction.IsEncoder(settings.ModelPath) && !Directory.Exists(settings.ModelPath) && !File.Exists(settings.ModelPath))
             throw new FileNotFoundException($"Model not found: {settings.ModelPath} (give --model a Hugging Face folder, a .gguf or a llama2.c .bin file).", settings.ModelPath);
         return settings;
     }
@@ -79,8 +86,18 @@ public static class ReproduceCommand
         try
         {
             AnsiConsole.MarkupLineInterpolated($"[bold]llmfp4 reproduce[/]: {settings.Rows.Count} rows on {settings.ModelPath}; GEMM: {Gemm.Backend.Name}");
-            var model = Reproduction.LoadModel(settings.ModelPath, settings.DataDirectory);
-            var result = RunWithProgress(settings, model, cancellation.Token);
+            Func<IProgress<ReproductionProgress>, CancellationToken, ReproductionResult> run;
+            if (Reproduction.IsEncoder(settings.ModelPath))
+            {
+                var encoder = Reproduction.LoadEncoder(settings.ModelPath, line => AnsiConsole.WriteLine(line));
+                run = (progress, token) => Reproduction.Run(settings, encoder, progress, token);
+            }
+            else
+            {
+                var model = Reproduction.LoadModel(settings.ModelPath, settings.DataDirectory);
+                run = (progress, token) => Reproduction.Run(settings, model, progress, token);
+            }
+            var result = RunWithProgress(settings, run, cancellation.Token);
 
             AnsiConsole.WriteLine();
             AnsiConsole.MarkupLineInterpolated($"[grey]{ReproductionReport.Settings(result)}[/]");
@@ -112,7 +129,8 @@ public static class ReproduceCommand
         ex is OperationCanceledException || (ex is AggregateException aggregate && aggregate.Flatten().InnerExceptions.All(e => e is OperationCanceledException));
 
     /// <summary>One bar for the whole run and one per row, each with elapsed time and ETA; a line per finished row.</summary>
-    private static ReproductionResult RunWithProgress(ReproductionConfig settings, LoadedModel model, CancellationToken cancellation)
+    private static ReproductionResult RunWithProgress(ReproductionConfig settings,
+        Func<IProgress<ReproductionProgress>, CancellationToken, ReproductionResult> run, CancellationToken cancellation)
     {
         ReproductionResult? result = null;
         AnsiConsole.Progress()
@@ -121,7 +139,7 @@ public static class ReproduceCommand
             {
                 var overall = context.AddTask($"all {settings.Rows.Count} rows", maxValue: settings.Rows.Count);
                 var bars = new Dictionary<int, ProgressTask>();
-                result = Reproduction.Run(settings, model, new SynchronousProgress<ReproductionProgress>(p =>
+                result = run(new SynchronousProgress<ReproductionProgress>(p =>
                 {
                     if (!bars.TryGetValue(p.RowIndex, out var bar))
                         bars[p.RowIndex] = bar = context.AddTask(Markup.Escape(p.Row), maxValue: 1);

@@ -19,8 +19,10 @@ public static class RetrievalCommand
             DefaultValueFactory = _ => Path.Combine("results", "retrieval", "results.jsonl"),
         };
 
+        var quant = EmbedCommand.QuantOption();
+
         var command = new Command("retrieval", "Evaluate a sentence encoder on the KJV ↔ World English Bible verse-retrieval task.");
-        foreach (var option in new Option[] { model, task, limit, output })
+        foreach (var option in new Option[] { model, task, limit, output, quant })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -31,8 +33,8 @@ public static class RetrievalCommand
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {path}: skipped {pairs.Skipped.Count} record(s); first: {pairs.Skipped[0]}");
             if (parse.GetValue(limit) is < 2)
                 throw new ArgumentException("--limit must be at least 2 (one answer and one other candidate).");
-            var (name, encoder) = EmbedCommand.Load(parse.GetValue(model)!);
-            var info = new EvalRunInfo(name, Limit: parse.GetValue(limit));
+            var (name, encoder, quantLabel) = EmbedCommand.Load(parse.GetValue(model)!, parse.GetValue(quant));
+            var info = new EvalRunInfo(name, quantLabel, Limit: parse.GetValue(limit));
             var results = VerseRetrieval.Evaluate(texts => EmbedCommand.Encode(encoder, texts.Select(encoder.Tokenize).ToArray()), pairs.Items, info);
 
             string jsonl = parse.GetValue(output)!;

@@ -12,10 +12,13 @@ namespace LlmFp4.Kit.Analysis;
 public sealed class ActivationReport(IReadOnlyList<ChannelStatistics> statistics, double outlierFactor = ChannelStatistics.DefaultOutlierFactor)
     : IHtmlRenderable
 {
+    /// <summary>The per-input statistics, one table row each.</summary>
     public IReadOnlyList<ChannelStatistics> Statistics { get; } = statistics ?? throw new ArgumentNullException(nameof(statistics));
+    /// <summary>A channel counts as an outlier when its max|x| exceeds this many times the median channel's (default 6).</summary>
     public double OutlierFactor { get; } = outlierFactor > 0 ? outlierFactor
         : throw new ArgumentOutOfRangeException(nameof(outlierFactor), outlierFactor, "The outlier factor must be positive.");
 
+    /// <summary>Column headings, in the order of the cells of <see cref="Rows"/>.</summary>
     public IReadOnlyList<string> Headers =>
         ["input", "tokens × channels", "max|x|", "median channel max|x|", "ratio", $"channels > {Number(OutlierFactor)}× median",
          "inter-channel var", "intra-channel var", "inter share"];
@@ -34,6 +37,7 @@ public sealed class ActivationReport(IReadOnlyList<ChannelStatistics> statistics
         (100 * s.InterChannelShare).ToString("F0", CultureInfo.InvariantCulture) + " %",
     });
 
+    /// <summary>The table as GitHub Markdown, numbers right-aligned.</summary>
     public string ToMarkdown()
     {
         var md = new StringBuilder();
@@ -44,8 +48,10 @@ public sealed class ActivationReport(IReadOnlyList<ChannelStatistics> statistics
         return md.ToString();
     }
 
+    /// <inheritdoc/>
     public string ToHtml() => HtmlTable.Render(Headers, Rows);
 
+    /// <summary>The Markdown table.</summary>
     public override string ToString() => ToMarkdown();
 
     private static string Number(double value) => value.ToString("G4", CultureInfo.InvariantCulture);

@@ -39,7 +39,9 @@ public sealed class ChannelStatistics
 
     /// <summary>What was measured, e.g. the input group <c>model.layers.3.mlp.down_input</c>.</summary>
     public string Name { get; }
+    /// <summary>Rows of the measured activation (tokens).</summary>
     public int Tokens { get; }
+    /// <summary>Columns of the measured activation (input channels).</summary>
     public int Channels => Min.Length;
 
     /// <summary>Per channel: smallest value over tokens.</summary>
@@ -141,6 +143,7 @@ public sealed class ChannelStatistics
         return new ChannelStatistics(name, tokens, min, max, absMax, mean, variance);
     }
 
+    /// <summary>One line: name, shape, max|x| against the median channel's, and the inter/intra-channel variances.</summary>
     public override string ToString() =>
         $"{Name} [{Tokens} × {Channels}]: max|x| {TensorAbsMax:G4} (median channel {MedianAbsMax:G4}), inter/intra variance {InterChannelVariance:G3}/{IntraChannelVariance:G3}";
 

@@ -96,12 +96,16 @@ public sealed class CalibrationContext : IProgress<CalibrationProgress>
     /// <summary>
     /// Folds a per-channel input scale into the norm that produces <paramref name="group"/>'s input (each of its per-channel
     /// parameters divided by <paramref name="scales"/>), so the norm outputs X / s. The consumers' weight columns take
-    /// the factor instead (<see cref="ChannelScaling.ScaleColumns"/>). Throws when no norm produces the input.
+    /// the factor instead (<see cref="ChannelScaling.ScaleColumns"/>). Throws <see cref="InvalidOperationException"/> when no
+    /// norm produces the input, or when the norm's output is also the residual stream (<see cref="InputGroup.CanFoldIntoNorm"/>).
     /// </summary>
     public void FoldIntoNorm(InputGroup group, ReadOnlySpan<float> scales)
     {
         ArgumentNullException.ThrowIfNull(group);
         if (!group.HasNorm) throw new InvalidOperationException($"{group.Name}: no norm produces this input, so a scale cannot be folded into one.");
+        if (group.NormFeedsResidual)
+            throw new InvalidOperationException($"{group.Name}: in this post-norm {Model.Architecture} model the norm's output is also the residual stream, " +
+                "so a scale folded into it would change the model; divide the input at its quantizer instead.");
         foreach (var parameter in group.Norm)
         {
             var folded = new float[parameter.Data.Length];

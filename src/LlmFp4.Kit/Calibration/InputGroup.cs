@@ -9,11 +9,12 @@ namespace LlmFp4.Kit.Calibration;
 /// </summary>
 public sealed class InputGroup
 {
-    internal InputGroup(string name, IReadOnlyList<LinearLayer> layers, IReadOnlyList<NamedTensor>? norm = null)
+    internal InputGroup(string name, IReadOnlyList<LinearLayer> layers, IReadOnlyList<NamedTensor>? norm = null, bool normFeedsResidual = false)
     {
         Name = name;
         Layers = layers;
         Norm = norm ?? [];
+        NormFeedsResidual = normFeedsResidual;
         Features = layers[0].InFeatures;
         if (layers.Any(l => l.InFeatures != Features))
             throw new ArgumentException($"{name}: layers sharing an input must have the same input width.");
@@ -35,6 +36,12 @@ public sealed class InputGroup
     /// <summary>True when a norm produces this input (<see cref="Norm"/> is not empty).</summary>
     public bool HasNorm => Norm.Count > 0;
 
+    /// <summary>The norm's output is also the residual stream (post-LayerNorm BERT), see <see cref="LinearGroup.NormFeedsResidual"/>.</summary>
+    public bool NormFeedsResidual { get; }
+
+    /// <summary>A per-channel input scale can be folded into the norm: there is one and its output feeds only this group.</summary>
+    public bool CanFoldIntoNorm => HasNorm && !NormFeedsResidual;
+
     /// <summary>Input channels.</summary>
     public int Features { get; }
 
@@ -48,7 +55,7 @@ public sealed class InputGroup
     public static IReadOnlyList<InputGroup> ForModel(IQuantizableModel model, bool includeLmHead)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return [.. model.LinearGroups(includeLmHead).Select(g => new InputGroup(g.Name, g.Layers, g.Norm))];
+        return [.. model.LinearGroups(includeLmHead).Select(g => new InputGroup(g.Name, g.Layers, g.Norm, g.NormFeedsResidual))];
     }
 
     /// <inheritdoc />

@@ -34,9 +34,13 @@ public static class EvalResultFiles
 
     static readonly string[] CsvHeader = ["model", "quant_config", "task", "metric", "value", "stderr", "n", "seed", "wall_time_s", "kit_version", "commit", "gemm_backend", "gemm_version"];
 
+    /// <summary>Writes one camelCase JSON object per result to <paramref name="path"/>, through a temporary file.</summary>
     public static void WriteJsonLines(string path, IEnumerable<EvalResult> results) =>
         AtomicFile.WriteLines(path, results.Select(r => JsonSerializer.Serialize(r, Json)));
 
+    /// <summary>Reads results written by <see cref="WriteJsonLines"/>.</summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">A line that is not a result record; the message names the file and line.</exception>
     public static IReadOnlyList<EvalResult> ReadJsonLines(string path) =>
         JsonlRecords.Read(path, r =>
         {

@@ -12,6 +12,9 @@ public readonly record struct TaskProgress(string Task, int TaskIndex, int TaskC
 /// <summary>Runs tasks on one model setting and stamps each metric into an <see cref="EvalResult"/>.</summary>
 public static class EvalRunner
 {
+    /// <summary>Evaluates each task in order with <paramref name="scorer"/> (the first <see cref="EvalRunInfo.Limit"/> examples of each, all when null) and returns one result per metric, stamped with <paramref name="info"/>, the task's wall time in seconds and <see cref="Provenance.Current"/>.</summary>
+    /// <exception cref="ArgumentException">A limit below 1 with an example task.</exception>
+    /// <exception cref="InvalidOperationException">A task with no usable examples.</exception>
     public static IReadOnlyList<EvalResult> Run(LoglikelihoodScorer scorer, IReadOnlyList<IEvalTask> tasks, EvalRunInfo info,
         IProgress<TaskProgress>? progress = null)
     {

@@ -22,13 +22,22 @@ public interface IEvalTask
 /// <summary>A multiple-choice task (acc, and acc_norm where lm-eval reports it).</summary>
 public sealed class MultipleChoiceTask(string name, TaskFile<MultipleChoiceExample> file, bool includeAccNorm = true) : IEvalTask
 {
+    /// <inheritdoc/>
     public string Name { get; } = name;
+    /// <inheritdoc/>
     public string DisplayName => StandInTasks.DisplayName(Name);
+    /// <summary>The questions, in file order.</summary>
     public IReadOnlyList<MultipleChoiceExample> Examples { get; } = file.Items;
+    /// <inheritdoc/>
     public int Count => Examples.Count;
+    /// <inheritdoc/>
     public IReadOnlyList<SkippedRecord> Skipped { get; } = file.Skipped;
+    /// <summary>Whether acc_norm (length-normalised accuracy) is reported beside acc; lm-eval reports it for hellaswag, piqa, arc, openbookqa, not for winogrande or boolq.</summary>
     public bool IncludeAccNorm { get; } = includeAccNorm;
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException"><paramref name="limit"/> below 1.</exception>
+    /// <exception cref="InvalidOperationException">The task has no usable examples.</exception>
     public IReadOnlyList<MetricValue> Evaluate(LoglikelihoodScorer scorer, int? limit = null, IProgress<EvalProgress>? progress = null) =>
         MultipleChoiceEvaluator.Aggregate(MultipleChoiceEvaluator.Score(scorer, Take(Examples, limit, Name), progress), IncludeAccNorm);
 
@@ -44,12 +53,20 @@ public sealed class MultipleChoiceTask(string name, TaskFile<MultipleChoiceExamp
 /// <summary>A last-word prediction task (acc by greedy exact match, perplexity of the word).</summary>
 public sealed class LastWordTask(string name, TaskFile<LastWordExample> file) : IEvalTask
 {
+    /// <inheritdoc/>
     public string Name { get; } = name;
+    /// <inheritdoc/>
     public string DisplayName => StandInTasks.DisplayName(Name);
+    /// <summary>The passages, in file order.</summary>
     public IReadOnlyList<LastWordExample> Examples { get; } = file.Items;
+    /// <inheritdoc/>
     public int Count => Examples.Count;
+    /// <inheritdoc/>
     public IReadOnlyList<SkippedRecord> Skipped { get; } = file.Skipped;
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException"><paramref name="limit"/> below 1.</exception>
+    /// <exception cref="InvalidOperationException">The task has no usable examples.</exception>
     public IReadOnlyList<MetricValue> Evaluate(LoglikelihoodScorer scorer, int? limit = null, IProgress<EvalProgress>? progress = null) =>
         LastWordEvaluator.Aggregate(LastWordEvaluator.Score(scorer, MultipleChoiceTask.Take(Examples, limit, Name), progress));
 }

@@ -11,6 +11,9 @@ namespace LlmFp4.Kit.Evaluation;
 /// </summary>
 public static class Fidelity
 {
+    /// <summary>The task name fidelity results are filed under.</summary>
+    public const string TaskName = "fidelity";
+
     /// <summary>
     /// <c>mean_cosine</c>: the mean over texts of cos(reference_i, other_i), in double. Zero vectors count as cosine 0.
     /// </summary>

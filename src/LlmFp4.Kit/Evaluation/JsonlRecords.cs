@@ -5,6 +5,7 @@ namespace LlmFp4.Kit.Evaluation;
 /// <summary>A record left out of a task file because a field was missing or unusable.</summary>
 public sealed record SkippedRecord(string File, int Line, string Field, string Reason)
 {
+    /// <summary>"file:line: skipped, field 'f' reason", the form the CLI prints.</summary>
     public override string ToString() => $"{File}:{Line}: skipped, field '{Field}' {Reason}";
 }
 
@@ -21,26 +22,32 @@ sealed class RecordFieldException(string field, string reason) : Exception($"fie
 /// <summary>One JSON object of a JSON-lines file, with accessors that name the field at fault.</summary>
 public readonly struct JsonRecord(JsonElement root, int line)
 {
+    /// <summary>The record's JSON object.</summary>
     public JsonElement Root { get; } = root;
 
     /// <summary>1-based line number in the file.</summary>
     public int Line { get; } = line;
 
+    /// <summary>Whether <paramref name="field"/> is present and not null.</summary>
     public bool Has(string field) => Root.TryGetProperty(field, out var v) && v.ValueKind != JsonValueKind.Null;
 
+    /// <summary>The value of <paramref name="field"/>; a missing or null field makes <see cref="JsonlRecords.Read"/> skip the record, naming it.</summary>
     public JsonElement Get(string field) =>
         Root.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null
             ? value
             : throw new RecordFieldException(field, "is missing");
 
+    /// <summary>The string value of <paramref name="field"/>; a missing or non-string field makes <see cref="JsonlRecords.Read"/> skip the record.</summary>
     public string String(string field) => AsString(Get(field), field);
 
     /// <summary>An integer given as a JSON number or as a string of digits (datasets store labels both ways).</summary>
     public int Int(string field) => AsInt(Get(field), field);
 
+    /// <summary><paramref name="value"/> as a string; otherwise the record is skipped, naming <paramref name="field"/>.</summary>
     public static string AsString(JsonElement value, string field) =>
         value.ValueKind == JsonValueKind.String ? value.GetString()! : throw new RecordFieldException(field, "is not a string");
 
+    /// <summary><paramref name="value"/> as an int, from a JSON number or a string of digits; otherwise the record is skipped, naming <paramref name="field"/>.</summary>
     public static int AsInt(JsonElement value, string field) => value.ValueKind switch
     {
         JsonValueKind.Number when value.TryGetInt32(out int i) => i,

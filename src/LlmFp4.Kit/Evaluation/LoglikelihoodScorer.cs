@@ -26,6 +26,7 @@ public readonly record struct LoglikelihoodResult(double LogLikelihood, int Toke
 /// </param>
 public sealed record ScoringOptions(int BatchSize = 16, bool? AddBosToken = null)
 {
+    /// <summary>Batches of 16 sequences; texts encoded with the tokenizer's own special tokens (lm-eval's add_bos_token default).</summary>
     public static ScoringOptions Default { get; } = new();
 
     /// <summary>
@@ -65,6 +66,9 @@ public sealed record ScoringOptions(int BatchSize = 16, bool? AddBosToken = null
 /// </summary>
 public sealed class LoglikelihoodScorer
 {
+    /// <summary>A scorer of <paramref name="model"/>'s log-likelihoods for text encoded by <paramref name="tokenizer"/>.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="tokenizer"/> is null.</exception>
+    /// <exception cref="ArgumentException">A batch size below 1, or a model context shorter than 2 tokens.</exception>
     public LoglikelihoodScorer(ICausalLanguageModel model, ITokenizer tokenizer, ScoringOptions? options = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
@@ -76,8 +80,11 @@ public sealed class LoglikelihoodScorer
             throw new ArgumentException($"Model context length must be at least 2 tokens, got {model.ContextLength}.", nameof(model));
     }
 
+    /// <summary>The model scored.</summary>
     public ICausalLanguageModel Model { get; }
+    /// <summary>The tokenizer that turns requests into token ids.</summary>
     public ITokenizer Tokenizer { get; }
+    /// <summary>Batching and special-token handling.</summary>
     public ScoringOptions Options { get; }
 
     /// <summary>Context and continuation token ids exactly as lm-eval forms them (see the class remarks).</summary>

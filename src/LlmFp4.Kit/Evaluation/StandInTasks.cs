@@ -28,12 +28,15 @@ public sealed record StandInTaskOptions(int Seed = 0, int ContinuationCount = 50
 /// </summary>
 public static partial class StandInTasks
 {
+    /// <summary>Registry name of the next-sentence multiple-choice stand-in.</summary>
     public const string Continuation = "continuation";
+    /// <summary>Registry name of the last-word prediction stand-in.</summary>
     public const string LastWord = "lastword";
 
     /// <summary>The names of the stand-in tasks.</summary>
     public static IReadOnlyList<string> Names { get; } = [Continuation, LastWord];
 
+    /// <summary>Whether <paramref name="taskName"/> is one of the stand-in tasks generated from the corpus.</summary>
     public static bool IsStandIn(string taskName) => Names.Contains(taskName);
 
     /// <summary>How a task is shown to people: stand-ins carry the label "(stand-in)".</summary>

@@ -13,6 +13,7 @@ public static class TaskRegistry
     public static IReadOnlyList<string> Known { get; } =
         [StandInTasks.Continuation, StandInTasks.LastWord, Perplexity, "piqa", "arc_easy", "arc_challenge", "hellaswag", "boolq", "winogrande", "openbookqa"];
 
+    /// <summary>Registry name of the text-file perplexity task.</summary>
     public const string Perplexity = "perplexity";
 
     /// <summary>Parses a comma-separated task list and reads every task file.</summary>

@@ -4,6 +4,11 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace LlmFp4.Kit.Evaluation;
 
+/// <summary>Sentence embeddings of the two sides of verse pairs, in pair order.</summary>
+/// <param name="Kjv">One embedding per KJV verse.</param>
+/// <param name="Web">One embedding per WEB verse.</param>
+public sealed record VerseEmbeddings(float[][] Kjv, float[][] Web);
+
 /// <summary>One verse in two public-domain translations: the King James Version and the World English Bible.</summary>
 /// <param name="Id">The reference, e.g. <c>John 3:16</c>.</param>
 /// <param name="Kjv">The verse in the King James Version (1769 text).</param>
@@ -18,8 +23,26 @@ public sealed record VersePair(string Id, string Kjv, string Web);
 /// </summary>
 public static class VerseRetrieval
 {
+    /// <summary>Registry and results name of the task.</summary>
     public const string TaskName = "verse-retrieval";
+    /// <summary>File name of the task's pairs under its task folder.</summary>
     public const string PairsFile = "pairs.jsonl";
+
+    /// <summary>The task folder's other verses, one text per line (KJV and WEB), for calibrating encoders; never among the pairs.</summary>
+    public const string CalibrationFile = "calibration.txt";
+
+    /// <summary>The task's pairs file under a data folder (null: the repository's, found upwards from the current directory).</summary>
+    public static string DefaultPairsPath(string? dataDirectory = null) =>
+        Path.Combine(dataDirectory ?? TaskRegistry.FindDataDirectory("tasks"), "tasks", TaskName, PairsFile);
+
+    /// <summary>The calibration texts beside <paramref name="pairsPath"/>: its non-empty lines.</summary>
+    /// <exception cref="FileNotFoundException">No calibration file there.</exception>
+    public static IReadOnlyList<string> CalibrationTexts(string pairsPath)
+    {
+        string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(pairsPath))!, CalibrationFile);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: the verse task's calibration texts are missing (llmfp4 tasks verses rebuilds them).", path);
+        return [.. File.ReadAllLines(path).Where(line => line.Trim().Length > 0)];
+    }
 
     /// <summary>The pairs of a task file (<c>{"id", "kjv", "web"}</c> per line); unusable records are listed as skipped.</summary>
     public static TaskFile<VersePair> Read(string path) =>
@@ -63,17 +86,42 @@ public static class VerseRetrieval
 
     /// <summary>
     /// Embeds the KJV and WEB sides of <paramref name="pairs"/> with <paramref name="embed"/> (texts in, one vector per
-    /// text out) and scores the retrieval; results are filed under <paramref name="info"/>.
+    /// text out) and scores the retrieval; results are filed under <paramref name="info"/>. With <paramref name="reference"/>
+    /// (the full-precision model's embeddings of the same pairs) the fidelity is scored too.
     /// </summary>
-    public static IReadOnlyList<EvalResult> Evaluate(Func<IReadOnlyList<string>, float[][]> embed, IReadOnlyList<VersePair> pairs, EvalRunInfo info)
+    public static IReadOnlyList<EvalResult> Evaluate(Func<IReadOnlyList<string>, float[][]> embed, IReadOnlyList<VersePair> pairs, EvalRunInfo info,
+        VerseEmbeddings? reference = null)
     {
         ArgumentNullException.ThrowIfNull(embed);
         var clock = Stopwatch.StartNew();
-        var selected = info.Limit is int limit ? pairs.Take(limit).ToList() : pairs;
-        float[][] kjv = embed(selected.Select(p => p.Kjv).ToList()), web = embed(selected.Select(p => p.Web).ToList());
-        var metrics = Metrics(Ranks(kjv, web));
-        double seconds = clock.Elapsed.TotalSeconds;
-        return metrics.Select(m => new EvalResult(info.Model, info.QuantConfig, TaskName, m.Metric, m.Value, m.Stderr, m.N, info.Seed, seconds, KitInfo.Version)).ToList();
+        var embeddings = Embed(embed, info.Limit is int limit ? [.. pairs.Take(limit)] : pairs);
+        return Score(embeddings, reference, info, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The embeddings of both sides of <paramref name="pairs"/>, KJV then WEB, each in pair order.</summary>
+    public static VerseEmbeddings Embed(Func<IReadOnlyList<string>, float[][]> embed, IReadOnlyList<VersePair> pairs)
+    {
+        ArgumentNullException.ThrowIfNull(embed);
+        ArgumentNullException.ThrowIfNull(pairs);
+        return new VerseEmbeddings(embed([.. pairs.Select(p => p.Kjv)]), embed([.. pairs.Select(p => p.Web)]));
+    }
+
+    /// <summary>
+    /// recall@1, recall@10 and MRR of <paramref name="embeddings"/> (<see cref="TaskName"/>), and, given the full-precision
+    /// model's embeddings of the same texts, <see cref="Fidelity.MeanCosine"/> over both sides (<see cref="Fidelity.TaskName"/>,
+    /// one example per text); <paramref name="seconds"/> is recorded as the wall time.
+    /// </summary>
+    /// <exception cref="ArgumentException">The reference holds other counts or dimensions.</exception>
+    public static IReadOnlyList<EvalResult> Score(VerseEmbeddings embeddings, VerseEmbeddings? reference, EvalRunInfo info, double seconds)
+    {
+        ArgumentNullException.ThrowIfNull(embeddings);
+        ArgumentNullException.ThrowIfNull(info);
+        EvalResult Result(string task, MetricValue m) =>
+            new(info.Model, info.QuantConfig, task, m.Metric, m.Value, m.Stderr, m.N, info.Seed, seconds, KitInfo.Version);
+        var results = Metrics(Ranks(embeddings.Kjv, embeddings.Web)).Select(m => Result(TaskName, m)).ToList();
+        if (reference is not null)
+            results.Add(Result(Fidelity.TaskName, Fidelity.MeanCosine([.. reference.Kjv, .. reference.Web], [.. embeddings.Kjv, .. embeddings.Web])));
+        return results;
     }
 
     private static float[] Normalised(IReadOnlyList<float[]> vectors, int dimension)

@@ -4,6 +4,7 @@ using System.Text;
 using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Models.Bert;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Models.Tokenizers;
 using LlmFp4.Kit.Quantization;
@@ -13,6 +14,9 @@ namespace LlmFp4.Kit.Experiments;
 
 /// <summary>A model ready to calibrate and evaluate, with the name its results are filed under.</summary>
 public sealed record LoadedModel(string Name, LlamaModel Model, ITokenizer Tokenizer);
+
+/// <summary>A sentence encoder ready to calibrate and evaluate, with the name its results are filed under.</summary>
+public sealed record LoadedEncoder(string Name, SentenceEncoder Encoder);
 
 /// <summary>
 /// Where a <see cref="Reproduction"/> run is: row <see cref="RowIndex"/> of <see cref="RowCount"/>, its
@@ -40,15 +44,18 @@ public sealed record ReproductionRow(string Name, string Label, QuantConfig? Con
 /// <summary>The rows of a run in table order.</summary>
 public sealed record ReproductionResult(ReproductionConfig Config, string ModelName, IReadOnlyList<ReproductionRow> Rows)
 {
+    /// <summary>Every evaluation result of every row, in row order.</summary>
     public IEnumerable<EvalResult> Results => Rows.SelectMany(r => r.Results);
 }
 
 /// <summary>
 /// The kit's end-to-end experiment, the LLM-FP4 Table 1 on one model: for every row, calibrate (or load the saved
-/// calibration, keyed by model and config hash), quantize a copy of the model, evaluate it on the tasks, and file
-/// the row under <c>{output}/rows/</c>. A finished row is read back instead of evaluated again unless
-/// <see cref="ReproductionConfig.Force"/>. Every file is written whole (temp file, then rename), and a row only once it
-/// is complete, so a cancelled run leaves the finished rows and nothing half-written.
+/// calibration, keyed by model and config hash), quantize a copy of the model, evaluate it, and file the row under
+/// <c>{output}/rows/</c>. A LLaMA model is scored on the stand-in tasks and perplexity; a sentence encoder on the verse
+/// retrieval task and its fidelity to the full-precision embeddings (<see cref="VerseRetrieval.Score"/>). A finished row
+/// is read back instead of evaluated again unless <see cref="ReproductionConfig.Force"/>. Every file is written whole
+/// (temp file, then rename), and a row only once it is complete, so a cancelled run leaves the finished rows and nothing
+/// half-written.
 /// </summary>
 /// <remarks>
 /// Cancellation is observed between rows and at every progress step of calibration and evaluation (each search
@@ -57,15 +64,18 @@ public sealed record ReproductionResult(ReproductionConfig Config, string ModelN
 /// </remarks>
 public static class Reproduction
 {
+    /// <summary>Sub-folder of the output folder that holds one finished row per file.</summary>
     public const string RowsFolder = "rows";
 
-    /// <summary>Loads <see cref="ReproductionConfig.ModelPath"/> and runs every row (see the class summary).</summary>
+    /// <summary>Loads <see cref="ReproductionConfig.ModelPath"/> (a LLaMA checkpoint or a sentence encoder, <see cref="IsEncoder"/>) and runs every row.</summary>
     public static ReproductionResult Run(ReproductionConfig config, IProgress<ReproductionProgress>? progress = null,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        return Run(config, LoadModel(config.ModelPath, config.DataDirectory), progress, cancellation);
+        return IsEncoder(config.ModelPath)
+            ? Run(config, LoadEncoder(config.ModelPath), progress, cancellation)
+            : Run(config, LoadModel(config.ModelPath, config.DataDirectory), progress, cancellation);
     }
 
     /// <summary>Runs every row on <paramref name="model"/>, which stays unquantized (each row quantizes a copy).</summary>
@@ -76,11 +86,68 @@ public static class Reproduction
         ArgumentNullException.ThrowIfNull(model);
         config.Validate();
         var tasks = Tasks(config);
-        string weightsHash = ModelIdentity.Of(model.Model).WeightsSha256;
         CalibrationSet? calibrationSet = null;
         CalibrationSet CalibrationData(QuantConfig quant) => calibrationSet ??= CalibrationSet.FromTextFile(
             Path.Combine(config.DataDirectory ?? TaskRegistry.FindDataDirectory("corpus"), "corpus", "train.txt"), model.Tokenizer, quant.Calibration);
+        return RunRows(config, model.Name, model.Model, () => model.Model.Clone(), CalibrationData, tasks.Select(t => $"{t.Name}:{t.Count}"),
+            (copy, info, evalProgress) => EvalRunner.Run(new LoglikelihoodScorer((LlamaModel)copy, model.Tokenizer), tasks, info, evalProgress),
+            progress, cancellation);
+    }
 
+    /// <summary>
+    /// Runs every row on a sentence encoder: calibration sentences from the verse task's calibration texts (never the
+    /// evaluated pairs), each row scored on the pairs (the first <see cref="ReproductionConfig.Limit"/>) and against the
+    /// full-precision embeddings of the same texts, which are computed once, when a row first needs them.
+    /// </summary>
+    public static ReproductionResult Run(ReproductionConfig config, LoadedEncoder encoder, IProgress<ReproductionProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(encoder);
+        config.Validate();
+        string pairsPath = config.EncoderPairsPath();
+        var pairs = VerseRetrieval.Read(pairsPath).Items;
+        if (config.Limit is int limit) pairs = [.. pairs.Take(limit)];
+        var sentence = encoder.Encoder;
+        CalibrationSet? calibrationSet = null;
+        CalibrationSet CalibrationData(QuantConfig quant) => calibrationSet ??= EncoderCalibrationSet(sentence, quant.Calibration, pairsPath);
+        VerseEmbeddings? reference = null;
+        VerseEmbeddings Embed(BertModel model, IProgress<TaskProgress> evalProgress, string step)
+        {
+            var copy = new SentenceEncoder(model, sentence.Tokenizer, sentence.Pooling);
+            int offset = 0;
+            float[][] Encode(IReadOnlyList<string> texts)
+            {
+                var embedded = copy.Encode(texts, new SynchronousProgress<int>(done =>
+                    evalProgress.Report(new(step, 0, 1, new EvalProgress(offset + done, 2 * pairs.Count)))));
+                offset += texts.Count;
+                return embedded;
+            }
+            return VerseRetrieval.Embed(Encode, pairs);
+        }
+        return RunRows(config, encoder.Name, sentence.Model, sentence.Model.Clone, CalibrationData, [$"{VerseRetrieval.TaskName}:{pairs.Count}", $"{Fidelity.TaskName}:{2 * pairs.Count}"],
+            (copy, info, evalProgress) =>
+            {
+                var clock = Stopwatch.StartNew();
+                reference ??= Embed(sentence.Model, evalProgress, "full-precision embeddings");
+                var embeddings = ReferenceEquals(copy, sentence.Model) ? reference : Embed((BertModel)copy, evalProgress, VerseRetrieval.TaskName);
+                return VerseRetrieval.Score(embeddings, reference, info, clock.Elapsed.TotalSeconds);
+            },
+            progress, cancellation);
+    }
+
+    /// <summary>
+    /// The row loop: per row, the finished row file if there is one, else calibrate (or load the cached calibration) on
+    /// <paramref name="model"/>, apply it to a <paramref name="copy"/> (the model itself for full precision), evaluate, and
+    /// file the row. <paramref name="taskKeys"/> name what the evaluation scores, for the row file's key.
+    /// </summary>
+    private static ReproductionResult RunRows(ReproductionConfig config, string modelName, IQuantizableModel model, Func<IQuantizableModel> copy,
+        Func<QuantConfig, CalibrationSet> calibrationData, IEnumerable<string> taskKeys,
+        Func<IQuantizableModel, EvalRunInfo, IProgress<TaskProgress>, IReadOnlyList<EvalResult>> evaluate,
+        IProgress<ReproductionProgress>? progress, CancellationToken cancellation)
+    {
+        string weightsHash = ModelIdentity.Of(model).WeightsSha256;
+        string tasksKey = string.Join(',', taskKeys);
         var rows = new List<ReproductionRow>();
         for (int index = 0; index < config.Rows.Count; index++)
         {
@@ -90,7 +157,7 @@ public static class Reproduction
             void Report(string stage, string step, int done, int total, double fraction) =>
                 progress?.Report(new(index, config.Rows.Count, name, stage, step, done, total, fraction));
 
-            string rowFile = RowFile(config, name, weightsHash, quant, tasks);
+            string rowFile = RowFile(config, name, weightsHash, quant, tasksKey);
             if (!config.Force && File.Exists(rowFile))
             {
                 rows.Add(new ReproductionRow(name, Label(name, quant), quant, EvalResultFiles.ReadJsonLines(rowFile), true, false, 0, 0));
@@ -98,7 +165,7 @@ public static class Reproduction
                 continue;
             }
 
-            var copy = model.Model.Clone();
+            var evaluated = model;
             var clock = Stopwatch.StartNew();
             bool calibrationReused = false;
             string? quantLabel = null;
@@ -113,9 +180,10 @@ public static class Reproduction
                     if (layers && p.Total > 0) layersShare = 0.5 * p.Done / p.Total;
                     Report("calibrate", layers ? p.Item : $"{p.Stage.ToString().ToLowerInvariant()}: {p.Item}", p.Done, p.Total, layersShare);
                 });
-                var (result, reused) = CalibrationCache.GetOrCalibrate(quant, model.Model, config.CalibrationDirectory, CalibrationData,
+                var (result, reused) = CalibrationCache.GetOrCalibrate(quant, model, config.CalibrationDirectory, calibrationData,
                     config.Force, calibrationProgress, config.ModelPath);
-                result.Apply(copy);
+                evaluated = copy();
+                result.Apply(evaluated);
                 calibrationReused = reused;
                 quantLabel = $"{quant.Name ?? name}@{quant.Hash}";
             }
@@ -129,15 +197,53 @@ public static class Reproduction
                 double taskShare = p.Step.Total > 0 ? (double)p.Step.Done / p.Step.Total : 0;
                 Report("evaluate", p.Task, p.Step.Done, p.Step.Total, start + share * (p.TaskIndex + taskShare) / p.TaskCount);
             });
-            var scorer = new LoglikelihoodScorer(copy, model.Tokenizer);
-            var info = new EvalRunInfo(model.Name, quantLabel, quant?.Calibration.Seed ?? 0, config.Limit);
-            var results = EvalRunner.Run(scorer, tasks, info, evalProgress);
+            var info = new EvalRunInfo(modelName, quantLabel, quant?.Calibration.Seed ?? 0, config.Limit);
+            var results = evaluate(evaluated, info, evalProgress);
             cancellation.ThrowIfCancellationRequested();
             EvalResultFiles.WriteJsonLines(rowFile, results);
             rows.Add(new ReproductionRow(name, Label(name, quant), quant, results, false, calibrationReused, calibrationSeconds, clock.Elapsed.TotalSeconds));
             Report("done", rowFile, 1, 1, 1);
         }
-        return new ReproductionResult(config, model.Name, rows);
+        return new ReproductionResult(config, modelName, rows);
+    }
+
+    /// <summary>
+    /// Calibration sequences for a sentence encoder: <see cref="CalibrationDataSettings.Samples"/> sentences drawn by seed
+    /// from <paramref name="sentencesPath"/> (one per line; null: the verse task's calibration verses, which are never among
+    /// its pairs), each framed with [CLS]/[SEP] and cut to at most <see cref="CalibrationDataSettings.SequenceLength"/>
+    /// tokens (and the encoder's maximum length). A path ending in <c>.jsonl</c> names a pairs file: its calibration texts are used.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    public static CalibrationSet EncoderCalibrationSet(SentenceEncoder encoder, CalibrationDataSettings settings, string? sentencesPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        sentencesPath ??= VerseRetrieval.DefaultPairsPath();
+        IReadOnlyList<string> sentences;
+        if (sentencesPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+            sentences = VerseRetrieval.CalibrationTexts(sentencesPath);
+        else if (File.Exists(sentencesPath))
+            sentences = [.. File.ReadAllLines(sentencesPath).Where(line => line.Trim().Length > 0)];
+        else
+            throw new FileNotFoundException($"{sentencesPath}: no such calibration text file.", sentencesPath);
+        return CalibrationSet.FromSentences(sentences, (text, length) => encoder.Tokenizer.EncodeForModel(text, Math.Min(length, encoder.MaxLength)),
+            settings, sentencesPath);
+    }
+
+    /// <summary>
+    /// True when <paramref name="modelPath"/> names a sentence encoder: a pretrained encoder's key (<c>minilm</c>, see
+    /// <see cref="PretrainedEncoders"/>) or a folder whose <c>config.json</c> is a BERT config.
+    /// </summary>
+    public static bool IsEncoder(string modelPath) =>
+        PretrainedEncoders.All.Any(e => string.Equals(e.Key, modelPath, StringComparison.OrdinalIgnoreCase)) || BertCheckpoint.IsBertFolder(modelPath);
+
+    /// <summary>
+    /// Loads a sentence encoder: a pretrained encoder's key (imported into its data folder on first use, <paramref name="log"/>
+    /// gets a line per step) or a Hugging Face / sentence-transformers folder; results are filed under the folder name.
+    /// </summary>
+    public static LoadedEncoder LoadEncoder(string modelPath, Action<string>? log = null)
+    {
+        string folder = PretrainedEncoders.Resolve(modelPath, log);
+        return new LoadedEncoder(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), SentenceEncoder.Load(folder));
     }
 
     /// <summary>
@@ -169,14 +275,14 @@ public static class Reproduction
 
     /// <summary>
     /// <c>{output}/rows/{row}-{key}.jsonl</c>, the key hashing everything the row's numbers depend on: model weights,
-    /// quantization config (calibration data included), tasks with their files and example counts, limits, the kit's
-    /// version and the GEMM backend's summation order.
+    /// quantization config (calibration data included), tasks with their example counts, limits, the kit's version and the
+    /// GEMM backend's summation order.
     /// </summary>
-    private static string RowFile(ReproductionConfig config, string row, string weightsHash, QuantConfig? quant, IReadOnlyList<IEvalTask> tasks)
+    private static string RowFile(ReproductionConfig config, string row, string weightsHash, QuantConfig? quant, string tasksKey)
     {
         var key = new StringBuilder()
             .Append(weightsHash).Append('|').Append(quant?.Hash ?? "full-precision").Append('|')
-            .AppendJoin(',', tasks.Select(t => $"{t.Name}:{t.Count}")).Append('|')
+            .Append(tasksKey).Append('|')
             .Append(config.Limit?.ToString() ?? "all").Append('|').Append(config.PerplexityTokens?.ToString() ?? "all").Append('|')
             .Append(KitInfo.Version).Append('|').Append(Gemm.Backend.Version);
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())))[..12];

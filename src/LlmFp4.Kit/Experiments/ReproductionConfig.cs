@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Quantization;
 
 namespace LlmFp4.Kit.Experiments;
@@ -22,13 +23,16 @@ public sealed record ReproductionConfig
     /// <summary>Rows in table order: <see cref="FullPrecision"/> or a preset such as <c>fpq:4/4/4</c>.</summary>
     public IReadOnlyList<string> Rows { get; init; } = PaperRows;
 
-    /// <summary>A task list for <see cref="Evaluation.TaskRegistry.Parse"/>.</summary>
+    /// <summary>A task list for <see cref="Evaluation.TaskRegistry.Parse"/>; for a sentence encoder <c>verse-retrieval[:PAIRS.jsonl]</c> (<see cref="EncoderPairsPath"/>).</summary>
     public string Tasks { get; init; } = "continuation,lastword,perplexity";
 
-    /// <summary>Calibration windows for every quantized row (replaces each preset's own calibration settings).</summary>
+    /// <summary>Calibration windows (sentences of at most L tokens for an encoder) for every quantized row (replaces each preset's own calibration settings).</summary>
     public CalibrationDataSettings Calibration { get; init; } = new() { Samples = 16, SequenceLength = 128 };
 
-    /// <summary>Examples scored per multiple-choice / last-word task; null = all.</summary>
+    /// <summary>The search grid for every searching row (FPQ's candidates and rounds); null keeps each preset's own (the paper's).</summary>
+    public SearchSettings? Search { get; init; }
+
+    /// <summary>Examples scored per multiple-choice / last-word task, or verse pairs for an encoder; null = all.</summary>
     public int? Limit { get; init; } = 250;
 
     /// <summary>Tokens of the held-out text scored for perplexity; null = the whole text.</summary>
@@ -85,16 +89,64 @@ public sealed record ReproductionConfig
         OutputDirectory = Path.Combine("results", "reproduce-quick"),
     };
 
+    /// <summary>
+    /// The rows on a sentence encoder: <see cref="PaperRows"/>, then the related methods' presets RPTQ W4A4, FPTQ W4A8, FP6
+    /// W6A16 and INT4 W4A16 (docs/methods.md §7–9).
+    /// </summary>
+    public static IReadOnlyList<string> EncoderRows { get; } = [.. PaperRows, "rptq-w4a4", "fptq-w4a8", "fp6-w6a16", "int4-w4a16"];
+
+    /// <summary>
+    /// What <c>llmfp4 reproduce --model minilm</c> runs: <see cref="EncoderRows"/> on all-MiniLM-L6-v2, calibrated on 32
+    /// of the verse task's 1,024 calibration sentences (one sentence per sequence, at most 128 tokens), scored on all
+    /// 2,000 verse pairs (<see cref="Tasks"/> <c>verse-retrieval</c>: recall@1, recall@10, MRR, and the mean cosine to the
+    /// full-precision embeddings of the same 4,000 texts), into results/reproduce-minilm.
+    /// </summary>
+    public static ReproductionConfig EncoderRun { get; } = new()
+    {
+        ModelPath = "minilm",
+        Rows = EncoderRows,
+        Tasks = "verse-retrieval",
+        Calibration = new CalibrationDataSettings { Samples = 32, SequenceLength = 128 },
+        Limit = null,
+        PerplexityTokens = null,
+        OutputDirectory = Path.Combine("results", "reproduce-minilm"),
+    };
+
+    /// <summary>What <c>llmfp4 reproduce --model minilm --quick</c> runs: the W4A4 rows of <see cref="QuickRun"/> on 16 calibration sentences and the first 300 pairs.</summary>
+    public static ReproductionConfig EncoderQuickRun { get; } = EncoderRun with
+    {
+        Rows = QuickRun.Rows,
+        Calibration = new CalibrationDataSettings { Samples = 16, SequenceLength = 128 },
+        Limit = 300,
+        Quick = true,
+        OutputDirectory = Path.Combine("results", "reproduce-minilm-quick"),
+    };
+
+    /// <summary>
+    /// The verse pairs an encoder run scores: <see cref="Tasks"/> is <c>verse-retrieval</c> (the kit's file under the data
+    /// folder) or <c>verse-retrieval:PAIRS.jsonl</c>; the calibration texts are read beside the pairs.
+    /// </summary>
+    /// <exception cref="ArgumentException">Tasks names anything else.</exception>
+    public string EncoderPairsPath()
+    {
+        string tasks = Tasks.Trim();
+        if (tasks == VerseRetrieval.TaskName) return VerseRetrieval.DefaultPairsPath(DataDirectory);
+        if (tasks.StartsWith(VerseRetrieval.TaskName + ":", StringComparison.Ordinal)) return tasks[(VerseRetrieval.TaskName.Length + 1)..];
+        throw new ArgumentException($"reproduce: a sentence encoder is scored on {VerseRetrieval.TaskName}[:PAIRS.jsonl], not tasks '{Tasks}'.");
+    }
+
     /// <summary>The row's quantization config with this run's calibration data; null for <see cref="FullPrecision"/>.</summary>
     /// <exception cref="ArgumentException">Not a preset name or config file (the message lists the presets).</exception>
     public QuantConfig? QuantConfigFor(string row)
     {
         if (IsFullPrecision(row)) return null;
         var config = QuantConfig.Resolve(row) with { Calibration = Calibration };
+        if (Search is { } search) config = config.WithSearch(search);
         config.Validate();
         return config;
     }
 
+    /// <summary>Whether <paramref name="row"/> names the unquantized model: "full-precision", "fp", "fp32" or "16/16/16" (case-insensitive, trimmed).</summary>
     public static bool IsFullPrecision(string row) =>
         string.Equals(row.Trim(), FullPrecision, StringComparison.OrdinalIgnoreCase) || row.Trim() is "fp" or "fp32" or "16/16/16";
 
@@ -119,6 +171,7 @@ public sealed record ReproductionConfig
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
+    /// <summary>This config as indented snake_case JSON, the form <see cref="FromJson"/> reads.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>Parses and validates a config; <paramref name="source"/> names the file in errors.</summary>

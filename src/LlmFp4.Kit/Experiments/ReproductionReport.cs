@@ -11,17 +11,39 @@ public sealed record ReportFiles(IReadOnlyList<string> Paths, string? PngSkipped
 
 /// <summary>
 /// Presents a <see cref="ReproductionResult"/> the way the paper does: rows × tasks (accuracy in %), their average and
-/// the held-out perplexity; writes it as <c>results.jsonl</c>, <c>results.csv</c>, <c>results.md</c> and two figures
-/// (average accuracy and perplexity per row; HTML always, PNG when Chromium is installed).
+/// the held-out perplexity; for a sentence encoder, verse-retrieval recall@1 (%), recall@10 and MRR, and the mean cosine
+/// to the full-precision embeddings. Writes it as <c>results.jsonl</c>, <c>results.csv</c>, <c>results.md</c> and two
+/// figures (average accuracy and perplexity per row, or recall@1 and 1 − mean cosine; HTML always, PNG when Chromium is
+/// installed).
 /// </summary>
 public static class ReproductionReport
 {
+    /// <summary>File name, without extension, of the average-accuracy figure.</summary>
     public const string AccuracyFigure = "reproduce-average-accuracy";
+    /// <summary>File name, without extension, of the perplexity figure.</summary>
     public const string PerplexityFigure = "reproduce-perplexity";
+    /// <summary>File name, without extension, of an encoder run's recall@1 figure.</summary>
+    public const string RetrievalFigure = "reproduce-retrieval";
+    /// <summary>File name, without extension, of an encoder run's 1 − mean cosine figure.</summary>
+    public const string FidelityFigure = "reproduce-fidelity";
 
     private static readonly ExtraColumn PerplexityColumn = new("perplexity", TaskRegistry.Perplexity, "perplexity");
 
-    /// <summary>acc per task, average, perplexity of the held-out text; one row per configured row, labelled as the paper would.</summary>
+    private static readonly ExtraColumn[] EncoderColumns =
+    [
+        new("recall@10", VerseRetrieval.TaskName, "recall@10", 3),
+        new("MRR", VerseRetrieval.TaskName, "mrr", 4),
+        new("mean cosine to FP", Fidelity.TaskName, "mean_cosine", 4),
+    ];
+
+    /// <summary>True when the run scored a sentence encoder (verse retrieval) rather than a language model.</summary>
+    public static bool IsEncoderRun(ReproductionResult result) =>
+        result?.Results.Any(r => r.Task == VerseRetrieval.TaskName) ?? throw new ArgumentNullException(nameof(result));
+
+    /// <summary>
+    /// acc per task, average, perplexity of the held-out text; for an encoder recall@1 (%), recall@10, MRR and the mean
+    /// cosine to full precision. One row per configured row, labelled as the paper would.
+    /// </summary>
     public static ResultsTable Table(ReproductionResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
@@ -30,13 +52,25 @@ public static class ReproductionReport
         foreach (var row in result.Rows)
             foreach (var r in row.Results)
                 labels[r.QuantConfig ?? ""] = row.Label;
-        return ResultsTable.FromResults(result.Results, "acc", r => labels[r.QuantConfig ?? ""], [PerplexityColumn]);
+        return IsEncoderRun(result)
+            ? ResultsTable.FromResults(result.Results, "recall@1", r => labels[r.QuantConfig ?? ""], EncoderColumns, showAverage: false)
+            : ResultsTable.FromResults(result.Results, "acc", r => labels[r.QuantConfig ?? ""], [PerplexityColumn]);
     }
 
     /// <summary>What the run used, in words, with the paper's settings beside it (the header of results.md and of the console output).</summary>
     public static string Settings(ReproductionResult result)
     {
+        ArgumentNullException.ThrowIfNull(result);
         var config = result.Config;
+        if (IsEncoderRun(result))
+        {
+            int pairs = result.Results.First(r => r.Task == VerseRetrieval.TaskName).N;
+            return $"Model {result.ModelName}; calibration {config.Calibration.Samples} sentences of at most {config.Calibration.SequenceLength} " +
+                $"tokens from the verse task's calibration verses (seed {config.Calibration.Seed}; never the evaluated pairs); " +
+                $"{pairs.ToString("N0", CultureInfo.InvariantCulture)} KJV → WEB verse pairs, each KJV verse retrieving its WEB translation among all " +
+                $"{pairs.ToString("N0", CultureInfo.InvariantCulture)}; fidelity: mean cosine to the full-precision embeddings of the same " +
+                $"{(2 * pairs).ToString("N0", CultureInfo.InvariantCulture)} texts." + (config.Quick ? " Quick run: smaller settings than the full reproduction." : "");
+        }
         string examples = config.Limit is int limit ? $"the first {limit} examples of each stand-in task" : "every example of the stand-in tasks";
         string perplexity = config.PerplexityTokens is int tokens ? $"its first {tokens.ToString("N0", CultureInfo.InvariantCulture)} tokens" : "all of it";
         return $"Model {result.ModelName}; calibration {config.Calibration.Samples} × {config.Calibration.SequenceLength} tokens of the " +
@@ -90,8 +124,12 @@ public static class ReproductionReport
         md.Append("# LLM-FP4 Table 1 on ").Append(result.ModelName).Append("\n\n");
         md.Append(Settings(result)).Append("\n\n");
         md.Append(Table(result).ToMarkdown()).Append('\n');
-        md.Append("Accuracy in %, average over the stand-in tasks (not the paper's benchmarks, not comparable with its numbers); ")
-            .Append("perplexity of the held-out split. Bits are E/W/A (embedding/weights/activations), 16 = full precision.\n\n");
+        if (IsEncoderRun(result))
+            md.Append("recall@1 in %; recall@10 and MRR as fractions; mean cosine between each text's quantized and full-precision ")
+                .Append("embeddings. Bits are E/W/A (embedding/weights/activations), 16 = full precision.\n\n");
+        else
+            md.Append("Accuracy in %, average over the stand-in tasks (not the paper's benchmarks, not comparable with its numbers); ")
+                .Append("perplexity of the held-out split. Bits are E/W/A (embedding/weights/activations), 16 = full precision.\n\n");
         md.Append("| row | config hash | calibration | calibration s | evaluation s |\n|---|---|---|---:|---:|\n");
         foreach (var row in result.Rows)
             md.Append("| ").Append(row.Label).Append(" | ").Append(row.Config?.Hash ?? "—").Append(" | ")
@@ -101,11 +139,29 @@ public static class ReproductionReport
         return md.ToString();
     }
 
-    /// <summary>Bar charts of the average accuracy and of the perplexity per row (rows without the value are left out).</summary>
+    /// <summary>
+    /// Bar charts of the average accuracy and of the perplexity per row, or for an encoder of recall@1 and of 1 − mean cosine
+    /// (log scale); rows without the value are left out.
+    /// </summary>
     public static IReadOnlyList<(string Name, Figure Figure)> Figures(ReproductionResult result)
     {
         var table = Table(result);
         var figures = new List<(string, Figure)>();
+        if (IsEncoderRun(result))
+        {
+            var recalled = table.Rows.Where(r => r.Cells[0] is not null).ToList();
+            figures.Add((RetrievalFigure, new Figure()
+                .Add(Trace.Bar(recalled.Select(r => r.Setting).ToArray(), recalled.Select(r => 100 * r.Cells[0]!.Value.Value).ToArray(), "recall@1"))
+                .WithTitle($"{result.ModelName}: verse retrieval recall@1").WithYAxis("recall@1 (%)").WithSize(1000, 520)));
+            // Full precision has distance 0, which a log axis cannot show.
+            var distant = table.Rows.Where(r => r.Extra[^1] is { Value: < 1 }).ToList();
+            if (distant.Count > 0)
+                figures.Add((FidelityFigure, new Figure()
+                    .Add(Trace.Bar(distant.Select(r => r.Setting).ToArray(), distant.Select(r => 1 - r.Extra[^1]!.Value.Value).ToArray(), "1 − mean cosine"))
+                    .WithTitle($"{result.ModelName}: distance to the full-precision embeddings (log scale)")
+                    .WithYAxis("1 − mean cosine", log: true).WithSize(1000, 520)));
+            return figures;
+        }
         var averaged = table.Rows.Where(r => r.Average is not null).ToList();
         if (averaged.Count > 0)
             figures.Add((AccuracyFigure, new Figure()

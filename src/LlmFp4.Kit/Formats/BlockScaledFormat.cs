@@ -40,9 +40,13 @@ public sealed class BlockScaledFormat
         ElementMaxExponent = Math.ILogB(elementFormat.MaxValue);
     }
 
+    /// <summary>The preset's name ("MXFP4", "MXFP6-E3M2", "NVFP4", …); <see cref="Parse"/> reads it.</summary>
     public string Name { get; }
+    /// <summary>The format of each element; its bias is the standard one, the block scale does the rest.</summary>
     public FpFormat ElementFormat { get; }
+    /// <summary>Elements per block along a row: 32 for MX, 16 for NVFP4.</summary>
     public int BlockSize { get; }
+    /// <summary>How the block scale is stored and chosen.</summary>
     public BlockScaleKind ScaleKind { get; }
 
     /// <summary>emax_elem: ⌊log2⌋ of the element format's largest normal (E2M1 2, E3M2 4, E2M3 2, E4M3 8, E5M2 15).</summary>
@@ -51,13 +55,20 @@ public sealed class BlockScaledFormat
     /// <summary>Storage per element including the amortised 8-bit block scale (MXFP4 4.25, NVFP4 4.5).</summary>
     public double BitsPerElement => ElementFormat.BitWidth + 8.0 / BlockSize;
 
+    /// <summary>OCP MX v1.0 MXFP4: E2M1 elements, blocks of 32, E8M0 scale (4.25 bits per element).</summary>
     public static BlockScaledFormat MXFP4 { get; } = new("MXFP4", FpFormat.E2M1, 32, BlockScaleKind.PowerOfTwo);
+    /// <summary>OCP MX v1.0 MXFP6 with E3M2 elements, blocks of 32, E8M0 scale.</summary>
     public static BlockScaledFormat MXFP6E3M2 { get; } = new("MXFP6-E3M2", FpFormat.E3M2, 32, BlockScaleKind.PowerOfTwo);
+    /// <summary>OCP MX v1.0 MXFP6 with E2M3 elements, blocks of 32, E8M0 scale.</summary>
     public static BlockScaledFormat MXFP6E2M3 { get; } = new("MXFP6-E2M3", FpFormat.E2M3, 32, BlockScaleKind.PowerOfTwo);
+    /// <summary>OCP MX v1.0 MXFP8 with E4M3 elements, blocks of 32, E8M0 scale.</summary>
     public static BlockScaledFormat MXFP8E4M3 { get; } = new("MXFP8-E4M3", FpFormat.E4M3, 32, BlockScaleKind.PowerOfTwo);
+    /// <summary>OCP MX v1.0 MXFP8 with E5M2 elements (saturating here), blocks of 32, E8M0 scale.</summary>
     public static BlockScaledFormat MXFP8E5M2 { get; } = new("MXFP8-E5M2", FpFormat.E5M2, 32, BlockScaleKind.PowerOfTwo);
+    /// <summary>NVIDIA NVFP4: E2M1 elements, blocks of 16, an E4M3 block scale times an fp32 tensor scale (4.5 bits per element).</summary>
     public static BlockScaledFormat NVFP4 { get; } = new("NVFP4", FpFormat.E2M1, 16, BlockScaleKind.E4M3WithTensorScale);
 
+    /// <summary>Every preset, in the order the reports list them.</summary>
     public static IReadOnlyList<BlockScaledFormat> Presets { get; } = [MXFP4, MXFP6E3M2, MXFP6E2M3, MXFP8E4M3, MXFP8E5M2, NVFP4];
 
     /// <summary>A preset by <see cref="Name"/>, case-insensitive.</summary>
@@ -137,5 +148,6 @@ public sealed class BlockScaledFormat
         return max;
     }
 
+    /// <summary><see cref="Name"/>.</summary>
     public override string ToString() => Name;
 }

@@ -16,7 +16,9 @@ namespace LlmFp4.Kit.Formats;
 [JsonConverter(typeof(FpFormatJsonConverter))]
 public sealed partial class FpFormat : IEquatable<FpFormat>
 {
+    /// <summary>Widest exponent field, e ≤ 8 (the float32/bfloat16 exponent).</summary>
     public const int MaxExponentBits = 8;
+    /// <summary>Widest mantissa field, m ≤ 23 (the float32 mantissa).</summary>
     public const int MaxMantissaBits = 23;
 
     /// <summary>Formats wider than this are not listed by <see cref="Values"/> (there would be millions of values).</summary>
@@ -56,12 +58,15 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
         _hasGrid = FpGrid.TryCreate(exponentBits, mantissaBits, _gridBias, _gridMax, specials == SpecialValues.Ieee, out _grid);
     }
 
+    /// <summary>e, the exponent field width in bits (0..8).</summary>
     public int ExponentBits { get; }
+    /// <summary>m, the mantissa field width in bits (0..23).</summary>
     public int MantissaBits { get; }
 
     /// <summary>Exponent bias b; may be non-integer (LLM-FP4), in which case <see cref="Encode"/>/<see cref="Decode"/> are unavailable.</summary>
     public double Bias { get; }
 
+    /// <summary>Which codes are NaN or infinity rather than finite values (OCP MX: E2M1/E2M3/E3M2 all finite, E4M3 NaN only, E5M2 IEEE).</summary>
     public SpecialValues Specials { get; }
 
     /// <summary>1 + e + m.</summary>
@@ -93,14 +98,23 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
     internal float GridScale(float scale) => HasIntegerBias ? scale : scale * (float)_gridToValue;
 
     // OCP / IEEE presets. Formats the OCP spec does not define (E1M2, E3M0) take the IEEE-style bias 2^(e-1) - 1.
+    /// <summary>FP4 E2M1, bias 1, all finite: ±{0, 0.5, 1, 1.5, 2, 3, 4, 6} (OCP MX v1.0; LLM-FP4's default 4-bit format).</summary>
     public static FpFormat E2M1 { get; } = new(2, 1, 1, SpecialValues.AllFinite);
+    /// <summary>FP4 E1M2, bias 0, all finite: ±{0, 0.25, …, 1.75}, a uniform grid with one binade.</summary>
     public static FpFormat E1M2 { get; } = new(1, 2, 0, SpecialValues.AllFinite);
+    /// <summary>FP4 E3M0, bias 3, all finite: ±{0, 0.25, 0.5, 1, …, 16}, powers of two only.</summary>
     public static FpFormat E3M0 { get; } = new(3, 0, 3, SpecialValues.AllFinite);
+    /// <summary>FP6 E2M3, bias 1, all finite, max 7.5 (OCP MX v1.0).</summary>
     public static FpFormat E2M3 { get; } = new(2, 3, 1, SpecialValues.AllFinite);
+    /// <summary>FP6 E3M2, bias 3, all finite, max 28 (OCP MX v1.0; the FP6 of ZeroQuant(4+2), docs/methods.md §9).</summary>
     public static FpFormat E3M2 { get; } = new(3, 2, 3, SpecialValues.AllFinite);
+    /// <summary>FP8 E4M3, bias 7, only S.1111.111 is NaN, max 448 (OCP FP8 "E4M3FN").</summary>
     public static FpFormat E4M3 { get; } = new(4, 3, 7, SpecialValues.NanOnly);
+    /// <summary>FP8 E5M2, bias 15, IEEE infinities and NaNs, max 57344 (OCP FP8).</summary>
     public static FpFormat E5M2 { get; } = new(5, 2, 15, SpecialValues.Ieee);
+    /// <summary>IEEE 754 binary16, E5M10, bias 15, max 65504.</summary>
     public static FpFormat Half { get; } = new(5, 10, 15, SpecialValues.Ieee);
+    /// <summary>bfloat16, E8M7, bias 127: float32's exponent range with 7 mantissa bits.</summary>
     public static FpFormat BFloat16 { get; } = new(8, 7, 127, SpecialValues.Ieee);
 
     /// <summary>Preset names in listing order; <see cref="Parse"/> accepts each (case-insensitive).</summary>
@@ -357,16 +371,22 @@ public sealed partial class FpFormat : IEquatable<FpFormat>
         return $"E{ExponentBits}M{MantissaBits}(b={bias}{specials})";
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Equal when e, m, specials and the bias (bit for bit, as <see cref="double.Equals(double)"/>) agree.</remarks>
     public bool Equals(FpFormat? other) =>
         other is not null && ExponentBits == other.ExponentBits && MantissaBits == other.MantissaBits
         && Bias.Equals(other.Bias) && Specials == other.Specials;
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as FpFormat);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(ExponentBits, MantissaBits, Bias, Specials);
 
+    /// <summary>Value equality, as <see cref="Equals(FpFormat?)"/>; two nulls are equal.</summary>
     public static bool operator ==(FpFormat? left, FpFormat? right) => left is null ? right is null : left.Equals(right);
 
+    /// <summary>Not <c>==</c>.</summary>
     public static bool operator !=(FpFormat? left, FpFormat? right) => !(left == right);
 
     private sealed class FpFormatJsonConverter : JsonConverter<FpFormat>

@@ -25,6 +25,8 @@ public enum GranularityKind
 /// </summary>
 public readonly record struct Granularity
 {
+    /// <summary>A granularity; <paramref name="groupSize"/> is given for <see cref="GranularityKind.PerGroup"/> only.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An unknown kind, a group size below 1 for PerGroup, or a non-zero group size for another kind.</exception>
     [JsonConstructor]
     public Granularity(GranularityKind kind, int groupSize = 0)
     {
@@ -36,14 +38,20 @@ public readonly record struct Granularity
         GroupSize = groupSize;
     }
 
+    /// <summary>Which elements share a scale.</summary>
     public GranularityKind Kind { get; }
 
     /// <summary>Elements per group for <see cref="GranularityKind.PerGroup"/>; 0 otherwise.</summary>
     public int GroupSize { get; }
 
+    /// <summary>One scale for the whole matrix.</summary>
     public static Granularity PerTensor => new(GranularityKind.PerTensor);
+    /// <summary>One scale per row (per output channel of a weight, per token of an activation).</summary>
     public static Granularity PerRow => new(GranularityKind.PerRow);
+    /// <summary>One scale per column (per input channel).</summary>
     public static Granularity PerColumn => new(GranularityKind.PerColumn);
+    /// <summary>One scale per <paramref name="groupSize"/> consecutive elements of a row.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="groupSize"/> below 1.</exception>
     public static Granularity PerGroup(int groupSize) => new(GranularityKind.PerGroup, groupSize);
 
     /// <summary>Groups per row for PerGroup (⌈cols / g⌉), else 1.</summary>
@@ -58,5 +66,6 @@ public readonly record struct Granularity
         _ => checked(rows * GroupsPerRow(cols)),
     };
 
+    /// <summary>"PerTensor", "PerRow", "PerColumn" or "PerGroup(g)".</summary>
     public override string ToString() => Kind == GranularityKind.PerGroup ? $"PerGroup({GroupSize})" : Kind.ToString();
 }

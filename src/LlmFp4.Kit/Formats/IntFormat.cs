@@ -13,7 +13,9 @@ namespace LlmFp4.Kit.Formats;
 [JsonConverter(typeof(IntFormatJsonConverter))]
 public sealed class IntFormat : IEquatable<IntFormat>
 {
+    /// <summary>Narrowest supported width in bits.</summary>
     public const int MinBits = 2;
+    /// <summary>Widest supported width in bits.</summary>
     public const int MaxBits = 16;
 
     private IntFormat(int bits, bool symmetric)
@@ -24,7 +26,9 @@ public sealed class IntFormat : IEquatable<IntFormat>
         QMin = symmetric ? -QMax : 0;
     }
 
+    /// <summary>n, the code width in bits (2..16).</summary>
     public int Bits { get; }
+    /// <summary>True for the symmetric restricted range around zero point 0; false for codes 0..2^n - 1 with a zero point.</summary>
     public bool IsSymmetric { get; }
 
     /// <summary>Smallest code: -(2^(n-1) - 1) symmetric, 0 asymmetric.</summary>
@@ -39,7 +43,9 @@ public sealed class IntFormat : IEquatable<IntFormat>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="bits"/> outside 2..16.</exception>
     public static IntFormat Asymmetric(int bits) => new(CheckBits(bits), symmetric: false);
 
+    /// <summary>Symmetric 4-bit: codes -7..7.</summary>
     public static IntFormat Int4 { get; } = Symmetric(4);
+    /// <summary>Symmetric 8-bit: codes -127..127.</summary>
     public static IntFormat Int8 { get; } = Symmetric(8);
 
     private static int CheckBits(int bits)
@@ -97,10 +103,14 @@ public sealed class IntFormat : IEquatable<IntFormat>
         throw new ArgumentException($"Unknown integer format '{name}': expected INT2..INT16 (symmetric) or UINT2..UINT16 (asymmetric, zero point).", nameof(name));
     }
 
+    /// <summary>"INTn" when symmetric, "UINTn" when asymmetric; <see cref="Parse"/> reads it back.</summary>
     public override string ToString() => (IsSymmetric ? "INT" : "UINT") + Bits.ToString(CultureInfo.InvariantCulture);
 
+    /// <inheritdoc/>
     public bool Equals(IntFormat? other) => other is not null && Bits == other.Bits && IsSymmetric == other.IsSymmetric;
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as IntFormat);
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Bits, IsSymmetric);
 
     private sealed class IntFormatJsonConverter : JsonConverter<IntFormat>

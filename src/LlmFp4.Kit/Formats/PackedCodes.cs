@@ -19,9 +19,13 @@ namespace LlmFp4.Kit.Formats;
 /// </summary>
 public static class PackedCodes
 {
+    /// <summary>Codes per block: 32.</summary>
     public const int BlockCodes = 32;
+    /// <summary>Bytes of one FP6 block: 16 in the 4-bit plane plus 8 in the 2-bit plane.</summary>
     public const int Fp6BlockBytes = 24;
+    /// <summary>Bytes of one block's 4-bit plane (the whole of an INT4 block).</summary>
     public const int FourBitBlockBytes = 16;
+    /// <summary>Bytes of one block's 2-bit plane (FP6 only).</summary>
     public const int TwoBitBlockBytes = 8;
 
     /// <summary>Whether <see cref="DecodeFp6Blocks"/> and <see cref="DecodeInt4Blocks"/> use AVX-512 here (else the scalar references).</summary>

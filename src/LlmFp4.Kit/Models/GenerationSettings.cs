@@ -22,6 +22,7 @@ public sealed record GenerationSettings
     /// <summary>Nucleus sampling: the smallest set of most likely tokens whose probability reaches P; 1 = all.</summary>
     public double TopP { get; init; } = 1.0;
 
+    /// <summary>Seed of the <see cref="Random"/> that draws tokens when <see cref="Temperature"/> > 0.</summary>
     public int Seed { get; init; }
 
     /// <summary>Stop at the tokenizer's end-of-sequence token or any of the model config's eos_token_id (it is not part of the output).</summary>
@@ -45,6 +46,7 @@ public sealed record GenerationSettings
         WriteIndented = true,
     };
 
+    /// <summary>The settings as indented JSON with snake_case names (max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>Parses settings written by <see cref="ToJson"/>; <paramref name="source"/> names the text in errors.</summary>

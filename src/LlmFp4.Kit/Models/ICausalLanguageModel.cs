@@ -3,6 +3,7 @@ namespace LlmFp4.Kit.Models;
 /// <summary>What the evaluation harness needs from a model: next-token log-probabilities.</summary>
 public interface ICausalLanguageModel
 {
+    /// <summary>Number of token ids, the length of each logit row.</summary>
     int VocabSize { get; }
 
     /// <summary>Longest sequence one call may score.</summary>

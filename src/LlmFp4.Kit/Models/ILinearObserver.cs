@@ -7,5 +7,6 @@ namespace LlmFp4.Kit.Models;
 /// </summary>
 public interface ILinearObserver
 {
+    /// <summary>Sees one call of <paramref name="layer"/>: <paramref name="input"/> [<paramref name="rows"/> × InFeatures] and <paramref name="output"/> [rows × OutFeatures], row-major, rows being tokens.</summary>
     void Observe(LinearLayer layer, ReadOnlySpan<float> input, ReadOnlySpan<float> output, int rows);
 }

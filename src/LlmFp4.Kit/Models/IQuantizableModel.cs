@@ -62,10 +62,14 @@ public interface IQuantizableModel
 /// <summary>
 /// Linear layers that read the same input, e.g. <c>model.layers.3.self_attn.qkv_input</c> → q, k, v. <see cref="Norm"/>
 /// holds the per-channel parameters of the normalisation that produces the input (RMSNorm: its weight; LayerNorm: weight
-/// and bias): dividing each by s_j divides input channel j by s_j, so a per-channel input scale folds into it. Empty when
-/// the input has no such producer (LLaMA's o_proj and down_proj inputs).
+/// and bias): dividing each by s_j divides input channel j by s_j. Empty when the input has no such producer (LLaMA's
+/// o_proj and down_proj inputs). In a pre-norm model (LLaMA) the norm's output feeds only this group, so a per-channel
+/// input scale folds into it. <see cref="NormFeedsResidual"/> marks a post-norm model (BERT), where the norm's output is
+/// also the residual stream: a scale folded into the norm would scale the residual too, and the next LayerNorm is not
+/// invariant to that, so nothing may be folded there (the norm still marks the input as a residual-stream channel space,
+/// which RPTQ reorders).
 /// </summary>
-public sealed record LinearGroup(string Name, IReadOnlyList<LinearLayer> Layers, IReadOnlyList<NamedTensor> Norm)
+public sealed record LinearGroup(string Name, IReadOnlyList<LinearLayer> Layers, IReadOnlyList<NamedTensor> Norm, bool NormFeedsResidual = false)
 {
     /// <summary>A group whose input no norm produces.</summary>
     public LinearGroup(string name, IReadOnlyList<LinearLayer> layers) : this(name, layers, []) { }

@@ -20,6 +20,9 @@ public sealed class LinearLayer
     /// <summary>Writes a weight's float32 values ([out × in], row-major) into <paramref name="destination"/>.</summary>
     public delegate void WeightReader(Span<float> destination);
 
+    /// <summary>A layer that owns <paramref name="weight"/>, [<paramref name="outFeatures"/> × <paramref name="inFeatures"/>] row-major (held, not copied).</summary>
+    /// <exception cref="ArgumentException">An empty name, non-positive features, or a weight whose length is not out · in.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="weight"/> is null.</exception>
     public LinearLayer(string name, int inFeatures, int outFeatures, float[] weight) : this(name, inFeatures, outFeatures)
     {
         _weight = CheckWeight(weight);
@@ -47,7 +50,9 @@ public sealed class LinearLayer
 
     /// <summary>Hugging Face module name, e.g. <c>model.layers.3.self_attn.q_proj</c> or <c>lm_head</c>.</summary>
     public string Name { get; }
+    /// <summary>Input features, the columns of the weight.</summary>
     public int InFeatures { get; }
+    /// <summary>Output features, the rows of the weight.</summary>
     public int OutFeatures { get; }
 
     /// <summary>Name of the weight tensor in a checkpoint: <c>{Name}.weight</c>.</summary>
@@ -173,6 +178,7 @@ public sealed class LinearLayer
         observer?.Observe(this, input, output, rows);
     }
 
+    /// <summary>"name [out × in]".</summary>
     public override string ToString() => $"{Name} [{OutFeatures} × {InFeatures}]";
 
     private float[] CheckWeight(float[] weight)

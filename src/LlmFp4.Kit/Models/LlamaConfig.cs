@@ -16,19 +16,31 @@ namespace LlmFp4.Kit.Models;
 /// </summary>
 public sealed record LlamaConfig
 {
+    /// <summary>vocab_size: rows of the token embedding and of lm_head.</summary>
     [JsonPropertyName("vocab_size")] public required int VocabSize { get; init; }
+    /// <summary>hidden_size: the residual stream width d.</summary>
     [JsonPropertyName("hidden_size")] public required int HiddenSize { get; init; }
+    /// <summary>intermediate_size: the MLP's inner width (gate_proj / up_proj outputs).</summary>
     [JsonPropertyName("intermediate_size")] public required int IntermediateSize { get; init; }
+    /// <summary>num_hidden_layers: decoder blocks.</summary>
     [JsonPropertyName("num_hidden_layers")] public required int NumHiddenLayers { get; init; }
+    /// <summary>num_attention_heads: query heads; hidden_size must be a multiple of it.</summary>
     [JsonPropertyName("num_attention_heads")] public required int NumAttentionHeads { get; init; }
     /// <summary>Key/value heads; fewer than <see cref="NumAttentionHeads"/> means grouped-query attention.</summary>
     [JsonPropertyName("num_key_value_heads")] public int? NumKeyValueHeads { get; init; }
+    /// <summary>max_position_embeddings: the context length in tokens (rotary tables are built for it).</summary>
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 2048;
+    /// <summary>rms_norm_eps: ε added to the mean square in every RMSNorm.</summary>
     [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
+    /// <summary>rope_theta: the rotary base θ (10000 in LLaMA 1/2).</summary>
     [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000.0;
+    /// <summary>tie_word_embeddings: lm_head reuses the embedding matrix.</summary>
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; }
+    /// <summary>bos_token_id: the beginning-of-sequence id(s).</summary>
     [JsonPropertyName("bos_token_id")] public TokenIds? BosTokenId { get; init; }
+    /// <summary>eos_token_id: the end-of-sequence id(s); generation stops at any of them.</summary>
     [JsonPropertyName("eos_token_id")] public TokenIds? EosTokenId { get; init; }
+    /// <summary>pad_token_id: the padding id(s), if any; written only when set.</summary>
     [JsonPropertyName("pad_token_id"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public TokenIds? PadTokenId { get; init; }
 
     /// <summary>Size of each attention head; when given it must equal hidden_size / num_attention_heads.</summary>
@@ -40,16 +52,23 @@ public sealed record LlamaConfig
     /// <summary>Biases on gate, up and down_proj; only false is supported.</summary>
     [JsonPropertyName("mlp_bias"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool MlpBias { get; init; }
 
+    /// <summary>rope_scaling: the rotary rescaling (linear, dynamic, yarn or llama3), if any.</summary>
     [JsonPropertyName("rope_scaling"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public RopeScaling? RopeScaling { get; init; }
 
     /// <summary>transformers 5's name for rope_scaling (may carry rope_theta too).</summary>
     [JsonPropertyName("rope_parameters"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public RopeScaling? RopeParameters { get; init; }
+    /// <summary>hidden_act: the MLP activation; only "silu" (SwiGLU) is supported.</summary>
     [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "silu";
+    /// <summary>model_type: "llama".</summary>
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "llama";
+    /// <summary>architectures: the transformers class names, ["LlamaForCausalLM"].</summary>
     [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["LlamaForCausalLM"];
+    /// <summary>torch_dtype: the stored dtype as transformers names it ("float32", "float16", "bfloat16").</summary>
     [JsonPropertyName("torch_dtype")] public string TorchDtype { get; init; } = "float32";
 
+    /// <summary>Key/value heads in force: <see cref="NumKeyValueHeads"/>, else <see cref="NumAttentionHeads"/> (no grouping).</summary>
     [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
+    /// <summary>Size of each attention head: hidden_size / num_attention_heads.</summary>
     [JsonIgnore] public int HeadDim => HiddenSize / NumAttentionHeads;
 
     /// <summary>The rotary rescaling in force: rope_parameters, else rope_scaling.</summary>
@@ -127,6 +146,7 @@ public sealed record LlamaConfig
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
+    /// <summary>This config as an indented Hugging Face config.json.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>

@@ -49,24 +49,39 @@ public sealed class LlamaDecoderLayer
         ValueMatMul = new($"{prefix}.self_attn.v_matmul");
     }
 
+    /// <summary>Position of the layer in the model, 0-based (the i of <c>model.layers.{i}</c>).</summary>
     public int Index { get; }
+    /// <summary><c>input_layernorm.weight</c>, the RMSNorm gain before attention, [hidden].</summary>
     public NamedTensor InputNorm { get; }
+    /// <summary><c>self_attn.q_proj</c>, [hidden → heads·headDim].</summary>
     public LinearLayer QProj { get; }
+    /// <summary><c>self_attn.k_proj</c>, [hidden → kvHeads·headDim].</summary>
     public LinearLayer KProj { get; }
+    /// <summary><c>self_attn.v_proj</c>, [hidden → kvHeads·headDim].</summary>
     public LinearLayer VProj { get; }
+    /// <summary><c>self_attn.o_proj</c>, [heads·headDim → hidden].</summary>
     public LinearLayer OProj { get; }
+    /// <summary><c>post_attention_layernorm.weight</c>, the RMSNorm gain before the MLP, [hidden].</summary>
     public NamedTensor PostAttentionNorm { get; }
+    /// <summary><c>mlp.gate_proj</c>, [hidden → intermediate]; its output goes through SiLU.</summary>
     public LinearLayer GateProj { get; }
+    /// <summary><c>mlp.up_proj</c>, [hidden → intermediate].</summary>
     public LinearLayer UpProj { get; }
+    /// <summary><c>mlp.down_proj</c>, [intermediate → hidden].</summary>
     public LinearLayer DownProj { get; }
 
+    /// <summary>The query operand of QKᵀ, <c>self_attn.q_matmul</c> (see the class remarks).</summary>
     public QuantizationPoint QueryMatMul { get; }
+    /// <summary>The key operand of QKᵀ, <c>self_attn.k_matmul</c>.</summary>
     public QuantizationPoint KeyMatMul { get; }
+    /// <summary>The softmax probabilities, left operand of PV, <c>self_attn.probs_matmul</c>; its quantizer must be thread-safe.</summary>
     public QuantizationPoint ProbsMatMul { get; }
+    /// <summary>The value operand of PV, <c>self_attn.v_matmul</c>.</summary>
     public QuantizationPoint ValueMatMul { get; }
 
     /// <summary>q, k, v, o, gate, up, down, in execution order.</summary>
     public IReadOnlyList<LinearLayer> Linears => [QProj, KProj, VProj, OProj, GateProj, UpProj, DownProj];
 
+    /// <summary>The four attention-matmul points: q, k, probs, v.</summary>
     public IReadOnlyList<QuantizationPoint> AttentionMatMulPoints => [QueryMatMul, KeyMatMul, ProbsMatMul, ValueMatMul];
 }

@@ -81,13 +81,18 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
     /// <summary>Every parameter of a model with this config, by HF name with its HF shape, in checkpoint order (<see cref="LlamaTensorLayout.Expected"/>).</summary>
     public static IReadOnlyList<(string Name, int[] Shape)> WeightShapes(LlamaConfig config) => LlamaTensorLayout.Expected(config);
 
+    /// <summary>The Hugging Face config the model was built from.</summary>
     public LlamaConfig Config { get; }
+    /// <inheritdoc/>
     public int VocabSize => Config.VocabSize;
+    /// <summary>Longest sequence in tokens: max_position_embeddings.</summary>
     public int ContextLength => Config.MaxPositionEmbeddings;
 
     /// <summary>The token embedding table [vocab × hidden]; replace <see cref="NamedTensor.Data"/> to quantize it.</summary>
     public NamedTensor Embedding { get; }
+    /// <summary>The decoder blocks, <c>model.layers.{i}</c>, in order.</summary>
     public IReadOnlyList<LlamaDecoderLayer> Layers { get; }
+    /// <summary><c>model.norm.weight</c>, the RMSNorm gain before lm_head, [hidden].</summary>
     public NamedTensor FinalNorm { get; }
 
     /// <summary>
@@ -105,6 +110,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
     /// <summary>Sees every linear layer's input and output during forward passes; null = off.</summary>
     public ILinearObserver? Observer { get; set; }
 
+    /// <summary>The rotary tables for max_position_embeddings positions.</summary>
     public Rope Rope { get; }
 
     /// <summary>

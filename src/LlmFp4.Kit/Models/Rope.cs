@@ -11,8 +11,11 @@ public sealed class Rope
 {
     private readonly float[] _cos, _sin; // [maxPositions × headDim/2]
 
+    /// <summary>Rotated dimensions per head (even); the tables hold HeadDim/2 frequencies.</summary>
     public int HeadDim { get; }
+    /// <summary>Positions the cos/sin tables cover, in tokens; positions at or beyond it are refused.</summary>
     public int MaxPositions { get; }
+    /// <summary>The frequency base θ before any rescaling.</summary>
     public double Theta { get; }
 
     /// <summary>The rotary embedding of a model with <paramref name="config"/>, for up to <paramref name="maxPositions"/> positions (default: max_position_embeddings).</summary>

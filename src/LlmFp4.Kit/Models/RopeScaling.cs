@@ -16,17 +16,29 @@ namespace LlmFp4.Kit.Models;
 [JsonConverter(typeof(RopeScalingJsonConverter))]
 public sealed record RopeScaling
 {
+    /// <summary>rope_type (or type): "default", "linear", "dynamic", "llama3" or "yarn".</summary>
     public string RopeType { get; init; } = "default";
+    /// <summary>factor: the context extension ratio s (linear: frequencies / s; llama3, yarn: the interpolation factor).</summary>
     public double? Factor { get; init; }
+    /// <summary>low_freq_factor (llama3): wavelengths above original / low_freq_factor are fully interpolated.</summary>
     public double? LowFreqFactor { get; init; }
+    /// <summary>high_freq_factor (llama3): wavelengths below original / high_freq_factor are kept.</summary>
     public double? HighFreqFactor { get; init; }
+    /// <summary>original_max_position_embeddings, in tokens: the pre-training context (llama3, yarn; dynamic accepts it).</summary>
     public int? OriginalMaxPositionEmbeddings { get; init; }
+    /// <summary>attention_factor (yarn): the factor cos and sin are multiplied by; default 0.1·ln(factor) + 1.</summary>
     public double? AttentionFactor { get; init; }
+    /// <summary>beta_fast (yarn): rotations at the fast end of the ramp; 32 when absent or 0.</summary>
     public double? BetaFast { get; init; }
+    /// <summary>beta_slow (yarn): rotations at the slow end of the ramp; 1 when absent or 0.</summary>
     public double? BetaSlow { get; init; }
+    /// <summary>mscale (yarn): with mscale_all_dim, the attention factor is mscale(factor, mscale) / mscale(factor, mscale_all_dim).</summary>
     public double? Mscale { get; init; }
+    /// <summary>mscale_all_dim (yarn): see <see cref="Mscale"/>.</summary>
     public double? MscaleAllDim { get; init; }
+    /// <summary>truncate (yarn): round the correction range outward to whole dimensions; default true.</summary>
     public bool? Truncate { get; init; }
+    /// <summary>finetuned (older yarn configs): accepted, no effect, as in transformers.</summary>
     public bool? Finetuned { get; init; }
 
     /// <summary>transformers 5's rope_parameters carry the base here; it then wins over the config's rope_theta.</summary>

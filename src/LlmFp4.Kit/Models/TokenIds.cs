@@ -23,18 +23,26 @@ public sealed class TokenIds : IEquatable<TokenIds>
     /// <summary>A list of ids, written as a JSON array.</summary>
     public static TokenIds List(params int[] ids) => new([.. ids], list: true);
 
+    /// <summary>A single id, written as a JSON number.</summary>
     public static implicit operator TokenIds(int id) => new([id], list: false);
 
+    /// <summary>The ids, in the order given (one for a single id).</summary>
     public IReadOnlyList<int> Ids => _ids;
 
     /// <summary>The first id (the one a single-id format such as GGUF keeps).</summary>
     public int First => _ids[0];
 
+    /// <summary>Whether <paramref name="id"/> is one of the ids (e.g. any EOS stops generation).</summary>
     public bool Contains(int id) => Array.IndexOf(_ids, id) >= 0;
 
+    /// <inheritdoc/>
+    /// <remarks>Equal when the ids and the form (single id or list) agree.</remarks>
     public bool Equals(TokenIds? other) => other is not null && _list == other._list && _ids.AsSpan().SequenceEqual(other._ids);
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as TokenIds);
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(_list, _ids.Length, _ids[0]);
+    /// <summary>The id, or "[a, b, …]" for a list.</summary>
     public override string ToString() => _list ? $"[{string.Join(", ", _ids)}]" : _ids[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private sealed class TokenIdsJsonConverter : JsonConverter<TokenIds>

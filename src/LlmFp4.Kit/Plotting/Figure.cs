@@ -18,13 +18,16 @@ public sealed class Figure : IHtmlRenderable
     private static readonly JsonSerializerOptions Compact = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
     private static readonly JsonSerializerOptions Indented = new(Compact) { WriteIndented = true };
 
+    /// <summary>Plotly's <c>data</c>: the traces, drawn in order.</summary>
     [JsonPropertyName("data")] public List<Trace> Data { get; } = [];
 
+    /// <summary>Plotly's <c>layout</c>: titles, axes, legend, size, subplot grid.</summary>
     [JsonPropertyName("layout")] public Layout Layout { get; } = new();
 
     /// <summary>Number of subplot rows and columns (1 × 1 unless made by <see cref="Subplots"/>).</summary>
     [JsonIgnore] public int Rows => Layout.Grid?.Rows ?? 1;
 
+    /// <summary>Number of subplot columns (1 unless made by <see cref="Subplots"/>).</summary>
     [JsonIgnore] public int Columns => Layout.Grid?.Columns ?? 1;
 
     /// <summary>A figure with a rows × columns grid of subplots, each with its own x and y axis.</summary>
@@ -37,6 +40,8 @@ public sealed class Figure : IHtmlRenderable
         return figure;
     }
 
+    /// <summary>Adds <paramref name="trace"/>, drawn on the axes it names (the first subplot unless set); returns this figure.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="trace"/> is null.</exception>
     public Figure Add(Trace trace)
     {
         ArgumentNullException.ThrowIfNull(trace);
@@ -53,6 +58,7 @@ public sealed class Figure : IHtmlRenderable
         return Add(trace);
     }
 
+    /// <summary>Sets the figure title; returns this figure.</summary>
     public Figure WithTitle(string title)
     {
         Layout.Title = new Title(title);
@@ -98,6 +104,8 @@ public sealed class Figure : IHtmlRenderable
     /// <summary>The x axis of the subplot at (row, column), created on first use, for settings the fluent methods do not cover.</summary>
     public Axis XAxis(int row = 1, int column = 1) => AxisAt("xaxis", SubplotIndex(row, column));
 
+    /// <summary>The y axis of the subplot at (row, column), created on first use, for settings the fluent methods do not cover.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">(row, column) outside the subplot grid.</exception>
     public Axis YAxis(int row = 1, int column = 1) => AxisAt("yaxis", SubplotIndex(row, column));
 
     /// <summary>The figure as Plotly JSON: <c>{"data": [...], "layout": {...}}</c>.</summary>
@@ -106,6 +114,7 @@ public sealed class Figure : IHtmlRenderable
     /// <summary>An HTML fragment that draws the figure where plotly.js is loaded (see <see cref="FigureExport.ToHtmlFragment"/>).</summary>
     public string ToHtml() => FigureExport.ToHtmlFragment(this);
 
+    /// <summary>"Figure "title": n trace(s)", plus the subplot grid when there is one.</summary>
     public override string ToString()
     {
         string title = Layout.Title?.Text is { } text ? $"\"{text}\"" : "untitled";

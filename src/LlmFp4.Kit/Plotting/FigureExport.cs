@@ -18,9 +18,13 @@ namespace LlmFp4.Kit.Plotting;
 /// </summary>
 public static class FigureExport
 {
+    /// <summary>Environment variable naming the plotly.min.js file to inline.</summary>
     public const string PlotlyJsVariable = "LLMFP4_PLOTLY_JS";
+    /// <summary>Environment variable naming the Chromium executable used for PNG export.</summary>
     public const string ChromiumVariable = "LLMFP4_CHROMIUM";
+    /// <summary>PNG width in px when the figure sets none.</summary>
     public const int DefaultWidth = 900;
+    /// <summary>PNG height in px when the figure sets none.</summary>
     public const int DefaultHeight = 500;
 
     private const string FigureElementPrefix = "llmfp4-figure-";

@@ -22,34 +22,47 @@ public sealed class PlotValues
         this.labels = labels;
     }
 
+    /// <summary>Number of values.</summary>
     public int Count => doubles?.Length ?? singles?.Length ?? labels!.Length;
 
     /// <summary>True when the values are category labels rather than numbers.</summary>
     public bool IsLabels => labels is not null;
 
+    /// <summary>A copy of numeric values.</summary>
     public static PlotValues Of(ReadOnlySpan<double> values) => new(values.ToArray(), null, null);
 
     /// <summary>Floats are kept as floats so they serialise in their shortest round-trip form (0.1f → 0.1).</summary>
     public static PlotValues Of(ReadOnlySpan<float> values) => new(null, values.ToArray(), null);
 
+    /// <summary>A copy of numeric values.</summary>
     public static PlotValues Of(IEnumerable<double> values) => new(values.ToArray(), null, null);
 
+    /// <summary>A copy of float values, kept as floats (see <see cref="Of(ReadOnlySpan{float})"/>).</summary>
     public static PlotValues Of(IEnumerable<float> values) => new(null, values.ToArray(), null);
 
+    /// <summary>A copy of integer values, as doubles.</summary>
     public static PlotValues Of(IEnumerable<int> values) => new(values.Select(v => (double)v).ToArray(), null, null);
 
+    /// <summary>A copy of category labels.</summary>
     public static PlotValues Of(IEnumerable<string> values) => new(null, null, values.ToArray());
 
     /// <summary>0, 1, …, count − 1: the x of a series plotted against its index.</summary>
     public static PlotValues Range(int count) =>
         new(Enumerable.Range(0, count).Select(i => (double)i).ToArray(), null, null);
 
+    /// <summary>A copy of <paramref name="values"/>.</summary>
     public static implicit operator PlotValues(double[] values) => Of(values.AsSpan());
+    /// <summary>A copy of <paramref name="values"/>.</summary>
     public static implicit operator PlotValues(float[] values) => Of(values.AsSpan());
+    /// <summary>A copy of <paramref name="values"/>.</summary>
     public static implicit operator PlotValues(int[] values) => Of((IEnumerable<int>)values);
+    /// <summary>A copy of <paramref name="values"/>.</summary>
     public static implicit operator PlotValues(string[] values) => Of((IEnumerable<string>)values);
+    /// <summary>A copy of <paramref name="values"/>.</summary>
     public static implicit operator PlotValues(List<double> values) => Of(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(values));
+    /// <summary>A copy of <paramref name="values"/>.</summary>
     public static implicit operator PlotValues(List<float> values) => Of(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(values));
+    /// <summary>A copy of <paramref name="values"/>.</summary>
     public static implicit operator PlotValues(List<string> values) => Of((IEnumerable<string>)values);
 
     internal void Write(Utf8JsonWriter writer)

@@ -10,6 +10,8 @@ namespace LlmFp4.Kit.Quantization;
 /// </summary>
 public sealed record ColumnScaledQuantizer(float[] Divisors, TensorQuantizer Inner) : TensorQuantizer
 {
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">A shape that does not match <paramref name="values"/>, or <paramref name="cols"/> ≠ the number of <see cref="Divisors"/>.</exception>
     public override void Apply(Span<float> values, int rows, int cols)
     {
         CheckShape(values, rows, cols, ToString());
@@ -23,5 +25,6 @@ public sealed record ColumnScaledQuantizer(float[] Divisors, TensorQuantizer Inn
         Inner.Apply(values, rows, cols);
     }
 
+    /// <summary>"columns / d, then" the inner quantizer.</summary>
     public override string ToString() => $"columns / d, then {Inner}";
 }

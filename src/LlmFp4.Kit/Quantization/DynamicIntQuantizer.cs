@@ -9,6 +9,8 @@ namespace LlmFp4.Kit.Quantization;
 /// </summary>
 public sealed record DynamicIntQuantizer(IntFormat Format) : TensorQuantizer
 {
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException"><paramref name="values"/> does not hold <paramref name="rows"/> · <paramref name="cols"/> elements.</exception>
     public override void Apply(Span<float> values, int rows, int cols)
     {
         CheckShape(values, rows, cols, ToString());
@@ -34,5 +36,6 @@ public sealed record DynamicIntQuantizer(IntFormat Format) : TensorQuantizer
         }
     }
 
+    /// <summary>The format and "per-token dynamic".</summary>
     public override string ToString() => $"{Format} per-token dynamic";
 }

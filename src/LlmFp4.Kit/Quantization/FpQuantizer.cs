@@ -93,6 +93,7 @@ public sealed partial record FpQuantizer : TensorQuantizer
     }
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentException">A shape that does not match <paramref name="values"/>.</exception>
     public override void Apply(Span<float> values, int rows, int cols)
     {
         CheckShape(values, rows, cols, ToString());

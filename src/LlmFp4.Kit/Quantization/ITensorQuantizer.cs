@@ -7,5 +7,7 @@ namespace LlmFp4.Kit.Quantization;
 /// </summary>
 public interface ITensorQuantizer
 {
+    /// <summary>Fake-quantizes the row-major [<paramref name="rows"/> × <paramref name="cols"/>] block <paramref name="values"/> in place.</summary>
+    /// <exception cref="ArgumentException"><paramref name="values"/> does not hold rows · cols elements, or the quantizer's parameters do not fit this shape.</exception>
     void Apply(Span<float> values, int rows, int cols);
 }

@@ -32,11 +32,14 @@ public sealed record IntQuantizer(IntFormat Format, Granularity Granularity, flo
         return FromRange(format, granularity, minimum, maximum);
     }
 
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">A shape that does not match <paramref name="values"/>, or <see cref="Scales"/> (and non-empty <see cref="ZeroPoints"/>) not of <see cref="Granularity"/>'s scale count for it.</exception>
     public override void Apply(Span<float> values, int rows, int cols)
     {
         CheckShape(values, rows, cols, ToString());
         FakeQuant.QuantizeMatrix(values, rows, cols, Format, Granularity, Scales, ZeroPoints, values);
     }
 
+    /// <summary>Format, granularity and the number of scales.</summary>
     public override string ToString() => $"{Format} {Granularity} ({Scales.Length} scales)";
 }

@@ -23,7 +23,9 @@ public sealed class PackedFp6Matrix : IPackedMatrix
         (_fourBit, _twoBit, _scales) = (fourBit, twoBit, scales);
     }
 
+    /// <inheritdoc />
     public int Rows { get; }
+    /// <inheritdoc />
     public int Cols { get; }
 
     /// <summary>The per-row scales (weight = scale · E3M2 value).</summary>
@@ -155,6 +157,7 @@ public sealed class PackedFp6Matrix : IPackedMatrix
         else PackedCodes.DecodeFp6BlocksScalar(fourBit, twoBit, scale, destination);
     }
 
+    /// <summary>Shape and resident bytes.</summary>
     public override string ToString() => $"FP6 E3M2 4+2 packed [{Rows} × {Cols}], {ResidentBytes} bytes";
 
     private ReadOnlySpan<byte> FourBit(int row, int block) =>

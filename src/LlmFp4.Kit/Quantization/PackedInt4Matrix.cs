@@ -27,8 +27,11 @@ public sealed class PackedInt4Matrix : IPackedMatrix
         (_nibbles, _scales, _zeros) = (nibbles, scales, zeros);
     }
 
+    /// <inheritdoc />
     public int Rows { get; }
+    /// <inheritdoc />
     public int Cols { get; }
+    /// <summary>Input channels per scale and zero point (a multiple of 32, or <see cref="Cols"/> for one group per row).</summary>
     public int GroupSize { get; }
 
     /// <inheritdoc />
@@ -126,5 +129,6 @@ public sealed class PackedInt4Matrix : IPackedMatrix
         else PackedCodes.DecodeInt4BlocksScalar(nibbles, _zeros[slot], _scales[slot], destination);
     }
 
+    /// <summary>Group size, shape and resident bytes.</summary>
     public override string ToString() => $"INT4 group {GroupSize} packed [{Rows} × {Cols}], {ResidentBytes} bytes";
 }

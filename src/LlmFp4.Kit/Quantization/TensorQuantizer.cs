@@ -34,6 +34,8 @@ public abstract record TensorQuantizer : ITensorQuantizer
         return copy;
     }
 
+    /// <summary>The shape check every <see cref="Apply(Span{float}, int, int)"/> starts with.</summary>
+    /// <exception cref="ArgumentException"><paramref name="values"/> does not hold <paramref name="rows"/> · <paramref name="cols"/> elements; the message starts with <paramref name="what"/>.</exception>
     protected static void CheckShape(Span<float> values, int rows, int cols, string what)
     {
         if (rows < 0 || cols < 0 || (long)rows * cols != values.Length)

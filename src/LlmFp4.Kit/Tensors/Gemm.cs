@@ -8,6 +8,7 @@ namespace LlmFp4.Kit.Tensors;
 /// </summary>
 public static class Gemm
 {
+    /// <summary>Name of the environment variable that chooses the backend: "managed" or "openblas".</summary>
     public const string EnvironmentVariable = "LLMFP4_GEMM";
 
     private static IGemmBackend? _backend;

@@ -58,10 +58,13 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// <summary>The summation order's identity (see the class remarks); the same on every vector width and thread count.</summary>
     public const string OrderVersion = "managed summation order 1 (ascending k in blocks of 256, one FMA per term)";
 
+    /// <inheritdoc/>
     public string Version => OrderVersion;
 
+    /// <inheritdoc/>
     public string Name => $"managed ({(_wide ? "Vector512" : "Vector256")} {PanelRows}×{_panelCols} kernel, {_threads} threads)";
 
+    /// <inheritdoc/>
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
     {

@@ -6,10 +6,13 @@ namespace LlmFp4.Kit.Tensors;
 /// </summary>
 public sealed class NaiveGemm : IGemmBackend
 {
+    /// <inheritdoc/>
     public string Name => "naive reference (scalar, double accumulation)";
 
+    /// <inheritdoc/>
     public string Version => "naive: ascending k, double accumulation";
 
+    /// <inheritdoc/>
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
     {

@@ -16,6 +16,7 @@ public sealed unsafe class OpenBlasGemm : IGemmBackend
 
     private readonly delegate* unmanaged[Cdecl]<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> _sgemm;
 
+    /// <inheritdoc/>
     public string Name { get; }
 
     /// <summary>Library version and the kernel core it runs, e.g. "OpenBLAS 0.3.21 SkylakeX".</summary>
@@ -45,6 +46,7 @@ public sealed unsafe class OpenBlasGemm : IGemmBackend
         return null;
     }
 
+    /// <inheritdoc/>
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
     {

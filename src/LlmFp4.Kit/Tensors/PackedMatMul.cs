@@ -8,7 +8,9 @@ namespace LlmFp4.Kit.Tensors;
 /// </summary>
 public interface IPackedMatrix
 {
+    /// <summary>Rows of the matrix (output features of a weight [out × in]).</summary>
     int Rows { get; }
+    /// <summary>Columns of the matrix (input features of a weight [out × in]).</summary>
     int Cols { get; }
 
     /// <summary>Bytes the packed form keeps resident (codes, scales, zero points).</summary>

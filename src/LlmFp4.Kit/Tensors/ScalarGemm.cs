@@ -8,10 +8,13 @@ namespace LlmFp4.Kit.Tensors;
 /// </summary>
 public sealed class ScalarGemm : IGemmBackend
 {
+    /// <inheritdoc/>
     public string Name => "scalar reference of the managed kernel's summation order";
 
+    /// <inheritdoc/>
     public string Version => ManagedGemm.OrderVersion;
 
+    /// <inheritdoc/>
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
     {

@@ -6,7 +6,9 @@ namespace LlmFp4.Kit.Tensors;
 /// </summary>
 public sealed class Tensor
 {
+    /// <summary>The elements in row-major order; held, not copied.</summary>
     public float[] Data { get; }
+    /// <summary>Dimension sizes, outermost first (a copy of the shape given at construction).</summary>
     public int[] Shape { get; }
 
     /// <summary>A zero-filled tensor of the given shape.</summary>
@@ -23,8 +25,11 @@ public sealed class Tensor
         Shape = (int[])shape.Clone();
     }
 
+    /// <summary>Number of dimensions.</summary>
     public int Rank => Shape.Length;
+    /// <summary>Number of elements, the product of <see cref="Shape"/>.</summary>
     public int Length => Data.Length;
+    /// <summary>The elements as a span over <see cref="Data"/>.</summary>
     public Span<float> Span => Data;
 
     /// <summary>Elements per slice along the first dimension (1 for a vector).</summary>
@@ -47,9 +52,11 @@ public sealed class Tensor
             throw new ArgumentException($"{name}: expected shape {FormatShape(expected)}, got {FormatShape(Shape)}.");
     }
 
+    /// <summary>"Tensor[d0, d1, …]".</summary>
     public override string ToString() => $"Tensor{FormatShape(Shape)}";
 
-    public static string FormatShape(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
+    /// <summary>A shape as "[d0, d1, …]", the form error messages use.</summary>
+    internal static string FormatShape(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
     private static int CheckedLength(int[] shape)
     {

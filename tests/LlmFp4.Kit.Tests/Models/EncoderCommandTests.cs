@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Models.Bert;
 using LlmFp4.Kit.Models.Tokenizers;
 
@@ -53,6 +54,42 @@ public sealed class EncoderCommandTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Contains("recall@1", output);
         Assert.Equal(["recall@1", "recall@10", "mrr"], File.ReadAllLines(results).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("metric").GetString()));
+    }
+
+    [Fact]
+    public void CalibrateEmbedAndRetrievalQuantizeTheEncoder()
+    {
+        string sentences = Path.Combine(_folder, "calibration.txt"), calibrated = Path.Combine(_folder, "int4");
+        File.WriteAllLines(sentences, ["Let there be light.", "God saw the light, and it was good.", "In the beginning was the earth.",
+            "And God said, let there be heaven.", "the light and the earth."]);
+        var (exit, output) = CliRunner.Run("calibrate", "--model", _folder, "--config", "minmax-int:4/4/4", "--calib-size", "4", "--train-text", sentences,
+            "--out", calibrated);
+        Assert.True(exit == 0, output);
+        Assert.Contains("encoder.layer.1.output.dense", output);
+        Assert.True(File.Exists(Path.Combine(calibrated, CalibrationResult.JsonFile)));
+
+        const string text = "In the beginning God created the heavens.";
+        float[] Embedding(params string[] extra)
+        {
+            var (code, json) = CliRunner.Run(["embed", "--model", _folder, "--text", text, "--json", .. extra]);
+            Assert.True(code == 0, json);
+            using var document = JsonDocument.Parse(json);
+            return [.. document.RootElement.GetProperty("texts")[0].GetProperty("embedding").EnumerateArray().Select(e => e.GetSingle())];
+        }
+        float[] full = Embedding(), quantized = Embedding("--quant", calibrated);
+        Assert.NotEqual(full, quantized);
+        double cosine = full.Zip(quantized, (a, b) => (double)a * b).Sum();
+        Assert.InRange(cosine, 0.5, 0.99999);
+
+        string pairs = Path.Combine(_folder, "pairs.jsonl"), results = Path.Combine(_folder, "quantized.jsonl");
+        File.WriteAllLines(pairs,
+        [
+            """{"id": "Genesis 1:3", "kjv": "And God said, Let there be light.", "web": "God said, let there be light."}""",
+            """{"id": "Genesis 1:4", "kjv": "And God saw the light, that it was good.", "web": "God saw the light, and saw that it was good."}""",
+        ]);
+        var (retrievalExit, retrievalOutput) = CliRunner.Run("retrieval", "--model", _folder, "--task", pairs, "--quant", calibrated, "--out", results);
+        Assert.True(retrievalExit == 0, retrievalOutput);
+        Assert.All(File.ReadAllLines(results), line => Assert.StartsWith("minmax-int", JsonDocument.Parse(line).RootElement.GetProperty("quantConfig").GetString()));
     }
 
     [Fact]

@@ -26,6 +26,7 @@ public enum FptqPolicy
 /// <remarks>
 /// Equalization needs a norm to fold into (LLaMA: the q/k/v, gate/up and lm_head inputs). The o_proj and down_proj inputs
 /// have none, so in the middle range they take the per-token dynamic treatment instead of an explicit division at run time.
+/// So do all inputs of a post-LayerNorm BERT: its norms also write the residual stream (<see cref="InputGroup.CanFoldIntoNorm"/>).
 /// </remarks>
 public sealed class FptqMethod(FptqSettings settings) : ICalibrationMethod
 {
@@ -36,7 +37,7 @@ public sealed class FptqMethod(FptqSettings settings) : ICalibrationMethod
         ArgumentNullException.ThrowIfNull(group);
         var config = context.Config;
         int tokens = group.Tokens, features = group.Features;
-        var policy = Policy(Ranges.AbsMax(group.Inputs), group.HasNorm, settings);
+        var policy = Policy(Ranges.AbsMax(group.Inputs), group.CanFoldIntoNorm, settings);
         float[]? scales = policy == FptqPolicy.Equalized ? LogScales(group.Inputs, tokens, features) : null;
         var inputs = group.Inputs;
         if (scales is not null)
@@ -61,7 +62,7 @@ public sealed class FptqMethod(FptqSettings settings) : ICalibrationMethod
         }
     }
 
-    /// <summary>The treatment of an input with max|X| = <paramref name="absMax"/> (see <see cref="FptqPolicy"/>).</summary>
+    /// <summary>The treatment of an input with max|X| = <paramref name="absMax"/> (see <see cref="FptqPolicy"/>); <paramref name="hasNorm"/>: a norm the equalization can fold into.</summary>
     public static FptqPolicy Policy(double absMax, bool hasNorm, FptqSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);

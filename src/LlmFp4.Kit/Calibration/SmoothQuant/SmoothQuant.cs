@@ -4,8 +4,9 @@ namespace LlmFp4.Kit.Calibration;
 
 /// <summary>
 /// SmoothQuant (Xiao et al. 2023, docs/methods.md §10): per input channel s_j = max|X_j|^α / max|W_j|^(1-α) (max over every
-/// layer reading the input), X/s and W·diag(s), then min-max quantization of both. Where a norm produces the input (q/k/v,
-/// gate/up, lm_head) 1/s is folded into it; otherwise (o_proj, down_proj) the layer's input quantizer divides by s
+/// layer reading the input), X/s and W·diag(s), then min-max quantization of both. Where a norm produces the input and
+/// feeds nothing else (LLaMA's q/k/v, gate/up, lm_head) 1/s is folded into it; otherwise (o_proj, down_proj, and every
+/// input of a post-LayerNorm BERT, whose norms also write the residual stream) the layer's input quantizer divides by s
 /// explicitly before quantizing. Scales of 0 (dead channels) are replaced by 1; s is clamped to at least 1e-5.
 /// </summary>
 internal sealed class SmoothQuantMethod(SmoothQuantSettings settings) : ICalibrationMethod
@@ -17,7 +18,7 @@ internal sealed class SmoothQuantMethod(SmoothQuantSettings settings) : ICalibra
         var scales = Scales(group, settings.Alpha);
         var inner = MinMax.ForActivation(config.Activations!, ChannelScaling.DivideColumns(group.Inputs, tokens, features, scales), tokens, features);
         TensorQuantizer input;
-        if (group.HasNorm)
+        if (group.CanFoldIntoNorm)
         {
             context.FoldIntoNorm(group, scales);
             input = inner;
@@ -33,7 +34,7 @@ internal sealed class SmoothQuantMethod(SmoothQuantSettings settings) : ICalibra
             var weight = config.Weights is { } w ? MinMax.ForMatrix(w, scaledWeight, layer.OutFeatures, features) : null;
             var quantized = weight?.Quantize(scaledWeight, layer.OutFeatures, features) ?? scaledWeight;
             yield return context.Layer(group, layer, weight, quantized, input, CalibrationContext.FormatName(config.Weights),
-                CalibrationContext.FormatName(config.Activations), new SmoothQuantLayerResult(scales), group.HasNorm ? scales : null);
+                CalibrationContext.FormatName(config.Activations), new SmoothQuantLayerResult(scales), group.CanFoldIntoNorm ? scales : null);
         }
     }
 

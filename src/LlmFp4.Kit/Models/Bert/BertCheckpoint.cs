@@ -9,6 +9,24 @@ namespace LlmFp4.Kit.Models.Bert;
 /// </summary>
 public static class BertCheckpoint
 {
+    /// <summary>True when <paramref name="path"/> is a folder whose <c>config.json</c> says <c>"model_type": "bert"</c>.</summary>
+    public static bool IsBertFolder(string path)
+    {
+        string configPath = Path.Combine(path, HfCheckpoint.ConfigFile);
+        if (!File.Exists(configPath)) return false;
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(configPath));
+            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && document.RootElement.TryGetProperty("model_type", out var type) && type.ValueKind == System.Text.Json.JsonValueKind.String
+                && type.GetString() == "bert";
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Loads the encoder in <paramref name="folder"/> as float32.</summary>
     /// <exception cref="FileNotFoundException">No config.json or model.safetensors in the folder.</exception>
     /// <exception cref="InvalidDataException">A config field, a tensor's dtype or shape, or a missing or unexpected tensor (named).</exception>

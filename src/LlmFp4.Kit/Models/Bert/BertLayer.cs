@@ -43,25 +43,41 @@ public sealed class BertLayer
         ValueMatMul = new($"{prefix}.attention.self.v_matmul");
     }
 
+    /// <summary>Position of the layer in the encoder, 0-based (the i of <c>encoder.layer.{i}</c>).</summary>
     public int Index { get; }
+    /// <summary><c>attention.self.query</c>, [hidden → hidden], with bias.</summary>
     public LinearLayer Query { get; }
+    /// <summary><c>attention.self.key</c>, [hidden → hidden], with bias.</summary>
     public LinearLayer Key { get; }
+    /// <summary><c>attention.self.value</c>, [hidden → hidden], with bias.</summary>
     public LinearLayer Value { get; }
+    /// <summary><c>attention.output.dense</c>, [hidden → hidden], with bias.</summary>
     public LinearLayer AttentionOutput { get; }
+    /// <summary><c>attention.output.LayerNorm.weight</c>, the gain γ after attention, [hidden].</summary>
     public NamedTensor AttentionNormWeight { get; }
+    /// <summary><c>attention.output.LayerNorm.bias</c>, the shift β after attention, [hidden].</summary>
     public NamedTensor AttentionNormBias { get; }
+    /// <summary><c>intermediate.dense</c>, [hidden → intermediate], with bias; GELU follows.</summary>
     public LinearLayer Intermediate { get; }
+    /// <summary><c>output.dense</c>, [intermediate → hidden], with bias.</summary>
     public LinearLayer Output { get; }
+    /// <summary><c>output.LayerNorm.weight</c>, the gain γ after the feed-forward block, [hidden].</summary>
     public NamedTensor OutputNormWeight { get; }
+    /// <summary><c>output.LayerNorm.bias</c>, the shift β after the feed-forward block, [hidden].</summary>
     public NamedTensor OutputNormBias { get; }
 
+    /// <summary>The query operand of QKᵀ, <c>attention.self.q_matmul</c> (see the class remarks).</summary>
     public QuantizationPoint QueryMatMul { get; }
+    /// <summary>The key operand of QKᵀ, <c>attention.self.k_matmul</c>.</summary>
     public QuantizationPoint KeyMatMul { get; }
+    /// <summary>The softmax probabilities, left operand of PV, <c>attention.self.probs_matmul</c>; its quantizer must be thread-safe.</summary>
     public QuantizationPoint ProbsMatMul { get; }
+    /// <summary>The value operand of PV, <c>attention.self.v_matmul</c>.</summary>
     public QuantizationPoint ValueMatMul { get; }
 
     /// <summary>query, key, value, attention.output.dense, intermediate.dense, output.dense, in execution order.</summary>
     public IReadOnlyList<LinearLayer> Linears => [Query, Key, Value, AttentionOutput, Intermediate, Output];
 
+    /// <summary>The four attention-matmul points: q, k, probs, v.</summary>
     public IReadOnlyList<QuantizationPoint> AttentionMatMulPoints => [QueryMatMul, KeyMatMul, ProbsMatMul, ValueMatMul];
 }

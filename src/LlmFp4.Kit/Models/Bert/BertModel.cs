@@ -17,12 +17,17 @@ namespace LlmFp4.Kit.Models.Bert;
 /// A batch is a list of sequences of different lengths, each attending only to its own tokens: the same result as
 /// Hugging Face's padded batch with an attention mask, for the real tokens, without computing the padding.
 /// </remarks>
-public sealed class BertModel
+public sealed partial class BertModel : IQuantizableModel
 {
+    /// <summary>Hugging Face name of the word embedding, [vocab × hidden].</summary>
     public const string WordEmbeddingsName = "embeddings.word_embeddings.weight";
+    /// <summary>Hugging Face name of the position embedding, [max_position_embeddings × hidden].</summary>
     public const string PositionEmbeddingsName = "embeddings.position_embeddings.weight";
+    /// <summary>Hugging Face name of the token-type (segment) embedding, [type_vocab_size × hidden].</summary>
     public const string TokenTypeEmbeddingsName = "embeddings.token_type_embeddings.weight";
+    /// <summary>Hugging Face name of the embedding LayerNorm gain γ, [hidden].</summary>
     public const string EmbeddingNormWeightName = "embeddings.LayerNorm.weight";
+    /// <summary>Hugging Face name of the embedding LayerNorm shift β, [hidden].</summary>
     public const string EmbeddingNormBiasName = "embeddings.LayerNorm.bias";
 
     private float[] _hidden = [], _query = [], _key = [], _value = [], _context = [], _projection = [], _intermediate = [], _quantizerInput = [];
@@ -30,8 +35,9 @@ public sealed class BertModel
 
     /// <summary>
     /// Builds the model from Hugging Face–named float32 tensors with HF shapes (row-major; Linear weights [out, in]),
-    /// exactly those <see cref="WeightShapes"/> lists. The arrays are kept, not copied. A missing, mis-sized or
-    /// unexpected tensor throws an <see cref="ArgumentException"/> naming it.
+    /// exactly those <see cref="WeightShapes"/> lists, and optionally <see cref="ResidualOrderName"/> (a reordered model's
+    /// channel order). The arrays are kept, not copied. A missing, mis-sized or unexpected tensor throws an
+    /// <see cref="ArgumentException"/> naming it.
     /// </summary>
     public BertModel(BertConfig config, IReadOnlyDictionary<string, float[]> weights)
     {
@@ -40,7 +46,7 @@ public sealed class BertModel
         config.Validate();
         var expected = WeightShapes(config).ToDictionary(entry => entry.Name, entry => entry.Shape);
         foreach (string name in weights.Keys)
-            if (!expected.ContainsKey(name))
+            if (!expected.ContainsKey(name) && name != ResidualOrderName)
                 throw new ArgumentException($"{name}: unexpected tensor for a BERT encoder (no such parameter in {nameof(BertModel)}).");
         float[] Take(string name, int[] shape)
         {
@@ -66,6 +72,8 @@ public sealed class BertModel
             })).ToArray();
         Linears = [.. Layers.SelectMany(layer => layer.Linears)];
         AttentionMatMulPoints = [.. Layers.SelectMany(layer => layer.AttentionMatMulPoints)];
+        if (weights.TryGetValue(ResidualOrderName, out float[]? order))
+            _residualOrder = ReadResidualOrder(order);
     }
 
     /// <summary>
@@ -120,18 +128,26 @@ public sealed class BertModel
         return new BertModel(config, RandomWeights.Create(WeightShapes(config), seed, std, name => name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)));
     }
 
+    /// <summary>The Hugging Face config the model was built from.</summary>
     public BertConfig Config { get; }
+    /// <summary>Rows of the word embedding (vocab_size).</summary>
     public int VocabSize => Config.VocabSize;
+    /// <summary>Width of every hidden state (hidden_size).</summary>
     public int HiddenSize => Config.HiddenSize;
     /// <summary>Longest sequence the position embeddings cover (<c>max_position_embeddings</c>).</summary>
     public int ContextLength => Config.MaxPositionEmbeddings;
 
     /// <summary>The token embedding table [vocab × hidden]; replace <see cref="NamedTensor.Data"/> to quantize it.</summary>
     public NamedTensor WordEmbeddings { get; }
+    /// <summary><c>embeddings.position_embeddings.weight</c>, [max_position_embeddings × hidden], added for position p.</summary>
     public NamedTensor PositionEmbeddings { get; }
+    /// <summary><c>embeddings.token_type_embeddings.weight</c>, [type_vocab_size × hidden], added for segment t (0 when not given).</summary>
     public NamedTensor TokenTypeEmbeddings { get; }
+    /// <summary><c>embeddings.LayerNorm.weight</c>, γ of the LayerNorm over the summed embeddings, [hidden].</summary>
     public NamedTensor EmbeddingNormWeight { get; }
+    /// <summary><c>embeddings.LayerNorm.bias</c>, β of the LayerNorm over the summed embeddings, [hidden].</summary>
     public NamedTensor EmbeddingNormBias { get; }
+    /// <summary>The encoder layers, <c>encoder.layer.{i}</c>, in order.</summary>
     public IReadOnlyList<BertLayer> Layers { get; }
 
     /// <summary>Every linear layer in execution order: per layer query, key, value, attention output, intermediate, output.</summary>
@@ -143,7 +159,10 @@ public sealed class BertModel
     /// <summary>Sees every linear layer's input and output during forward passes; null = off.</summary>
     public ILinearObserver? Observer { get; set; }
 
-    /// <summary>The current parameters under their HF names with HF shapes, wrapping the live arrays (no copy), in <see cref="WeightShapes"/> order.</summary>
+    /// <summary>
+    /// The current parameters under their HF names with HF shapes, wrapping the live arrays (no copy), in
+    /// <see cref="WeightShapes"/> order; then <see cref="ResidualOrderName"/> (a fresh array) when the model was reordered.
+    /// </summary>
     public IEnumerable<(string Name, Tensor Tensor)> NamedWeights()
     {
         foreach (var tensor in new[] { WordEmbeddings, PositionEmbeddings, TokenTypeEmbeddings, EmbeddingNormWeight, EmbeddingNormBias })
@@ -159,6 +178,8 @@ public sealed class BertModel
             yield return (layer.OutputNormWeight.Name, layer.OutputNormWeight.AsTensor());
             yield return (layer.OutputNormBias.Name, layer.OutputNormBias.AsTensor());
         }
+        if (_residualOrder is { } order)
+            yield return (ResidualOrderName, new Tensor([.. order.Select(j => (float)j)], order.Length));
 
         static IEnumerable<(string, Tensor)> Linear(LinearLayer linear) =>
         [
@@ -186,6 +207,14 @@ public sealed class BertModel
         if (hiddenStates.Length < (long)tokens * hidden)
             throw new ArgumentException($"Forward: hiddenStates has {hiddenStates.Length} elements, needs {(long)tokens * hidden} ({tokens} tokens × hidden {hidden}).");
         if (tokens == 0) return;
+        RunLayers(sequences, tokenTypes, tokens);
+        ReadHiddenStates(_hidden.AsSpan(0, tokens * hidden), hiddenStates);
+    }
+
+    /// <summary>The encoder over a checked, non-empty batch of <paramref name="tokens"/> tokens; the last hidden state is left in <c>_hidden</c>, in the residual order.</summary>
+    private void RunLayers(IReadOnlyList<int[]> sequences, IReadOnlyList<int[]>? tokenTypes, int tokens)
+    {
+        int hidden = HiddenSize;
         EnsureTokens(tokens);
         float eps = (float)Config.LayerNormEps;
 
@@ -223,7 +252,6 @@ public sealed class BertModel
             TensorPrimitives.Add(x, projection, x);
             LayerNorm.Forward(x, layer.OutputNormWeight.Data, layer.OutputNormBias.Data, eps, x);
         }
-        x.CopyTo(hiddenStates);
     }
 
     /// <summary>Last hidden states per sequence, each a fresh [length × hidden] array. Convenience over <see cref="Forward"/>.</summary>

@@ -19,7 +19,9 @@ public sealed record PretrainedEncoder(
 {
     /// <summary>The package's assembly inside the .nupkg (and the global packages folder).</summary>
     public string AssemblyPath => $"lib/netstandard2.1/{PackageId}.dll";
+    /// <summary>Manifest name of the embedded ONNX export in the package's assembly.</summary>
     public string OnnxResource => $"{PackageId}.Resources.model.onnx";
+    /// <summary>Manifest name of the embedded WordPiece vocabulary (vocab.txt, one token per line).</summary>
     public string VocabResource => $"{PackageId}.Resources.vocab.txt";
 }
 
@@ -37,6 +39,7 @@ public sealed record EncoderImportResult(PretrainedEncoder Encoder, string Folde
 /// </summary>
 public static class PretrainedEncoders
 {
+    /// <summary>The importable encoders: all-MiniLM-L6-v2 ("minilm") and snowflake-arctic-embed-xs ("arcticxs").</summary>
     public static IReadOnlyList<PretrainedEncoder> All { get; } =
     [
         new("minilm", "sentence-transformers/all-MiniLM-L6-v2", "Apache-2.0", "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",

@@ -12,6 +12,9 @@ public sealed class SentenceEncoder
 {
     private int _maxBatchTokens = 8192;
 
+    /// <summary>A sentence encoder from its parts; texts are cut at max_seq_length, else the tokenizer's truncation, within the model's positions.</summary>
+    /// <exception cref="ArgumentNullException">A part is null.</exception>
+    /// <exception cref="ArgumentException">The tokenizer has more tokens than the model's vocabulary.</exception>
     public SentenceEncoder(BertModel model, WordPieceTokenizer tokenizer, SentencePooling pooling)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
@@ -32,13 +35,17 @@ public sealed class SentenceEncoder
         return new SentenceEncoder(BertCheckpoint.Load(folder), WordPieceTokenizer.Load(Path.Combine(folder, "tokenizer.json")), SentencePooling.Read(folder));
     }
 
+    /// <summary>The BERT encoder.</summary>
     public BertModel Model { get; }
+    /// <summary>The WordPiece tokenizer that frames each text as [CLS] … [SEP].</summary>
     public WordPieceTokenizer Tokenizer { get; }
+    /// <summary>How token states become one vector: mean or CLS, L2-normalised or not.</summary>
     public SentencePooling Pooling { get; }
 
     /// <summary>Tokens per text the encoder reads, [CLS] and [SEP] included: max_seq_length, else the tokenizer's truncation, within the model's positions.</summary>
     public int MaxLength { get; }
 
+    /// <summary>Length of every embedding: the model's hidden size.</summary>
     public int Dimension => Model.HiddenSize;
 
     /// <summary>Largest number of tokens run in one forward pass (texts are grouped up to it; a longer single text still runs alone).</summary>

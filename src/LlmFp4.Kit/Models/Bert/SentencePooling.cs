@@ -45,6 +45,7 @@ public sealed record SentencePooling(PoolingMode Mode, bool Normalize, int? MaxS
         TensorPrimitives.Divide(destination, Math.Max(norm, 1e-12f), destination);
     }
 
+    /// <summary>sentence-transformers' file names: the module list, the pooling and normalize module folders, the sentence-BERT config (max_seq_length) and the sentence-transformers config (prompts).</summary>
     public const string ModulesFile = "modules.json", PoolingFolder = "1_Pooling", NormalizeFolder = "2_Normalize",
         SentenceBertConfigFile = "sentence_bert_config.json", SentenceTransformersConfigFile = "config_sentence_transformers.json";
 

@@ -6,7 +6,9 @@ namespace LlmFp4.Kit.Models.Loading;
 /// <summary>Element types a checkpoint tensor may be stored in.</summary>
 public enum DType
 {
+    /// <summary>IEEE float32 (safetensors "F32", GGUF F32).</summary>
     F32,
+    /// <summary>IEEE binary16 (safetensors "F16", GGUF F16).</summary>
     F16,
     /// <summary>bfloat16: the high 16 bits of a float32.</summary>
     BF16,
@@ -18,6 +20,8 @@ public enum DType
 /// </summary>
 public static class DTypes
 {
+    /// <summary>Bytes per element: 4 for F32, 2 for F16 and BF16.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value outside the enum.</exception>
     public static int ByteSize(this DType dtype) => dtype switch
     {
         DType.F32 => 4,

@@ -3,21 +3,104 @@ using System.Text;
 
 namespace LlmFp4.Kit.Models.Loading;
 
-/// <summary>ggml tensor element types, numbered as in <c>ggml.h</c> (gaps are types removed from GGUF).</summary>
+/// <summary>ggml tensor element types, numbered as in <c>ggml.h</c> (gaps are types removed from GGUF). The kit loads F32, F16 and BF16 tensors and writes Q4_0; the block sizes of the others let it check a file's layout.</summary>
 public enum GgmlType : uint
 {
-    F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-    Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
-    IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22, IQ4_XS = 23,
-    I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
-    TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
+    /// <summary>0: IEEE float32.</summary>
+    F32 = 0,
+    /// <summary>1: IEEE float16.</summary>
+    F16 = 1,
+    /// <summary>2: 4-bit codes with one f16 scale per block (llama.cpp's Q4_0; written by <see cref="GgufWriter"/>); blocks of 32 elements in 18 bytes.</summary>
+    Q4_0 = 2,
+    /// <summary>3: 4-bit codes with an f16 scale and minimum per block; blocks of 32 elements in 20 bytes.</summary>
+    Q4_1 = 3,
+    /// <summary>6: 5-bit codes with one f16 scale per block; blocks of 32 elements in 22 bytes.</summary>
+    Q5_0 = 6,
+    /// <summary>7: 5-bit codes with an f16 scale and minimum per block; blocks of 32 elements in 24 bytes.</summary>
+    Q5_1 = 7,
+    /// <summary>8: 8-bit codes with one f16 scale per block; blocks of 32 elements in 34 bytes.</summary>
+    Q8_0 = 8,
+    /// <summary>9: 8-bit codes with an f16 scale and sum per block; blocks of 32 elements in 36 bytes.</summary>
+    Q8_1 = 9,
+    /// <summary>10: k-quant; super-blocks of 256 elements in 84 bytes.</summary>
+    Q2_K = 10,
+    /// <summary>11: k-quant; super-blocks of 256 elements in 110 bytes.</summary>
+    Q3_K = 11,
+    /// <summary>12: k-quant; super-blocks of 256 elements in 144 bytes.</summary>
+    Q4_K = 12,
+    /// <summary>13: k-quant; super-blocks of 256 elements in 176 bytes.</summary>
+    Q5_K = 13,
+    /// <summary>14: k-quant; super-blocks of 256 elements in 210 bytes.</summary>
+    Q6_K = 14,
+    /// <summary>15: k-quant; super-blocks of 256 elements in 292 bytes.</summary>
+    Q8_K = 15,
+    /// <summary>16: i-quant; blocks of 256 elements in 66 bytes.</summary>
+    IQ2_XXS = 16,
+    /// <summary>17: i-quant; blocks of 256 elements in 74 bytes.</summary>
+    IQ2_XS = 17,
+    /// <summary>18: i-quant; blocks of 256 elements in 98 bytes.</summary>
+    IQ3_XXS = 18,
+    /// <summary>19: i-quant; blocks of 256 elements in 50 bytes.</summary>
+    IQ1_S = 19,
+    /// <summary>20: i-quant; blocks of 32 elements in 18 bytes.</summary>
+    IQ4_NL = 20,
+    /// <summary>21: i-quant; blocks of 256 elements in 110 bytes.</summary>
+    IQ3_S = 21,
+    /// <summary>22: i-quant; blocks of 256 elements in 82 bytes.</summary>
+    IQ2_S = 22,
+    /// <summary>23: i-quant; blocks of 256 elements in 136 bytes.</summary>
+    IQ4_XS = 23,
+    /// <summary>24: int8.</summary>
+    I8 = 24,
+    /// <summary>25: int16.</summary>
+    I16 = 25,
+    /// <summary>26: int32.</summary>
+    I32 = 26,
+    /// <summary>27: int64.</summary>
+    I64 = 27,
+    /// <summary>28: IEEE float64.</summary>
+    F64 = 28,
+    /// <summary>29: i-quant; blocks of 256 elements in 56 bytes.</summary>
+    IQ1_M = 29,
+    /// <summary>30: bfloat16.</summary>
+    BF16 = 30,
+    /// <summary>34: ternary, 1.69 bits per weight; blocks of 256 elements in 54 bytes.</summary>
+    TQ1_0 = 34,
+    /// <summary>35: ternary, 2.06 bits per weight; blocks of 256 elements in 66 bytes.</summary>
+    TQ2_0 = 35,
+    /// <summary>39: OCP MX FP4: E2M1 codes with an E8M0 block scale; blocks of 32 elements in 17 bytes.</summary>
+    MXFP4 = 39,
 }
 
 /// <summary>GGUF metadata value types.</summary>
 public enum GgufValueType : uint
 {
-    UInt8 = 0, Int8 = 1, UInt16 = 2, Int16 = 3, UInt32 = 4, Int32 = 5, Float32 = 6, Bool = 7,
-    String = 8, Array = 9, UInt64 = 10, Int64 = 11, Float64 = 12,
+    /// <summary>0: uint8.</summary>
+    UInt8 = 0,
+    /// <summary>1: int8.</summary>
+    Int8 = 1,
+    /// <summary>2: uint16, little-endian.</summary>
+    UInt16 = 2,
+    /// <summary>3: int16, little-endian.</summary>
+    Int16 = 3,
+    /// <summary>4: uint32, little-endian.</summary>
+    UInt32 = 4,
+    /// <summary>5: int32, little-endian.</summary>
+    Int32 = 5,
+    /// <summary>6: IEEE float32.</summary>
+    Float32 = 6,
+    /// <summary>7: one byte; non-zero is true.</summary>
+    Bool = 7,
+    /// <summary>8: uint64 byte length, then UTF-8 bytes (no terminator).</summary>
+    String = 8,
+    /// <summary>9: element type (uint32), uint64 count, then the elements.</summary>
+    Array = 9,
+    /// <summary>10: uint64, little-endian.</summary>
+    UInt64 = 10,
+    /// <summary>11: int64, little-endian.</summary>
+    Int64 = 11,
+    /// <summary>12: IEEE float64.</summary>
+    Float64 = 12,
 }
 
 /// <summary>
@@ -41,10 +124,16 @@ public sealed record GgufFile(
     string Path, uint Version, IReadOnlyDictionary<string, object> Metadata, IReadOnlyList<GgufTensorInfo> Tensors,
     uint Alignment, long DataStart)
 {
+    /// <summary>The file's first four bytes, "GGUF", read as a little-endian uint32.</summary>
     public const uint Magic = 0x46554747; // "GGUF" read as a little-endian uint32
+    /// <summary>Tensor data alignment in bytes when <see cref="AlignmentKey"/> is absent (GGUF spec).</summary>
     public const uint DefaultAlignment = 32;
+    /// <summary>The metadata key that sets the tensor data alignment (a power-of-two uint32).</summary>
     public const string AlignmentKey = "general.alignment";
 
+    /// <summary>Parses the header, metadata and tensor infos of the GGUF file at <paramref name="path"/> (the tensor data is not read).</summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">An empty file, a wrong magic or version, or a header llama.cpp's reader refuses; the message names the file and the key or tensor at fault.</exception>
     public static GgufFile Read(string path)
     {
         using var file = MappedFile.Open(path);

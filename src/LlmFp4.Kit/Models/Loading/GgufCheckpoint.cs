@@ -45,6 +45,9 @@ public static class GgufCheckpoint
         throw new ArgumentException($"no GGUF name for tensor {hfName}.");
     }
 
+    /// <summary>Opens the GGUF file at <paramref name="path"/> (memory-mapped; dispose the checkpoint to unmap it).</summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">Not a valid GGUF file, another architecture than llama, missing or inconsistent <c>llama.*</c> metadata, RoPE scaling the kit does not apply, or a missing, misshapen or truncated tensor; the message names the file and the key or tensor at fault.</exception>
     public static LlamaCheckpoint Open(string path)
     {
         var file = MappedFile.Open(path);

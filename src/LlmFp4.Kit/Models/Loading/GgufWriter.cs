@@ -8,6 +8,7 @@ namespace LlmFp4.Kit.Models.Loading;
 /// </summary>
 public sealed class GgufWriter
 {
+    /// <summary>The GGUF version written, 3.</summary>
     public const uint Version = 3;
 
     private readonly List<(string Key, object Value)> _metadata = [];
@@ -45,6 +46,8 @@ public sealed class GgufWriter
         _tensors.Add((name, shape.Reverse().Select(d => (ulong)d).ToArray(), type, bytes, writeData));
     }
 
+    /// <summary>Writes the file to <paramref name="path"/> through a temporary file, so a failure leaves no half-written file.</summary>
+    /// <exception cref="ArgumentException"><see cref="GgufFile.AlignmentKey"/> set to something other than a power-of-two uint.</exception>
     public void Save(string path)
     {
         uint alignment = _metadata.FirstOrDefault(m => m.Key == GgufFile.AlignmentKey).Value switch

@@ -9,10 +9,16 @@ namespace LlmFp4.Kit.Models.Loading;
 /// </summary>
 public static class HfCheckpoint
 {
+    /// <summary>The model config file in a Hugging Face model folder.</summary>
     public const string ConfigFile = "config.json";
+    /// <summary>The single-file weights in a Hugging Face model folder.</summary>
     public const string WeightsFile = "model.safetensors";
+    /// <summary>The shard index of sharded safetensors weights (its <c>weight_map</c> names each tensor's shard).</summary>
     public const string IndexFile = "model.safetensors.index.json";
 
+    /// <summary>Opens the Hugging Face model folder <paramref name="folder"/>: its config.json and its safetensors weights, single-file or sharded, memory-mapped (dispose the checkpoint to unmap them).</summary>
+    /// <exception cref="FileNotFoundException">No config.json, or neither model.safetensors nor model.safetensors.index.json.</exception>
+    /// <exception cref="InvalidDataException">An invalid config or index, a safetensors header the reference reader refuses, a dtype other than F32/F16/BF16, or a missing, misshapen or truncated tensor; the message names the file and tensor.</exception>
     public static LlamaCheckpoint Open(string folder)
     {
         string configPath = Path.Combine(folder, ConfigFile);

@@ -19,7 +19,9 @@ public static class Llama2cCheckpoint
     private const int HeaderBytes = HeaderInts * sizeof(int);
     /// <summary>"ak42": the magic of export.py's version 1 and 2 files, which <c>run.c</c> does not read.</summary>
     private const uint VersionedMagic = 0x616b3432;
+    /// <summary>The RMSNorm ε that <c>run.c</c> hard-codes.</summary>
     public const double RmsNormEps = 1e-5;
+    /// <summary>The RoPE base that <c>run.c</c> hard-codes.</summary>
     public const double RopeTheta = 10000.0;
 
     /// <summary>One float32 array of the file, in file order; <see cref="HfName"/> is null for the skipped RoPE tables.</summary>
@@ -56,6 +58,9 @@ public static class Llama2cCheckpoint
         return sections;
     }
 
+    /// <summary>Opens the llama2.c checkpoint at <paramref name="path"/> (memory-mapped; dispose the checkpoint to unmap it).</summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">A file too short for its header or its tensors, a version 1/2 export, or an invalid header; the message names the file.</exception>
     public static LlamaCheckpoint Open(string path)
     {
         var file = MappedFile.Open(path);

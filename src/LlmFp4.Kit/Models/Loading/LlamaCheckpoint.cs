@@ -7,6 +7,7 @@ public enum CheckpointFormat
 {
     /// <summary>A folder with <c>config.json</c> and safetensors weights.</summary>
     HuggingFace,
+    /// <summary>A GGUF file with <c>general.architecture = llama</c> (llama.cpp).</summary>
     Gguf,
     /// <summary>karpathy/llama2.c <c>run.c</c> checkpoint (legacy version-0 export).</summary>
     Llama2c,
@@ -21,11 +22,15 @@ public sealed class CheckpointTensor
     public required string StoredName { get; init; }
     /// <summary>Row-major shape in Hugging Face order (<c>[out, in]</c> for linear weights).</summary>
     public required int[] Shape { get; init; }
+    /// <summary>How the elements are stored in the file.</summary>
     public required DType DType { get; init; }
+    /// <summary>Path of the file holding the tensor.</summary>
     public required string File { get; init; }
     /// <summary>Absolute byte offset of the first element in <see cref="File"/>.</summary>
     public required long Offset { get; init; }
+    /// <summary>Stored size in bytes: <see cref="ElementCount"/> · the dtype's size.</summary>
     public long ByteLength => ElementCount * DType.ByteSize();
+    /// <summary>Number of elements, the product of <see cref="Shape"/>.</summary>
     public long ElementCount => LlamaTensorLayout.ElementCount(Shape);
     /// <summary>
     /// Heads whose rows are stored in adjacent-pair RoPE order (GGUF and llama2.c q/k projections),
@@ -48,9 +53,11 @@ public sealed class LlamaCheckpoint : IDisposable
     private readonly Dictionary<string, CheckpointTensor> _tensors = [];
     private bool _disposed;
 
+    /// <summary>The model config the checkpoint carries (config.json, GGUF metadata or the llama2.c header).</summary>
     public LlamaConfig Config { get; }
     /// <summary>The folder or file the checkpoint was opened from.</summary>
     public string Source { get; }
+    /// <summary>Which file format the checkpoint was read from.</summary>
     public CheckpointFormat Format { get; }
     /// <summary>Every tensor the config calls for (see <see cref="LlamaTensorLayout.Expected"/>), by Hugging Face name.</summary>
     public IReadOnlyDictionary<string, CheckpointTensor> Tensors => _tensors;
@@ -96,6 +103,10 @@ public sealed class LlamaCheckpoint : IDisposable
         }
     }
 
+    /// <summary>Tensor <paramref name="name"/> (a Hugging Face name) converted to float32 in a new array, row-major in Hugging Face order.</summary>
+    /// <exception cref="KeyNotFoundException">No such tensor.</exception>
+    /// <exception cref="InvalidOperationException">More elements than one array holds.</exception>
+    /// <exception cref="ObjectDisposedException">The checkpoint was disposed.</exception>
     public float[] ReadFloat32(string name)
     {
         var tensor = Find(name);
@@ -162,6 +173,7 @@ public sealed class LlamaCheckpoint : IDisposable
         }
     }
 
+    /// <summary>Unmaps the checkpoint's files; reading afterwards throws <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
         _disposed = true;

@@ -6,10 +6,14 @@ namespace LlmFp4.Kit.Models.Loading;
 /// </summary>
 public static class LlamaTensorLayout
 {
+    /// <summary>The token embedding, [vocab × hidden].</summary>
     public const string Embedding = "model.embed_tokens.weight";
+    /// <summary>The final RMSNorm gain, [hidden].</summary>
     public const string FinalNorm = "model.norm.weight";
+    /// <summary>The output projection, [vocab × hidden]; absent when tie_word_embeddings is true.</summary>
     public const string LmHead = "lm_head.weight";
 
+    /// <summary>The name of a per-layer tensor, <c>model.layers.{layer}.{suffix}</c>.</summary>
     public static string Layer(int layer, string suffix) => $"model.layers.{layer}.{suffix}";
 
     /// <summary>Per-layer tensors as <c>model.layers.{i}.</c> suffixes.</summary>
@@ -115,13 +119,13 @@ public static class LlamaTensorLayout
                 (extra == LmHead ? " (tie_word_embeddings is true)." : "."));
     }
 
-    public static long ElementCount(ReadOnlySpan<int> shape)
+    internal static long ElementCount(ReadOnlySpan<int> shape)
     {
         long count = 1;
         foreach (int dim in shape) count *= dim;
         return count;
     }
 
-    public static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
-    public static string FormatShape(IEnumerable<int> shape) => "[" + string.Join(", ", shape) + "]";
+    internal static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
+    internal static string FormatShape(IEnumerable<int> shape) => "[" + string.Join(", ", shape) + "]";
 }

@@ -4,11 +4,43 @@ using System.Text;
 
 namespace LlmFp4.Kit.Models.Loading;
 
-/// <summary>Element types of an ONNX tensor (<c>TensorProto.DataType</c> in onnx.proto).</summary>
+/// <summary>Element types of an ONNX tensor (<c>TensorProto.DataType</c> in onnx.proto). <see cref="OnnxTensor"/> reads FLOAT, FLOAT16, BFLOAT16 and DOUBLE as float32 and INT32 and INT64 as integers.</summary>
 public enum OnnxDataType
 {
-    Undefined = 0, Float = 1, UInt8 = 2, Int8 = 3, UInt16 = 4, Int16 = 5, Int32 = 6, Int64 = 7, String = 8, Bool = 9,
-    Float16 = 10, Double = 11, UInt32 = 12, UInt64 = 13, Complex64 = 14, Complex128 = 15, BFloat16 = 16,
+    /// <summary>0: unset.</summary>
+    Undefined = 0,
+    /// <summary>1: FLOAT, IEEE float32.</summary>
+    Float = 1,
+    /// <summary>2: UINT8.</summary>
+    UInt8 = 2,
+    /// <summary>3: INT8.</summary>
+    Int8 = 3,
+    /// <summary>4: UINT16.</summary>
+    UInt16 = 4,
+    /// <summary>5: INT16.</summary>
+    Int16 = 5,
+    /// <summary>6: INT32.</summary>
+    Int32 = 6,
+    /// <summary>7: INT64.</summary>
+    Int64 = 7,
+    /// <summary>8: STRING.</summary>
+    String = 8,
+    /// <summary>9: BOOL, one byte.</summary>
+    Bool = 9,
+    /// <summary>10: FLOAT16, IEEE binary16.</summary>
+    Float16 = 10,
+    /// <summary>11: DOUBLE, IEEE float64.</summary>
+    Double = 11,
+    /// <summary>12: UINT32.</summary>
+    UInt32 = 12,
+    /// <summary>13: UINT64.</summary>
+    UInt64 = 13,
+    /// <summary>14: COMPLEX64, two float32.</summary>
+    Complex64 = 14,
+    /// <summary>15: COMPLEX128, two float64.</summary>
+    Complex128 = 15,
+    /// <summary>16: BFLOAT16.</summary>
+    BFloat16 = 16,
 }
 
 /// <summary>
@@ -18,6 +50,7 @@ public enum OnnxDataType
 /// </summary>
 public sealed record OnnxTensor(string Name, OnnxDataType DataType, long[] Dims, ReadOnlyMemory<byte> Data)
 {
+    /// <summary>Number of elements, the product of <see cref="Dims"/> (1 for a scalar).</summary>
     public long ElementCount => Dims.Aggregate(1L, (product, dim) => product * dim);
 
     /// <summary>The elements as float32 (from FLOAT, FLOAT16, BFLOAT16 or DOUBLE), row-major.</summary>

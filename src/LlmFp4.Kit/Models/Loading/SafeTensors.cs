@@ -41,6 +41,9 @@ public static class SafeTensorsReader
         _ => null,
     };
 
+    /// <summary>Parses and checks the header of the safetensors file at <paramref name="path"/> (the 8-byte length and the JSON header; the data is not read).</summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">A header the reference implementation refuses (too long, not JSON, unknown dtype, offsets that overlap, leave gaps or run past the file); the message names the file and tensor.</exception>
     public static SafeTensorsHeader ReadHeader(string path)
     {
         using var file = MappedFile.Open(path);
@@ -213,6 +216,8 @@ public sealed record TensorToWrite(string Name, int[] Shape, ReadOnlyMemory<floa
 /// </summary>
 public static class SafeTensorsWriter
 {
+    /// <summary>Writes <paramref name="tensors"/> and the optional string <paramref name="metadata"/> (<c>__metadata__</c>) to a safetensors file at <paramref name="path"/>, through a temporary file.</summary>
+    /// <exception cref="ArgumentException">A tensor name given twice, or a tensor named <c>__metadata__</c>.</exception>
     public static void Write(string path, IEnumerable<TensorToWrite> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var ordered = tensors

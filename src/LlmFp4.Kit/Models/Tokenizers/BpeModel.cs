@@ -51,11 +51,14 @@ public sealed class BpeModel
             : throw new InvalidDataException($"{source}: model.merges[{rank}] uses '{token}', which is not in model.vocab.");
     }
 
+    /// <summary>Names the file the model came from in error messages.</summary>
     public string Source { get; }
+    /// <summary>Token string → id, as tokenizer.json's <c>model.vocab</c>.</summary>
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
 
     /// <summary>The merge rules as given, in rank order.</summary>
     public IReadOnlyList<(string Left, string Right)> Merges { get; }
+    /// <summary>Number of merge rules.</summary>
     public int MergeCount => _merges.Count;
 
     /// <summary>Appends the ids of one pre-tokenized word to <paramref name="ids"/>.</summary>

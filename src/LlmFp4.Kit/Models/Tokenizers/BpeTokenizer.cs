@@ -69,10 +69,15 @@ public sealed class BpeTokenizer : ITokenizer
         return ids => [.. bos is int b ? [b] : Array.Empty<int>(), .. ids, .. eos is int e ? [e] : Array.Empty<int>()];
     }
 
+    /// <summary>The BPE model: vocabulary and ranked merges.</summary>
     public BpeModel Model { get; }
+    /// <summary>tokenizer.json's <c>added_tokens</c>, matched literally in the raw text before the model runs.</summary>
     public IReadOnlyList<AddedToken> AddedTokens { get; }
+    /// <inheritdoc/>
     public int VocabSize => _idToToken.Length;
+    /// <inheritdoc/>
     public int? BosTokenId { get; }
+    /// <inheritdoc/>
     public int? EosTokenId { get; }
 
     /// <summary>Reads a tokenizer.json file, and the tokenizer_config.json beside it when there is one.</summary>
@@ -129,6 +134,7 @@ public sealed class BpeTokenizer : ITokenizer
     public int[] Encode(string text, bool addSpecialTokens) =>
         addSpecialTokens && _postProcessor is { } postProcess ? postProcess(Encode(text)) : Encode(text);
 
+    /// <inheritdoc/>
     public int[] Encode(string text)
     {
         var ids = new List<int>(text.Length / 3 + 4);
@@ -148,6 +154,7 @@ public sealed class BpeTokenizer : ITokenizer
         return ids.ToArray();
     }
 
+    /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)
     {
         var tokens = new List<string>(ids.Length);

@@ -3,8 +3,11 @@ namespace LlmFp4.Kit.Models.Tokenizers;
 /// <summary>Text ↔ token ids. Implementations read Hugging Face <c>tokenizer.json</c> files.</summary>
 public interface ITokenizer
 {
+    /// <summary>Number of token ids: one past the largest id of the vocabulary and the added tokens.</summary>
     int VocabSize { get; }
+    /// <summary>The beginning-of-sequence id, if the tokenizer has one.</summary>
     int? BosTokenId { get; }
+    /// <summary>The end-of-sequence id, if the tokenizer has one.</summary>
     int? EosTokenId { get; }
 
     /// <summary>Token ids of <paramref name="text"/>, without special tokens (no BOS).</summary>
@@ -17,5 +20,7 @@ public interface ITokenizer
     /// </summary>
     int[] Encode(string text, bool addSpecialTokens) => Encode(text);
 
+    /// <summary>The text of <paramref name="ids"/>, through the tokenizer.json decoder (special tokens included as their text).</summary>
+    /// <exception cref="ArgumentException">An id outside the vocabulary.</exception>
     string Decode(ReadOnlySpan<int> ids);
 }

@@ -12,6 +12,7 @@ namespace LlmFp4.Kit.Models.Tokenizers;
 /// </summary>
 public sealed record TokenizerConfig(string? BosToken, string? EosToken, bool? AddBosToken, bool? AddEosToken, string? TokenizerClass)
 {
+    /// <summary>The file name transformers saves beside tokenizer.json.</summary>
     public const string FileName = "tokenizer_config.json";
 
     private static readonly string[] LlamaClasses =

@@ -10,6 +10,9 @@ public sealed class WordPieceModel
 {
     private readonly Dictionary<string, int> _vocab;
 
+    /// <summary>A WordPiece model over <paramref name="vocab"/> (copied); <paramref name="source"/> names it in error messages.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="vocab"/> is null.</exception>
+    /// <exception cref="InvalidDataException"><paramref name="unkToken"/> is not in the vocabulary, or <paramref name="maxInputCharsPerWord"/> is not positive.</exception>
     public WordPieceModel(IReadOnlyDictionary<string, int> vocab, string unkToken = "[UNK]", string continuingSubwordPrefix = "##",
         int maxInputCharsPerWord = 100, string source = "WordPiece model")
     {
@@ -26,11 +29,17 @@ public sealed class WordPieceModel
         Source = source;
     }
 
+    /// <summary>Token string → id, as tokenizer.json's <c>model.vocab</c>.</summary>
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
+    /// <summary>The unknown token, "[UNK]" in BERT.</summary>
     public string UnkToken { get; }
+    /// <summary>Id of <see cref="UnkToken"/>.</summary>
     public int UnkTokenId { get; }
+    /// <summary>Prefix of every piece after a word's first, "##" in BERT.</summary>
     public string ContinuingSubwordPrefix { get; }
+    /// <summary>Longer words (in code points) become <see cref="UnkToken"/> whole; 100 in BERT.</summary>
     public int MaxInputCharsPerWord { get; }
+    /// <summary>Names the file the model came from in error messages.</summary>
     public string Source { get; }
 
     /// <summary>Appends the ids of <paramref name="word"/> (one pre-tokenized, normalised word) to <paramref name="ids"/>.</summary>

@@ -13,6 +13,7 @@ namespace LlmFp4.Kit.Models.Tokenizers;
 /// </summary>
 public sealed class WordPieceTokenizer : ITokenizer
 {
+    /// <summary>BERT's special tokens: classification start, separator, padding, unknown and mask.</summary>
     public const string ClsToken = "[CLS]", SepToken = "[SEP]", PadToken = "[PAD]", UnkToken = "[UNK]", MaskToken = "[MASK]";
 
     private readonly TokenizerPipeline.Normalizer? _normalizer;
@@ -47,15 +48,22 @@ public sealed class WordPieceTokenizer : ITokenizer
             ?? throw new InvalidDataException($"{model.Source}: no {token} token, which a BERT input starts or ends with.");
     }
 
+    /// <summary>The WordPiece model: vocabulary and matching rules.</summary>
     public WordPieceModel Model { get; }
+    /// <summary>tokenizer.json's <c>added_tokens</c>, matched literally in the raw text before the model runs.</summary>
     public IReadOnlyList<AddedToken> AddedTokens { get; }
+    /// <inheritdoc/>
     public int VocabSize => _idToToken.Length;
+    /// <summary>Id of [CLS], the first token of every BERT input.</summary>
     public int ClsTokenId { get; }
+    /// <summary>Id of [SEP], the last token of every BERT input.</summary>
     public int SepTokenId { get; }
+    /// <summary>Id of [PAD], if the vocabulary has it.</summary>
     public int? PadTokenId { get; }
 
     /// <summary>BERT has no beginning-of-sequence token in the decoder sense; <see cref="EncodeForModel"/> adds [CLS] and [SEP].</summary>
     public int? BosTokenId => null;
+    /// <summary>BERT has no end-of-sequence token in the decoder sense: null.</summary>
     public int? EosTokenId => null;
 
     /// <summary>Tokens a model input may hold, special tokens included (tokenizer.json <c>truncation.max_length</c>); null = no limit.</summary>
@@ -153,6 +161,7 @@ public sealed class WordPieceTokenizer : ITokenizer
         return [ClsTokenId, .. ids.AsSpan(0, kept), SepTokenId];
     }
 
+    /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)
     {
         var tokens = new List<string>(ids.Length);
