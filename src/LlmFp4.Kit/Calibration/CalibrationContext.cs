@@ -122,8 +122,8 @@ public sealed class CalibrationContext : IProgress<CalibrationProgress>
         _ => FormatName(spec.StartFormat),
     };
 
-    /// <summary>"E2M1": a format's exponent and mantissa widths (the bias lives in the quantizer).</summary>
-    public static string FormatName(FpFormat format) => $"E{format.ExponentBits}M{format.MantissaBits}";
+    /// <summary>"E2M1": a format's exponent and mantissa widths (the bias lives in the quantizer), as <see cref="FpQuantizer"/> writes its format.</summary>
+    public static string FormatName(FpFormat format) => FpQuantizer.ElementName(format);
 }
 
 /// <summary>Per-channel scalings X·Wᵀ = (X / s)·(W·diag(s))ᵀ shared by SmoothQuant, FPTQ's equalization and FPQ's folded pre-shift.</summary>

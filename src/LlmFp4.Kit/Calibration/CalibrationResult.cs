@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Quantization;
@@ -29,7 +30,7 @@ public sealed record LayerCalibration
     /// <summary>Output channels.</summary>
     public required int OutFeatures { get; init; }
 
-    /// <summary>The weight grid (scales per output channel or group); GPTQ rounds on it in its own order.</summary>
+    /// <summary>The weight grid (FP: exponent biases per output channel; INT: scales per output channel or group); GPTQ rounds on it in its own order.</summary>
     public TensorQuantizer? WeightQuantizer { get; init; }
 
     /// <summary>Applied to the layer's input at every forward.</summary>
@@ -50,26 +51,19 @@ public sealed record LayerCalibration
 
 /// <summary>The per-layer record of one method; the JSON <c>method</c> names it as in <see cref="MethodSettings"/>.</summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "method")]
-[JsonDerivedType(typeof(MinMaxLayerResult), "minmax")]
 [JsonDerivedType(typeof(FpqLayerResult), "fpq")]
 [JsonDerivedType(typeof(SmoothQuantLayerResult), "smoothquant")]
 [JsonDerivedType(typeof(RptqLayerResult), "rptq")]
 [JsonDerivedType(typeof(FptqLayerResult), "fptq")]
 public abstract record MethodLayerResult;
 
-/// <summary>MinMax with FP formats: the exponent biases the ranges gave.</summary>
-/// <param name="WeightBiases">FP exponent bias per output channel (the scale is 2^-b on the bias-0 format).</param>
-/// <param name="ActivationBias">FP activation bias of the whole input.</param>
-public sealed record MinMaxLayerResult(double[]? WeightBiases, double? ActivationBias) : MethodLayerResult;
-
-/// <summary>The FPQ baseline and FPQ searches.</summary>
-/// <param name="WeightBiases">FP exponent bias per output channel (the scale is 2^-b on the bias-0 format).</param>
-/// <param name="ActivationBias">FP activation bias: per tensor, or ρ shared by the pre-shifted channels.</param>
-/// <param name="ActivationOffsets">FPQ: integer bias offset of each input channel (channel j has bias ρ + o_j).</param>
+/// <summary>
+/// The FPQ baseline and FPQ searches. The chosen formats and exponent biases are the layer's quantizers
+/// (<see cref="FpQuantizer.Biases"/>, and for FPQ the channel <see cref="FpQuantizer.Offsets"/>).
+/// </summary>
 /// <param name="Fold">FPQ: what folding the offsets into the weight columns does to the weight grid.</param>
 /// <param name="Search">The rounds of the search with every candidate's error.</param>
-public sealed record FpqLayerResult(double[]? WeightBiases, double? ActivationBias, int[]? ActivationOffsets, FoldCheck? Fold, SearchTrace Search)
-    : MethodLayerResult;
+public sealed record FpqLayerResult(FoldCheck? Fold, SearchTrace Search) : MethodLayerResult;
 
 /// <summary>SmoothQuant: s_j per input channel (X/s, s·W).</summary>
 public sealed record SmoothQuantLayerResult(float[] SmoothingScales) : MethodLayerResult;
@@ -187,9 +181,9 @@ public sealed class CalibrationResult
         {
             var linear = linears[layer.Name];
             linear.InputQuantizer = layer.InputQuantizer;
-            if (foldPreShiftedBias && layer is { Details: FpqLayerResult { ActivationOffsets: { } offsets, ActivationBias: { } rho }, InputQuantizer: FpQuantizer simulated })
+            if (foldPreShiftedBias && layer.InputQuantizer is FpQuantizer { Offsets: not null } simulated)
             {
-                var (weight, quantizer) = PreShiftedFold.Fold(linear.Weight, linear.OutFeatures, linear.InFeatures, simulated.Format, rho, offsets);
+                var (weight, quantizer) = PreShiftedFold.Fold(linear.Weight, linear.OutFeatures, linear.InFeatures, simulated);
                 linear.Weight = weight;
                 linear.InputQuantizer = quantizer;
             }
@@ -237,6 +231,11 @@ public sealed class CalibrationResult
                 string earlierHash = node["config_hash"]?.GetValue<string>() ?? "";
                 node = LegacyResult.ToCurrent(node, jsonPath);
                 note = $"{directory}: saved by an earlier version of the kit (config hash {earlierHash}); read into the current layout (config hash {node["config_hash"]!.GetValue<string>()}).";
+            }
+            if (LegacyResult.HasScaleQuantizers(node))
+            {
+                node = LegacyResult.BiasesFromScales(node, jsonPath);
+                note ??= $"{directory}: saved by an earlier version of the kit (FP quantizers as float scales); read into the current layout (exponent biases).";
             }
             document = node.Deserialize<Document>(QuantConfig.JsonOptions) ?? throw new InvalidDataException($"{jsonPath}: empty calibration result.");
         }
@@ -293,7 +292,7 @@ public sealed class CalibrationResult
 }
 
 /// <summary>
-/// Reads <c>result.json</c> files saved before per-method settings and results (the config's method a name with every
+/// Reads <c>result.json</c> files of earlier layouts. Before per-method settings and results the config's method was a name and results (the config's method a name with every
 /// method's settings beside it; every method's per-layer fields flat on the layer): the config hash is checked as it was
 /// computed then, and the document is rewritten in the current layout, under the current hash.
 /// </summary>
@@ -335,5 +334,119 @@ internal static class LegacyResult
             o["details"] = details;
         }
         return current;
+    }
+    /// <summary>Whether any FP quantizer in the document is in the earlier float-scale form.</summary>
+    public static bool HasScaleQuantizers(JsonNode document) => FpQuantizerNodes(document).Any(q => q.ContainsKey("scales"));
+
+    /// <summary>
+    /// Rewrites every FP quantizer from float scales to exponent biases, b_i = B − log2(s_i) on the format's own bias B,
+    /// or for FPQ's pre-shifted input the ρ and offsets the layer's result recorded; drops the biases repeated in the
+    /// per-layer results. Each rewritten quantizer must give back the saved scales bit for bit (so the loaded result
+    /// quantizes exactly as the saved one did); otherwise the file is refused.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A quantizer cannot be rewritten exactly; the message names it.</exception>
+    public static JsonObject BiasesFromScales(JsonObject document, string path)
+    {
+        var current = document.DeepClone().AsObject();
+        foreach (var layer in current["layers"]?.AsArray() ?? [])
+        {
+            var o = layer!.AsObject();
+            string name = o["name"]?.GetValue<string>() ?? "?";
+            if (o["details"] is JsonObject details)
+            {
+                if (details["activation_offsets"] is JsonArray offsets && details["activation_bias"] is JsonValue rho
+                    && o["input_quantizer"] is JsonObject input && input.ContainsKey("scales"))
+                    o["input_quantizer"] = Rewrite(input, [rho.GetValue<double>()], [.. offsets.Select(x => x!.GetValue<int>())], path, $"layer {name} input");
+                // The biases the search chose, where they give the saved scales (b = B − log2(s) gives the same scales but
+                // may differ from them in the last bits).
+                if (details["weight_biases"] is JsonArray weightBiases && o["weight_quantizer"] is JsonObject searchedWeight)
+                    o["weight_quantizer"] = TryRewrite(searchedWeight, [.. weightBiases.Select(b => b!.GetValue<double>())]) ?? searchedWeight;
+                if (details["activation_bias"] is JsonValue bias && o["input_quantizer"] is JsonObject perTensor)
+                    o["input_quantizer"] = TryRewrite(perTensor, [bias.GetValue<double>()]) ?? perTensor;
+                foreach (string field in new[] { "weight_biases", "activation_bias", "activation_offsets" }) details.Remove(field);
+                if (details["method"]?.GetValue<string>() == "minmax") o["details"] = null;
+            }
+            if (o["weight_quantizer"] is JsonObject weight) o["weight_quantizer"] = RewriteScales(weight, path, $"layer {name} weight");
+            if (o["input_quantizer"] is JsonObject inputQuantizer) o["input_quantizer"] = RewriteScales(inputQuantizer, path, $"layer {name} input");
+        }
+        if (current["embedding"]?["quantizer"] is JsonObject embedding)
+            current["embedding"]!["quantizer"] = RewriteScales(embedding, path, "token embedding");
+        if (current["attention_quantizers"] is JsonObject attention)
+            foreach (var key in attention.Select(p => p.Key).ToList())
+                if (attention[key] is JsonObject point) attention[key] = RewriteScales(point, path, $"attention point {key}");
+        return current;
+    }
+
+    private static IEnumerable<JsonObject> FpQuantizerNodes(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                if (o["type"] is JsonValue type && type.TryGetValue<string>(out var t) && t == "fp") yield return o;
+                foreach (var (_, child) in o)
+                    foreach (var q in FpQuantizerNodes(child)) yield return q;
+                break;
+            case JsonArray a:
+                foreach (var child in a)
+                    foreach (var q in FpQuantizerNodes(child)) yield return q;
+                break;
+        }
+    }
+
+    /// <summary>An FP quantizer in scale form (possibly inside a column-scaled one) rewritten with one bias per scale.</summary>
+    private static JsonObject RewriteScales(JsonObject quantizer, string path, string what)
+    {
+        if (quantizer["inner"] is JsonObject inner) quantizer["inner"] = RewriteScales(inner, path, what);
+        if (quantizer["type"]?.GetValue<string>() != "fp" || quantizer["scales"] is not JsonArray scales) return quantizer;
+        var format = ParseFormat(quantizer, path, what);
+        return Rewrite(quantizer, [.. scales.Select(s => format.Bias - Math.Log2(s!.GetValue<float>()))], null, path, what);
+    }
+
+    private static JsonObject? TryRewrite(JsonObject quantizer, double[] biases)
+    {
+        if (quantizer["type"]?.GetValue<string>() != "fp" || !quantizer.ContainsKey("scales")) return null;
+        try
+        {
+            return Rewrite(quantizer, biases, null, "", "");
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    private static FpFormat ParseFormat(JsonObject quantizer, string path, string what)
+    {
+        try
+        {
+            return FpFormat.Parse(quantizer["format"]!.GetValue<string>());
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or NullReferenceException)
+        {
+            throw new InvalidDataException($"{path}: the {what} quantizer's format is not readable ({ex.Message}); calibrate again.", ex);
+        }
+    }
+
+    private static JsonObject Rewrite(JsonObject quantizer, double[] biases, int[]? offsets, string path, string what)
+    {
+        var format = ParseFormat(quantizer, path, what);
+        var saved = quantizer["scales"]!.AsArray().Select(s => s!.GetValue<float>()).ToArray();
+        var granularity = quantizer["granularity"].Deserialize<Granularity>(QuantConfig.JsonOptions)!;
+        FpQuantizer rewritten;
+        try
+        {
+            rewritten = new FpQuantizer(format, granularity, biases, offsets);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"{path}: the {what} quantizer ({format}, {saved.Length} scales) has no exponent-bias form ({ex.Message}); calibrate again.", ex);
+        }
+        // The rewritten quantizer works on the bias-0 format: its scales are the saved ones times 2^-B.
+        bool exact = format.HasIntegerBias && rewritten.Scales.Length == saved.Length
+            && rewritten.Scales.Select((s, i) => BitConverter.SingleToInt32Bits(s) == BitConverter.SingleToInt32Bits(MathF.ScaleB(saved[i], -(int)format.Bias))).All(x => x);
+        if (!exact)
+            throw new InvalidDataException(
+                $"{path}: the {what} quantizer ({format}, {saved.Length} scales) cannot be rewritten as exponent biases that quantize exactly as saved; calibrate again with `llmfp4 calibrate`.");
+        return JsonSerializer.SerializeToNode<TensorQuantizer>(rewritten, QuantConfig.JsonOptions)!.AsObject();
     }
 }

@@ -3,6 +3,7 @@ using LlmFp4.Kit.Calibration;
 using LlmFp4.Kit.Evaluation;
 using LlmFp4.Kit.Experiments;
 using LlmFp4.Kit.Formats;
+using LlmFp4.Kit.Quantization;
 using Microsoft.Data.Analysis;
 
 namespace LlmFp4.Kit.Notebooks;
@@ -74,25 +75,13 @@ public static class DataFrames
             new Int32DataFrameColumn("out", layers.Select(l => (int?)l.OutFeatures)),
             new StringDataFrameColumn("weight format", layers.Select(l => l.WeightFormat)),
             new StringDataFrameColumn("activation format", layers.Select(l => l.ActivationFormat)),
-            new DoubleDataFrameColumn("mean weight bias", layers.Select(l => WeightBiases(l.Details) is { Length: > 0 } b ? b.Average() : (double?)null)),
-            new DoubleDataFrameColumn("activation bias", layers.Select(l => l.Details switch
-            {
-                FpqLayerResult fpq => fpq.ActivationBias,
-                MinMaxLayerResult minMax => minMax.ActivationBias,
-                _ => null,
-            })),
-            new Int32DataFrameColumn("max offset", layers.Select(l => l.Details is FpqLayerResult { ActivationOffsets: { Length: > 0 } o } ? o.Max() : (int?)null)),
+            new DoubleDataFrameColumn("mean weight bias", layers.Select(l => l.WeightQuantizer is FpQuantizer { Granularity.Kind: GranularityKind.PerRow } w ? w.Biases.Average() : (double?)null)),
+            new DoubleDataFrameColumn("activation bias", layers.Select(l => l.InputQuantizer is FpQuantizer { Biases: [var bias] } ? bias : (double?)null)),
+            new Int32DataFrameColumn("max offset", layers.Select(l => l.InputQuantizer is FpQuantizer { Offsets: { Length: > 0 } o } ? o.Max() : (int?)null)),
             new Int32DataFrameColumn("clusters", layers.Select(l => (l.Details as RptqLayerResult)?.InputClusterSizes.Length)),
             new StringDataFrameColumn("activation policy", layers.Select(l => (l.Details as FptqLayerResult)?.Policy.ToString().ToLowerInvariant())),
             new DoubleDataFrameColumn("output MSE", layers.Select(l => l.OutputMse)));
     }
-
-    private static double[]? WeightBiases(MethodLayerResult? details) => details switch
-    {
-        FpqLayerResult fpq => fpq.WeightBiases,
-        MinMaxLayerResult minMax => minMax.WeightBiases,
-        _ => null,
-    };
 
     /// <summary>
     /// Activation statistics, one row per linear input (<see cref="ChannelStatistics"/>): tokens, channels, max|x|, the

@@ -59,7 +59,9 @@ public class CalibratorTests
         foreach (var layer in result.Layers)
         {
             var details = Assert.IsType<FpqLayerResult>(layer.Details);
-            Assert.NotNull(details.ActivationOffsets);
+            var input = Assert.IsType<FpQuantizer>(layer.InputQuantizer);
+            Assert.Equal(layer.InFeatures, input.Offsets!.Length);
+            Assert.Single(input.Biases);
             var fold = Assert.IsType<FoldCheck>(details.Fold);
             Assert.InRange(fold.OffGrid, fold.FlushedToZero, fold.NonZero);
             var search = details.Search;

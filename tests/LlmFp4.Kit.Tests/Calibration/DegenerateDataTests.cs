@@ -71,11 +71,11 @@ public class DegenerateDataTests
         var model = DegenerateModel();
         var result = Calibrator.Run(model, QuantPresets.Get("minmax-fp:4/4/4"), TinySet());
         var q = result.Layers.Single(l => l.Name == "model.layers.0.self_attn.q_proj");
-        var details = Assert.IsType<MinMaxLayerResult>(q.Details);
-        Assert.Equal(0, details.WeightBiases![0]);
+        Assert.Null(q.Details);
+        Assert.Equal(0, Assert.IsType<FpQuantizer>(q.WeightQuantizer).Biases[0]);
         Assert.All(result.Tensors[q.Name + ".weight"].AsSpan(0, q.InFeatures).ToArray(), v => Assert.Equal(0f, v));
         var o = result.Layers.Single(l => l.Name == "model.layers.1.self_attn.o_proj");
-        Assert.Equal(0, Assert.IsType<MinMaxLayerResult>(o.Details).ActivationBias);
+        Assert.Equal(0, Assert.IsType<FpQuantizer>(o.InputQuantizer).Biases.Single());
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public class FpqSearchTests
             }
 
             // Activation phase: every candidate against the weights the weight phase chose.
-            var chosenWeight = FpQuantizer.PerRow(result.WeightFormat!, result.WeightBiases).Quantize(layer.Weight, rows, In);
+            var chosenWeight = FpQuantizer.PerRow(result.WeightFormat!, result.WeightBiases!).Quantize(layer.Weight, rows, In);
             for (int f = 0; f < activationFormats.Count; f++)
             {
                 var grid = new ActivationGrid(activationFormats[f], group.Inputs, Tokens, In, multipliers, preShifted);

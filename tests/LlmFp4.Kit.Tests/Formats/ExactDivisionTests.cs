@@ -99,6 +99,17 @@ public class ExactDivisionTests
         return [.. widths];
     }
 
+    /// <summary>
+    /// The quantizer whose exponent biases give exactly <paramref name="scales"/> on <paramref name="format"/>: it works
+    /// on the bias-0 format, so its scales are scale·2^-B (B = the format's integer bias), the same arithmetic.
+    /// </summary>
+    private static FpQuantizer QuantizerWithScales(FpFormat format, Granularity granularity, float[] scales)
+    {
+        var quantizer = new FpQuantizer(format, granularity, [.. scales.Select(s => format.Bias - Math.Log2(s))]);
+        Assert.Equal(scales.Select(s => MathF.ScaleB(s, -(int)format.Bias)), quantizer.Scales);
+        return quantizer;
+    }
+
     private static void AssertSame(float expected, float actual, string what)
     {
         if (BitConverter.SingleToUInt32Bits(expected) != BitConverter.SingleToUInt32Bits(actual))
@@ -113,7 +124,7 @@ public class ExactDivisionTests
         var q = new float[1];
         FakeQuant.Quantize([x], FpFormat.E2M1, s, q);
         Assert.Equal(0.0205078125f, q[0]);
-        Assert.Equal(0.0205078125f, new FpQuantizer(FpFormat.E2M1, Granularity.PerTensor, [s]).Quantize([x], 1, 1)[0]);
+        Assert.Equal(0.0205078125f, QuantizerWithScales(FpFormat.E2M1, Granularity.PerTensor, [s]).Quantize([x], 1, 1)[0]);
 
         // INT4: x / s = 3.4999998 is code 3; x · (1/s) = 3.5 went to 4.
         Assert.Equal(3, IntFormat.Int4.Encode(0.042031463f, 0.012008990f));
@@ -193,7 +204,7 @@ public class ExactDivisionTests
                     NearMidpoints(midpoints, c => ScaleOf(r, c)).CopyTo(x, r * cols);
                 var fromKernel = new float[x.Length];
                 QuantizeMatrix(x, rows, cols, format, granularity, scales, fromKernel);
-                var fromQuantizer = new FpQuantizer(format, granularity, scales).Quantize(x, rows, cols);
+                var fromQuantizer = QuantizerWithScales(format, granularity, scales).Quantize(x, rows, cols);
                 for (int r = 0; r < rows; r++)
                     for (int c = 0; c < cols; c++)
                     {

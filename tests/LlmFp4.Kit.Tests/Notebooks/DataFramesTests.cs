@@ -62,8 +62,8 @@ public class DataFramesTests
         Assert.Equal(fpq.Layers.Count, frame.Rows.Count);
         Assert.Equal(fpq.Layers.Select(l => l.Name), frame.Columns["layer"].Cast<string>());
         Assert.Equal(fpq.Layers.Select(l => (object?)l.OutputMse), Column(frame, "output MSE"));
-        Assert.Equal(fpq.Layers.Select(l => (object?)((FpqLayerResult)l.Details!).ActivationOffsets!.Max()), Column(frame, "max offset"));
-        Assert.Equal(fpq.Layers.Select(l => (object?)((FpqLayerResult)l.Details!).WeightBiases!.Average()), Column(frame, "mean weight bias"));
+        Assert.Equal(fpq.Layers.Select(l => (object?)((FpQuantizer)l.InputQuantizer!).Offsets!.Max()), Column(frame, "max offset"));
+        Assert.Equal(fpq.Layers.Select(l => (object?)((FpQuantizer)l.WeightQuantizer!).Biases.Average()), Column(frame, "mean weight bias"));
         Assert.All(Column(minMax.ToDataFrame(), "max offset"), Assert.Null);
         Assert.All(Column(minMax.ToDataFrame(), "weight format"), format => Assert.Equal("INT8", format));
     }

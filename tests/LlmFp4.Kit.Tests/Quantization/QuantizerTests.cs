@@ -89,6 +89,32 @@ public class QuantizerTests
         }
     }
 
+    [Fact]
+    public void An_fp_quantizer_saves_its_exponent_biases_and_derives_the_scales()
+    {
+        var options = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+        var perRow = FpQuantizer.PerRow(FpFormat.Create(2, 1, 0), [1.5, -0.25]);
+        Assert.Equal("""{"type":"fp","format":"E2M1","granularity":{"kind":"PerRow","group_size":0},"biases":[1.5,-0.25]}""",
+            JsonSerializer.Serialize<TensorQuantizer>(perRow, options));
+        Assert.Equal(new[] { MathF.Pow(2, -1.5f), MathF.Pow(2, 0.25f) }, perRow.Scales);
+        var preShifted = FpQuantizer.PreShifted(FpFormat.Create(2, 1, 0), 0.5, [0, 2]);
+        Assert.Equal("""{"type":"fp","format":"E2M1","granularity":{"kind":"PerColumn","group_size":0},"biases":[0.5],"offsets":[0,2]}""",
+            JsonSerializer.Serialize<TensorQuantizer>(preShifted, options));
+
+        // A format's own bias is not a second one: the quantizer holds the bias-0 format and the bias given.
+        var fromBiased = FpQuantizer.PerTensor(FpFormat.E2M1, 1.25);
+        Assert.Equal(FpFormat.Create(2, 1, 0), fromBiased.Format);
+        Assert.Equal(FpQuantizer.PerTensor(FpFormat.Create(2, 1, 0), 1.25).Scales, fromBiased.Scales);
+
+        Assert.Throws<ArgumentException>(() => FpQuantizer.PerTensor(FpFormat.E2M1, double.PositiveInfinity));
+        Assert.Throws<ArgumentException>(() => new FpQuantizer(FpFormat.E2M1, Granularity.PerTensor, [1, 2]));
+        Assert.Throws<ArgumentException>(() => new FpQuantizer(FpFormat.E2M1, Granularity.PerRow, [1], [0]));
+        Assert.Throws<ArgumentException>(() => FpQuantizer.PreShifted(FpFormat.E2M1, 1, [0, -1]));
+        var error = Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<TensorQuantizer>(
+            """{"type":"fp","format":"E2M1(b=0)","granularity":{"kind":"PerTensor","group_size":0},"biases":[1]}""", options));
+        Assert.Contains("E2M1(b=0)", error.Message);
+    }
+
     [Theory]
     [InlineData(GranularityKind.PerTensor)]
     [InlineData(GranularityKind.PerRow)]
@@ -99,11 +125,12 @@ public class QuantizerTests
         var values = RandomValues(rows * cols, 5, 4);
         var granularity = new Granularity(kind);
         var random = new Random(6);
-        var scales = Enumerable.Range(0, granularity.ScaleCount(rows, cols)).Select(_ => (float)(0.1 + random.NextDouble())).ToArray();
+        var biases = Enumerable.Range(0, granularity.ScaleCount(rows, cols)).Select(_ => random.NextDouble() * 4 - 1).ToArray();
         var format = FpFormat.Create(3, 0, 0);
+        var quantizer = new FpQuantizer(format, granularity, biases);
         var expected = new float[values.Length];
-        FakeQuant.QuantizeMatrix(values, rows, cols, format, granularity, scales, expected);
-        var actual = new FpQuantizer(format, granularity, scales).Quantize(values, rows, cols);
+        FakeQuant.QuantizeMatrix(values, rows, cols, format, granularity, quantizer.Scales, expected);
+        var actual = quantizer.Quantize(values, rows, cols);
         Assert.Equal(expected, actual);
     }
 

@@ -21,14 +21,14 @@ internal sealed class FpqMethod(FpSearchSettings settings) : ICalibrationMethod
         foreach (var found in searched)
         {
             var layer = found.Layer;
-            FpQuantizer? weight = found.WeightFormat is { } wf ? FpQuantizer.PerRow(wf, found.WeightBiases) : null;
+            FpQuantizer? weight = found is { WeightFormat: { } wf, WeightBiases: { } wb } ? FpQuantizer.PerRow(wf, wb) : null;
             var quantized = weight?.Quantize(layer.Weight, layer.OutFeatures, layer.InFeatures) ?? layer.Weight;
             var fold = weight is not null && found.ActivationOffsets is { } offsets
                 ? PreShiftedFold.Check(quantized, layer.OutFeatures, layer.InFeatures, weight, offsets) : null;
             yield return context.Layer(group, layer, weight, quantized, found.InputQuantizer,
                 found.WeightFormat is { } w ? CalibrationContext.FormatName(w) : null,
                 found.ActivationFormat is { } a ? CalibrationContext.FormatName(a) : null,
-                new FpqLayerResult(found.WeightBiases, found.ActivationBias, found.ActivationOffsets, fold, found.Trace));
+                new FpqLayerResult(fold, found.Trace));
         }
     }
 

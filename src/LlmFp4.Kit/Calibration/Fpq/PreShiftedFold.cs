@@ -14,16 +14,20 @@ namespace LlmFp4.Kit.Calibration;
 public static class PreShiftedFold
 {
     /// <summary>
-    /// The folded weight (column j of <paramref name="quantizedWeight"/> times 2^-offsets[j]) and the input quantizer
-    /// that divides channel j by 2^-offsets[j] and quantizes the whole tensor with bias <paramref name="rho"/>.
+    /// The folded weight (column j of <paramref name="quantizedWeight"/> times 2^-o_j) and the input quantizer that
+    /// divides channel j by 2^-o_j and quantizes the whole tensor with the shared bias ρ of <paramref name="preShifted"/>
+    /// (an <see cref="FpQuantizer.PreShifted"/> quantizer: bias ρ = Biases[0], offsets o_j).
     /// </summary>
-    public static (float[] Weight, TensorQuantizer InputQuantizer) Fold(ReadOnlySpan<float> quantizedWeight, int rows, int cols,
-        FpFormat activationFormat, double rho, ReadOnlySpan<int> offsets)
+    /// <exception cref="ArgumentException"><paramref name="preShifted"/> has no offsets, or the shapes disagree.</exception>
+    public static (float[] Weight, TensorQuantizer InputQuantizer) Fold(ReadOnlySpan<float> quantizedWeight, int rows, int cols, FpQuantizer preShifted)
     {
+        ArgumentNullException.ThrowIfNull(preShifted);
+        var offsets = preShifted.Offsets ?? throw new ArgumentException($"PreShiftedFold: {preShifted} has no channel offsets.", nameof(preShifted));
         if (offsets.Length != cols) throw new ArgumentException($"PreShiftedFold: {offsets.Length} offsets for {cols} input channels.");
         if (quantizedWeight.Length != rows * cols) throw new ArgumentException($"PreShiftedFold: the weight must be [{rows} × {cols}].");
         var beta = Betas(offsets);
-        return (ChannelScaling.ScaleColumns(quantizedWeight, rows, cols, beta), new ColumnScaledQuantizer(beta, FpQuantizer.PerTensor(activationFormat, rho)));
+        return (ChannelScaling.ScaleColumns(quantizedWeight, rows, cols, beta),
+            new ColumnScaledQuantizer(beta, FpQuantizer.PerTensor(preShifted.Format, preShifted.Biases[0])));
     }
 
     /// <summary>

@@ -20,9 +20,7 @@ public static class MinMax
         var format = spec.StartFormat;
         var max = new float[spec.Granularity.ScaleCount(rows, cols)];
         FakeQuant.AbsMax(values, rows, cols, spec.Granularity, max);
-        var scales = new float[max.Length];
-        for (int i = 0; i < max.Length; i++) scales[i] = FpQuantizer.BiasScale(format, format.BiasForMaxValue(max[i]));
-        return new FpQuantizer(format, spec.Granularity, scales);
+        return new FpQuantizer(format, spec.Granularity, [.. max.Select(m => format.BiasForMaxValue(m))]);
     }
 
     /// <summary>
@@ -55,15 +53,12 @@ internal sealed class MinMaxMethod : ICalibrationMethod
     {
         var config = context.Config;
         var input = config.Activations is { } a ? MinMax.ForActivation(a, group.Inputs, group.Tokens, group.Features) : null;
-        double? activationBias = config.Activations is { Kind: NumberKind.Fp } fa ? fa.StartFormat.BiasForMaxValue(Ranges.AbsMax(group.Inputs)) : null;
         foreach (var layer in group.Layers)
         {
             var weight = config.Weights is { } w ? MinMax.ForMatrix(w, layer.Weight, layer.OutFeatures, layer.InFeatures) : null;
             var quantized = weight?.Quantize(layer.Weight, layer.OutFeatures, layer.InFeatures) ?? layer.Weight;
-            var weightBiases = config.Weights is { Kind: NumberKind.Fp, Granularity.Kind: GranularityKind.PerRow } ws
-                ? Ranges.RowBiases(ws.StartFormat, layer.Weight, layer.OutFeatures, layer.InFeatures) : null;
             yield return context.Layer(group, layer, weight, quantized, input, CalibrationContext.FormatName(config.Weights),
-                CalibrationContext.FormatName(config.Activations), weightBiases is null && activationBias is null ? null : new MinMaxLayerResult(weightBiases, activationBias));
+                CalibrationContext.FormatName(config.Activations), null);
         }
     }
 }
