@@ -49,12 +49,11 @@ public sealed record LayerCalibration
     public MethodLayerResult? Details { get; init; }
 }
 
-/// <summary>The per-layer record of one method; the JSON <c>method</c> names it as in <see cref="MethodSettings"/>.</summary>
+/// <summary>
+/// The per-layer record of one method; the JSON <c>method</c> is the record's <see cref="MethodNameAttribute"/> name, as
+/// on the method's <see cref="MethodSettings"/>.
+/// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "method")]
-[JsonDerivedType(typeof(FpqLayerResult), "fpq")]
-[JsonDerivedType(typeof(SmoothQuantLayerResult), "smoothquant")]
-[JsonDerivedType(typeof(RptqLayerResult), "rptq")]
-[JsonDerivedType(typeof(FptqLayerResult), "fptq")]
 public abstract record MethodLayerResult;
 
 /// <summary>
@@ -63,15 +62,19 @@ public abstract record MethodLayerResult;
 /// </summary>
 /// <param name="Fold">FPQ: what folding the offsets into the weight columns does to the weight grid.</param>
 /// <param name="Search">The rounds of the search with every candidate's error.</param>
+[MethodName("fpq")]
 public sealed record FpqLayerResult(FoldCheck? Fold, SearchTrace Search) : MethodLayerResult;
 
 /// <summary>SmoothQuant: s_j per input channel (X/s, s·W).</summary>
+[MethodName("smoothquant")]
 public sealed record SmoothQuantLayerResult(float[] SmoothingScales) : MethodLayerResult;
 
 /// <summary>RPTQ: sizes of the input-channel clusters, in the reordered channel order (each has its own activation range).</summary>
+[MethodName("rptq")]
 public sealed record RptqLayerResult(int[] InputClusterSizes) : MethodLayerResult;
 
 /// <summary>FPTQ: the treatment of this layer's input chosen from max|X|, and the equalization scales when equalized.</summary>
+[MethodName("fptq")]
 public sealed record FptqLayerResult(FptqPolicy Policy, float[]? SmoothingScales) : MethodLayerResult;
 
 /// <summary>The embedding table's quantization: format, per-row grid, table MSE and (searched methods) the curves.</summary>

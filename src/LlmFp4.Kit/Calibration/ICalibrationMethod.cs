@@ -1,3 +1,4 @@
+using System.Reflection;
 using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Quantization;
@@ -33,18 +34,52 @@ public interface ICalibrationMethod
     }
 }
 
-/// <summary>The method that runs a config's <see cref="MethodSettings"/>: the one switch from settings to code.</summary>
+/// <summary>
+/// A method that runs configs whose method is a <typeparamref name="TSettings"/> (or a record deriving from it): the
+/// declaration is the registration, <see cref="CalibrationMethods.For"/> finds the implementation by its settings type.
+/// It is constructed with the settings (a constructor taking one <typeparamref name="TSettings"/>, else a parameterless one).
+/// </summary>
+/// <typeparam name="TSettings">The settings record, marked with its <see cref="MethodNameAttribute"/>.</typeparam>
+public interface ICalibrationMethod<TSettings> : ICalibrationMethod where TSettings : MethodSettings
+{
+}
+
+/// <summary>The method that runs a config's <see cref="MethodSettings"/>: the one map from settings to code.</summary>
 public static class CalibrationMethods
 {
-    /// <summary>The method for <paramref name="settings"/>.</summary>
-    public static ICalibrationMethod For(MethodSettings settings) => settings switch
+    private static readonly Lazy<IReadOnlyDictionary<Type, Type>> MethodsBySettings = new(FindMethods);
+
+    /// <summary>
+    /// The method for <paramref name="settings"/>: the <see cref="ICalibrationMethod{TSettings}"/> of the kit or of a loaded
+    /// assembly whose settings type is the record's type or its nearest base.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No loaded method handles these settings; the message names their type.</exception>
+    public static ICalibrationMethod For(MethodSettings settings)
     {
-        MinMaxSettings => new MinMaxMethod(),
-        FpSearchSettings search => new FpqMethod(search),
-        SmoothQuantSettings smooth => new SmoothQuantMethod(smooth),
-        GptqSettings gptq => new GptqMethod(gptq),
-        RptqSettings rptq => new RptqMethod(rptq),
-        FptqSettings fptq => new FptqMethod(fptq),
-        _ => throw new ArgumentOutOfRangeException(nameof(settings), settings, "No calibration method for these settings."),
-    };
+        ArgumentNullException.ThrowIfNull(settings);
+        for (var type = settings.GetType(); type != typeof(MethodSettings) && type is not null; type = type.BaseType)
+        {
+            if (!MethodsBySettings.Value.TryGetValue(type, out var method)) continue;
+            const BindingFlags Constructors = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
+            return (ICalibrationMethod)(method.GetConstructor(Constructors, [type]) is { } withSettings
+                ? withSettings.Invoke([settings])
+                : Activator.CreateInstance(method, nonPublic: true)!);
+        }
+        throw new ArgumentOutOfRangeException(nameof(settings), settings,
+            $"No calibration method handles {settings.GetType().FullName} (implement ICalibrationMethod<{settings.GetType().Name}>).");
+    }
+
+    private static IReadOnlyDictionary<Type, Type> FindMethods()
+    {
+        var methods = new Dictionary<Type, Type>();
+        foreach (var type in MethodRegistry.Types.Where(t => t is { IsClass: true, IsAbstract: false, ContainsGenericParameters: false }))
+            foreach (var face in type.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(ICalibrationMethod<>)))
+            {
+                var settings = face.GetGenericArguments()[0];
+                if (methods.TryGetValue(settings, out var other))
+                    throw new InvalidOperationException($"{other.FullName} and {type.FullName} both run {settings.FullName}; one method per settings record.");
+                methods[settings] = type;
+            }
+        return methods;
+    }
 }

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using LlmFp4.Kit.Formats;
 
 namespace LlmFp4.Kit.Quantization;
@@ -170,31 +171,21 @@ public sealed record CalibrationDataSettings
 
 /// <summary>
 /// How a method finds the quantizer parameters, with the settings that method alone reads. One record per method; the
-/// JSON <c>type</c> is the method's name (the one table of names: the <see cref="JsonDerivedTypeAttribute"/> list below),
-/// and a config's hash covers only its own method's record. docs/methods.md describes each method.
+/// JSON <c>type</c> is the method's name, given by the record's <see cref="MethodNameAttribute"/> (the one place a name
+/// is written), and a config's hash covers only its own method's record. docs/methods.md describes each method.
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
-[JsonDerivedType(typeof(MinMaxSettings), "minmax")]
-[JsonDerivedType(typeof(FpqBaselineSettings), "fpq-baseline")]
-[JsonDerivedType(typeof(FpqSettings), "fpq")]
-[JsonDerivedType(typeof(SmoothQuantSettings), "smoothquant")]
-[JsonDerivedType(typeof(GptqSettings), "gptq")]
-[JsonDerivedType(typeof(RptqSettings), "rptq")]
-[JsonDerivedType(typeof(FptqSettings), "fptq")]
 public abstract record MethodSettings
 {
-    private static readonly Dictionary<Type, string> Names = typeof(MethodSettings)
-        .GetCustomAttributes(typeof(JsonDerivedTypeAttribute), inherit: false).Cast<JsonDerivedTypeAttribute>()
-        .ToDictionary(a => a.DerivedType, a => (string)a.TypeDiscriminator!);
-
     /// <summary>The method's name in configs, presets and results (<c>minmax</c>, <c>fpq-baseline</c>, <c>fpq</c>, …).</summary>
-    [JsonIgnore] public string Name => Names[GetType()];
+    [JsonIgnore] public string Name => MethodRegistry.NameOf(GetType());
 
-    /// <summary>Every method's name, in listing order.</summary>
-    public static IReadOnlyList<string> AllNames { get; } = [.. Names.Values];
+    /// <summary>Every method's name (of the kit and of the loaded assemblies that add methods), in ordinal order.</summary>
+    public static IReadOnlyList<string> AllNames =>
+        [.. MethodRegistry.Names.Where(p => typeof(MethodSettings).IsAssignableFrom(p.Key)).Select(p => p.Value).Order(StringComparer.Ordinal)];
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting of <paramref name="config"/> this method cannot work with.</summary>
-    internal virtual void Validate(QuantConfig config) { }
+    protected internal virtual void Validate(QuantConfig config) { }
 
     /// <summary>Throws unless every given spec is of <paramref name="kind"/>.</summary>
     private protected void RequireKind(QuantConfig config, NumberKind kind, string why)
@@ -205,6 +196,7 @@ public abstract record MethodSettings
 }
 
 /// <summary>MinMax: the clipping range of every scale slot is max|x| of the slot, no search (docs/methods.md §10).</summary>
+[MethodName("minmax")]
 public sealed record MinMaxSettings : MethodSettings;
 
 /// <summary>The LLM-FP4 search settings shared by the searched baseline and FPQ (docs/methods.md §3).</summary>
@@ -216,7 +208,8 @@ public abstract record FpSearchSettings : MethodSettings
     /// <summary>The activation granularity the method searches.</summary>
     [JsonIgnore] internal abstract Granularity ActivationGranularity { get; }
 
-    internal override void Validate(QuantConfig config)
+    /// <inheritdoc/>
+    protected internal override void Validate(QuantConfig config)
     {
         Search.Validate();
         RequireKind(config, NumberKind.Fp, "searches FP formats; use minmax for INT");
@@ -228,24 +221,28 @@ public abstract record FpSearchSettings : MethodSettings
 }
 
 /// <summary>The LLM-FP4 search of exponent bias and format per layer, one activation bias per tensor (docs/methods.md §3).</summary>
+[MethodName("fpq-baseline")]
 public sealed record FpqBaselineSettings : FpSearchSettings
 {
     internal override Granularity ActivationGranularity => Granularity.PerTensor;
 }
 
 /// <summary>The search with a per-input-channel pre-shifted activation bias (docs/methods.md §4).</summary>
+[MethodName("fpq")]
 public sealed record FpqSettings : FpSearchSettings
 {
     internal override Granularity ActivationGranularity => Granularity.PerColumn;
 }
 
 /// <summary>SmoothQuant: migrate activation outliers into the weights, then MinMax (docs/methods.md §10).</summary>
+[MethodName("smoothquant")]
 public sealed record SmoothQuantSettings : MethodSettings
 {
     /// <summary>Migration strength α in s_j = max|X_j|^α / max|W_j|^(1-α).</summary>
     public double Alpha { get; init; } = 0.5;
 
-    internal override void Validate(QuantConfig config)
+    /// <inheritdoc/>
+    protected internal override void Validate(QuantConfig config)
     {
         if (!(Alpha is >= 0 and <= 1)) throw new ArgumentException($"smoothquant alpha must lie in [0, 1], got {Alpha}.");
         if (config.Activations is null) throw new ArgumentException("smoothquant needs quantized activations (it moves their outliers into the weights).");
@@ -253,6 +250,7 @@ public sealed record SmoothQuantSettings : MethodSettings
 }
 
 /// <summary>GPTQ: sequential weight rounding with the inverse Hessian, activations by MinMax (docs/methods.md §10); the weight group size is the weights' <see cref="Granularity"/>.</summary>
+[MethodName("gptq")]
 public sealed record GptqSettings : MethodSettings
 {
     /// <summary>Added to the Hessian diagonal, as a fraction of its mean.</summary>
@@ -264,7 +262,8 @@ public sealed record GptqSettings : MethodSettings
     /// <summary>Quantize columns in order of decreasing Hessian diagonal.</summary>
     public bool ActOrder { get; init; }
 
-    internal override void Validate(QuantConfig config)
+    /// <inheritdoc/>
+    protected internal override void Validate(QuantConfig config)
     {
         if (!(Damp > 0)) throw new ArgumentException($"gptq damp must be positive, got {Damp}.");
         if (BlockSize < 1) throw new ArgumentException($"gptq block_size must be at least 1, got {BlockSize}.");
@@ -278,7 +277,8 @@ public abstract record IntMethodSettings : MethodSettings
     /// <summary>Round the weights with GPTQ (these settings) instead of to nearest; null = round to nearest.</summary>
     public GptqSettings? Gptq { get; init; }
 
-    internal override void Validate(QuantConfig config)
+    /// <inheritdoc/>
+    protected internal override void Validate(QuantConfig config)
     {
         Gptq?.Validate(config);
         RequireKind(config, NumberKind.Int, "quantizes to INT formats");
@@ -293,6 +293,7 @@ public abstract record IntMethodSettings : MethodSettings
 /// <see cref="HeadClusters"/> clusters inside each attention head, because its reorder is fused into the value
 /// projection's rows and must not move a channel across heads.
 /// </summary>
+[MethodName("rptq")]
 public sealed record RptqSettings : IntMethodSettings
 {
     /// <summary>Clusters of the residual channels and of the MLP hidden channels.</summary>
@@ -307,7 +308,8 @@ public sealed record RptqSettings : IntMethodSettings
     /// <summary>Seed of the k-means++ seeding.</summary>
     public int Seed { get; init; }
 
-    internal override void Validate(QuantConfig config)
+    /// <inheritdoc/>
+    protected internal override void Validate(QuantConfig config)
     {
         base.Validate(config);
         if (Clusters < 1 || HeadClusters < 1 || Restarts < 1)
@@ -321,6 +323,7 @@ public sealed record RptqSettings : IntMethodSettings
 }
 
 /// <summary>FPTQ's layer policy by v = max|X| of a layer's input (docs/methods.md §8).</summary>
+[MethodName("fptq")]
 public sealed record FptqSettings : IntMethodSettings
 {
     /// <summary>Below this, per-tensor static INT8.</summary>
@@ -329,7 +332,8 @@ public sealed record FptqSettings : IntMethodSettings
     /// <summary>From this on, per-token dynamic INT8; in between, logarithmic activation equalization then per-tensor static.</summary>
     public double DynamicFrom { get; init; } = 150;
 
-    internal override void Validate(QuantConfig config)
+    /// <inheritdoc/>
+    protected internal override void Validate(QuantConfig config)
     {
         base.Validate(config);
         if (!(EqualizeFrom > 0) || !(DynamicFrom >= EqualizeFrom))
@@ -385,6 +389,8 @@ public sealed record QuantConfig
         RespectNullableAnnotations = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         AllowOutOfOrderMetadataProperties = true,
+        // Each method's settings and per-layer result records join their polymorphic base through their [MethodName].
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { MethodRegistry.AddDerivedTypes } },
     };
 
     /// <summary>Short SHA-256 (12 hex digits) of <see cref="CanonicalJson"/>.</summary>

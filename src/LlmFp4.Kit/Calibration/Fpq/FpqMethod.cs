@@ -10,7 +10,7 @@ namespace LlmFp4.Kit.Calibration;
 /// <see cref="EmbeddingSearch"/>. FPQ also checks what folding its power-of-two channel factors into the weights does to
 /// the weight grid (<see cref="PreShiftedFold.Check"/>).
 /// </summary>
-internal sealed class FpqMethod(FpSearchSettings settings) : ICalibrationMethod
+internal sealed class FpqMethod(FpSearchSettings settings) : ICalibrationMethod<FpSearchSettings>
 {
     private bool PreShifted => settings is FpqSettings;
 

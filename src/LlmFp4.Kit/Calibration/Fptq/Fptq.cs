@@ -28,7 +28,7 @@ public enum FptqPolicy
 /// have none, so in the middle range they take the per-token dynamic treatment instead of an explicit division at run time.
 /// So do all inputs of a post-LayerNorm BERT: its norms also write the residual stream (<see cref="InputGroup.CanFoldIntoNorm"/>).
 /// </remarks>
-public sealed class FptqMethod(FptqSettings settings) : ICalibrationMethod
+public sealed class FptqMethod(FptqSettings settings) : ICalibrationMethod<FptqSettings>
 {
     /// <inheritdoc />
     public IEnumerable<LayerCalibration> CalibrateGroup(CalibrationContext context, InputGroup group)

@@ -17,7 +17,7 @@ namespace LlmFp4.Kit.Calibration;
 /// the same arithmetic for GPU memory traffic and do not change the result beyond float rounding; the setting is
 /// recorded in the config but has no effect here.
 /// </remarks>
-internal sealed class GptqMethod(GptqSettings settings) : ICalibrationMethod
+internal sealed class GptqMethod(GptqSettings settings) : ICalibrationMethod<GptqSettings>
 {
     public IEnumerable<LayerCalibration> CalibrateGroup(CalibrationContext context, InputGroup group)
     {

@@ -47,7 +47,7 @@ public static class MinMax
 }
 
 /// <summary>The MinMax method: every layer's weight and input quantizers from their ranges, weights rounded to nearest.</summary>
-internal sealed class MinMaxMethod : ICalibrationMethod
+internal sealed class MinMaxMethod : ICalibrationMethod<MinMaxSettings>
 {
     public IEnumerable<LayerCalibration> CalibrateGroup(CalibrationContext context, InputGroup group)
     {

@@ -17,7 +17,7 @@ namespace LlmFp4.Kit.Calibration;
 /// norm reads the residual stream, so with weights alone one order must serve every norm: it is clustered on the
 /// side-by-side (min, max) statistics of all norm outputs, and each norm output still gets its own range per cluster.
 /// </remarks>
-internal sealed class RptqMethod(RptqSettings settings) : ICalibrationMethod
+internal sealed class RptqMethod(RptqSettings settings) : ICalibrationMethod<RptqSettings>
 {
     private Dictionary<string, ChannelClusters> _clusters = [];
     private Dictionary<string, float[]> _reordered = [];

@@ -9,7 +9,7 @@ namespace LlmFp4.Kit.Calibration;
 /// input of a post-LayerNorm BERT, whose norms also write the residual stream) the layer's input quantizer divides by s
 /// explicitly before quantizing. Scales of 0 (dead channels) are replaced by 1; s is clamped to at least 1e-5.
 /// </summary>
-internal sealed class SmoothQuantMethod(SmoothQuantSettings settings) : ICalibrationMethod
+internal sealed class SmoothQuantMethod(SmoothQuantSettings settings) : ICalibrationMethod<SmoothQuantSettings>
 {
     public IEnumerable<LayerCalibration> CalibrateGroup(CalibrationContext context, InputGroup group)
     {
