@@ -84,16 +84,7 @@ public sealed class BpeTokenizer : ITokenizer
     /// <exception cref="InvalidDataException">The file is not valid JSON, or a field is missing or of an unsupported type (the message names both).</exception>
     public static BpeTokenizer Load(string path)
     {
-        string json;
-        try
-        {
-            json = File.ReadAllText(path);
-        }
-        catch (FileNotFoundException ex)
-        {
-            throw new FileNotFoundException($"Tokenizer file '{path}' does not exist.", path, ex);
-        }
-        return Parse(json, path, TokenizerConfig.ReadBeside(path));
+        return Parse(TokenizerPipeline.ReadFile(path), path, TokenizerConfig.ReadBeside(path));
     }
 
     /// <summary>

@@ -381,6 +381,20 @@ internal static class TokenizerPipeline
         throw new InvalidDataException($"{file}: {field}.pattern has neither a \"String\" nor a \"Regex\" entry.");
     }
 
+    /// <summary>The text of a tokenizer file.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist (the message names it).</exception>
+    public static string ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new FileNotFoundException($"Tokenizer file '{path}' does not exist.", path, ex);
+        }
+    }
+
     /// <summary>A tokenizer file's JSON, whose top level must be an object; errors name <paramref name="source"/>.</summary>
     /// <exception cref="InvalidDataException">Not valid JSON, or not an object.</exception>
     public static JsonDocument ParseObject(string json, string source)

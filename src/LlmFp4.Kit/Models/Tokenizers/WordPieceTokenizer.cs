@@ -73,34 +73,16 @@ public sealed class WordPieceTokenizer : ITokenizer
     /// <exception cref="InvalidDataException">Not valid JSON, not a WordPiece model, or a field of an unsupported type (the message names both).</exception>
     public static WordPieceTokenizer Load(string path)
     {
-        string json;
-        try
-        {
-            json = File.ReadAllText(path);
-        }
-        catch (FileNotFoundException ex)
-        {
-            throw new FileNotFoundException($"Tokenizer file '{path}' does not exist.", path, ex);
-        }
-        return Parse(json, path);
+        return Parse(TokenizerPipeline.ReadFile(path), path);
     }
 
     /// <summary>Reads tokenizer.json text; <paramref name="source"/> names it in error messages.</summary>
     public static WordPieceTokenizer Parse(string json, string source)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true });
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON ({ex.Message}).", ex);
-        }
-        using (document)
+        using (var document = TokenizerPipeline.ParseObject(json, source))
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+            if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{source}: field 'model' is missing.");
             string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "(none)";
             if (type != "WordPiece")
