@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlmFp4.Kit.Calibration;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Plotting;
+using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tensors;
+using Trace = LlmFp4.Kit.Plotting.Trace;
+
+namespace LlmFp4.Kit.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release --project benchmarks/LlmFp4.Kit.Benchmarks -- cost-curve [--quick] [--out DIR] [--figure PNG]</c>:
+/// the measured cost curve of an FPQ W4A4 calibration (<c>fpq:4/4/4</c>) on seeded random-weight LLaMA models in
+/// TinyLlama-1.1B's proportions (<see cref="CalibrationCost.TinyLlamaShape"/>) at hidden 256, 512, 1024 and 2048, each
+/// calibrated in its own process so that its peak RSS (VmHWM) is its own; then the same at the smallest size with the
+/// calibration tokens, candidates and rounds varied one at a time (the setting exponents). Writes every point with its
+/// provenance and load average to <c>DIR/cost-curve.json</c>, prints the fit (power laws, <see cref="CostFit"/>) in the
+/// form <see cref="CalibrationCost"/> keeps its constants, the projections for TinyLlama-1.1B and LLaMA-7B, and draws
+/// the figure with the kit's plotting. <c>--quick</c> runs tiny shapes and settings (a smoke run, seconds).
+/// </summary>
+internal static class CostCurveBenchmark
+{
+    private sealed record Point(string Series, int Hidden, int Layers, int Samples, int SequenceLength, int Steps, int Rounds);
+
+    public static int Run(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--point") return RunPoint(args[1..]);
+        string root = PeerBenchmark.RepositoryRoot();
+        bool quick = args.Contains("--quick");
+        // A quick run is a smoke test: its data and figure go to a temporary folder, never over the committed ones.
+        string outDir = PeerBenchmark.Option(args, "--out") ?? (quick ? Path.Combine(Path.GetTempPath(), "llmfp4-cost-curve-quick") : Path.Combine(root, "benchmarks", "cost-curve"));
+        string figure = PeerBenchmark.Option(args, "--figure") ?? (quick ? Path.Combine(outDir, "cost-curve.png") : Path.Combine(root, "figures", "cost-curve.png"));
+        var reference = CalibrationCost.Reference;
+        int samples = quick ? 2 : reference.Samples, length = quick ? 64 : reference.SequenceLength;
+        int steps = quick ? 4 : reference.Steps, rounds = quick ? 1 : reference.Rounds;
+        int[] hiddens = quick ? [64, 128] : [256, 512, 1024, 2048];
+        // Whole models where a run takes minutes at most, single decoder layers beyond (the fit is per layer either way).
+        int LayersAt(int hidden) => quick ? 2 : hidden <= 512 ? CalibrationCost.TinyLlamaShape(hidden).Layers : 1;
+        var points = hiddens.Select(h => new Point("size", h, LayersAt(h), samples, length, steps, rounds)).ToList();
+        int small = hiddens[0], smallLayers = quick ? 1 : 2;
+        points.Add(new("tokens", small, smallLayers, samples * 2, length, steps, rounds));
+        points.Add(new("tokens", small, smallLayers, samples, length, steps, rounds));
+        points.Add(new("candidates", small, smallLayers, samples, length, steps * 2, rounds));
+        points.Add(new("rounds", small, smallLayers, samples, length, steps, rounds + 2));
+
+        Console.WriteLine($"cost curve: fpq:4/4/4, {points.Count} points; {Environment.ProcessorCount} threads; {Provenance.Current}");
+        var measured = new JsonArray();
+        foreach (var point in points)
+        {
+            string loadBefore = LoadAverage();
+            var node = RunChild(point);
+            node["series"] = point.Series;
+            node["load_average_before"] = loadBefore;
+            node["load_average_after"] = LoadAverage();
+            measured.Add(node);
+            Console.WriteLine($"  {point.Series,-10} hidden {point.Hidden,5} × {point.Layers,2} layers, {point.Samples} × {point.SequenceLength} tokens, k = {point.Steps}, " +
+                $"{point.Rounds} round(s): {(double)node["wall_seconds"]!,8:F1} s wall, peak RSS {(long)node["peak_rss_bytes"]! / 1e9,6:F2} GB  (load {loadBefore})");
+        }
+
+        var fit = CostFit.From(measured, reference with { Samples = samples, SequenceLength = length, Steps = steps, Rounds = rounds });
+        var data = new JsonObject
+        {
+            ["command"] = "dotnet run -c Release --project benchmarks/LlmFp4.Kit.Benchmarks -- cost-curve" + (quick ? " --quick" : ""),
+            ["provenance"] = JsonSerializer.SerializeToNode(Provenance.Current),
+            ["machine"] = Machine(),
+            ["threads"] = Environment.ProcessorCount,
+            ["config"] = "fpq:4/4/4",
+            ["points"] = measured,
+            ["fit"] = fit.ToJson(),
+        };
+        Directory.CreateDirectory(outDir);
+        string dataPath = Path.Combine(outDir, "cost-curve.json");
+        AtomicFile.WriteText(dataPath, w => w.Write(data.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
+        Console.WriteLine($"data: {dataPath}");
+        Console.WriteLine(fit.Describe());
+        foreach (var (name, shape) in new[] { ("TinyLlama-1.1B", CalibrationCost.TinyLlamaShape(2048)), ("LLaMA-7B", CalibrationCost.Llama7BShape) })
+            foreach (var setting in new[] { ("this run's setting", fit.Settings), ("paper setting", CalibrationCost.PaperSetting) })
+                Console.WriteLine($"{name} at {setting.Item1}: {fit.Model.Project(shape, setting.Item2)}");
+
+        var plot = Plot(measured, fit);
+        if (FigureExport.PngAvailable)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(figure))!);
+            FigureExport.SavePng(plot, figure);
+            Console.WriteLine($"figure: {figure}");
+        }
+        else Console.WriteLine($"no figure: {FigureExport.PngUnavailableReason}");
+        return 0;
+    }
+
+    private static JsonObject RunChild(Point point)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        // Under `dotnet run` the process is the apphost; under `dotnet X.dll` it is dotnet and needs the assembly path.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(CostCurveBenchmark).Assembly.Location);
+        foreach (var arg in new[] { "cost-curve", "--point", point.Hidden.ToString(CultureInfo.InvariantCulture), point.Layers.ToString(CultureInfo.InvariantCulture),
+                     point.Samples.ToString(CultureInfo.InvariantCulture), point.SequenceLength.ToString(CultureInfo.InvariantCulture),
+                     point.Steps.ToString(CultureInfo.InvariantCulture), point.Rounds.ToString(CultureInfo.InvariantCulture) })
+            start.ArgumentList.Add(arg);
+        using var child = Process.Start(start)!;
+        string output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        string? line = output.Split('\n').LastOrDefault(l => l.StartsWith('{'));
+        if (child.ExitCode != 0 || line is null)
+            throw new InvalidOperationException($"cost-curve point {point} failed (exit code {child.ExitCode}): {output}");
+        return JsonNode.Parse(line)!.AsObject();
+    }
+
+    /// <summary>One calibration in this process: a random model of the given size, random token windows, fpq:4/4/4.</summary>
+    private static int RunPoint(string[] args)
+    {
+        int Arg(int i) => int.Parse(args[i], CultureInfo.InvariantCulture);
+        var shape = CalibrationCost.TinyLlamaShape(Arg(0)) with { Layers = Arg(1) };
+        var config = QuantPresets.Get("fpq:4/4/4").WithSearch(new SearchSettings { Steps = Arg(4), Rounds = Arg(5) }) with
+        {
+            Calibration = new CalibrationDataSettings { Samples = Arg(2), SequenceLength = Arg(3) },
+        };
+        var model = LlamaModel.CreateRandom(shape.ToLlamaConfig(), seed: 1);
+        var random = new Random(2);
+        var stream = new int[config.Calibration.Samples * config.Calibration.SequenceLength * 2];
+        for (int i = 0; i < stream.Length; i++) stream[i] = random.Next(shape.VocabSize);
+        var set = CalibrationSet.Sample(stream, config.Calibration, "random token stream");
+
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        var result = Calibrator.Run(model, config, set);
+        double wall = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        double Group(Func<string, bool> pick) => result.Timings.Where(t => t.Key.StartsWith("group ", StringComparison.Ordinal) && pick(t.Key[6..])).Sum(t => t.Value);
+        var node = new JsonObject
+        {
+            ["hidden"] = shape.HiddenSize,
+            ["intermediate"] = shape.IntermediateSize,
+            ["layers"] = shape.Layers,
+            ["heads"] = shape.Heads,
+            ["kv_heads"] = shape.KeyValueHeads,
+            ["vocab"] = shape.VocabSize,
+            ["parameters"] = shape.Parameters,
+            ["layer_parameters"] = shape.LayerParameters,
+            ["tokens"] = set.TokenCount,
+            ["steps"] = Arg(4),
+            ["rounds"] = Arg(5),
+            ["wall_seconds"] = wall,
+            ["cpu_seconds"] = (process.TotalProcessorTime - cpu).TotalSeconds,
+            ["capture_seconds"] = result.Timings["capture"],
+            ["decoder_layer_seconds"] = Group(name => name.StartsWith("model.layers.", StringComparison.Ordinal)) / shape.Layers,
+            ["lm_head_seconds"] = Group(name => name == "lm_head_input"),
+            ["embedding_seconds"] = result.Timings["embedding"],
+            ["peak_rss_bytes"] = PeakRss(),
+            ["model_bytes"] = 4L * shape.Parameters,
+            ["capture_bytes"] = 4L * set.TokenCount * shape.CapturedFeatures,
+        };
+        Console.WriteLine(node.ToJsonString());
+        return 0;
+    }
+
+    /// <summary>VmHWM of /proc/self/status: this process's peak resident set, in bytes.</summary>
+    private static long PeakRss() =>
+        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+    private static string Machine()
+    {
+        string cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
+            : "unknown";
+        return $"{cpu}, {Environment.ProcessorCount} threads, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB";
+    }
+
+    private static Figure Plot(JsonArray measured, CostFit fit)
+    {
+        var sizes = measured.Where(p => (string)p!["series"]! == "size").Select(p => p!).ToList();
+        double[] layerParams = [.. sizes.Select(p => (double)(long)p["layer_parameters"]!)];
+        double[] layerSeconds = [.. sizes.Select(p => (double)p["decoder_layer_seconds"]!)];
+        double[] paramsTotal = [.. sizes.Select(p => (double)(long)p["parameters"]!)];
+        double[] peakGb = [.. sizes.Select(p => (long)p["peak_rss_bytes"]! / 1e9)];
+        var grid = Enumerable.Range(0, 41).Select(i => layerParams[0] * Math.Pow(4 * CalibrationCost.Llama7BShape.LayerParameters / layerParams[0], i / 40.0)).ToArray();
+        var figure = Figure.Subplots(1, 2).WithTitle($"FPQ W4A4 calibration cost, {fit.Settings} ({Environment.ProcessorCount} threads)")
+            .Add(Trace.Scatter(layerParams, layerSeconds, "measured, per decoder layer").WithMarker(size: 10), 1, 1)
+            .Add(Trace.Line(grid, grid.Select(p => fit.Model.DecoderLayer.At(p)).ToArray(), $"fit {fit.Model.DecoderLayer}"), 1, 1)
+            .Add(Trace.Scatter(paramsTotal, peakGb, "peak RSS of the run").WithMarker(size: 10), 1, 2)
+            .WithXAxis("parameters per decoder layer", log: true, 1, 1).WithYAxis("seconds per decoder layer", log: true, 1, 1)
+            .WithXAxis("parameters of the calibrated model", log: true, 1, 2).WithYAxis("peak RSS (GB)", log: true, 1, 2)
+            .WithSize(1100, 480);
+        return figure;
+    }
+}
+
+/// <summary>
+/// Fits a <see cref="CostModel"/> to the cost curve's points: the power laws over the "size" series (capture seconds
+/// per token against parameters, decoder-layer, lm_head and embedding seconds against their parameters, the workspace
+/// against parameters), the knob exponents from the smallest size's variations against its base point.
+/// </summary>
+internal sealed record CostFit(CostModel Model, CostSetting Settings)
+{
+    public static CostFit From(JsonArray points, CostSetting settings)
+    {
+        var all = points.Select(p => p!.AsObject()).ToList();
+        var sizes = all.Where(p => (string)p["series"]! == "size").ToList();
+        double D(JsonObject p, string key) => (double)p[key]!;
+        double L(JsonObject p, string key) => (long)p[key]!;
+        PowerLaw Law(IEnumerable<JsonObject> over, Func<JsonObject, double> x, Func<JsonObject, double> y) =>
+            PowerLaw.Fit([.. over.Select(x)], [.. over.Select(y)]);
+        double HeadParameters(JsonObject p) => (double)(int)p["hidden"]! * (int)p["vocab"]!;
+
+        // The knob series share one base point: the smallest size at the measured setting, a few layers.
+        var varied = all.Where(p => (string)p["series"]! != "size").ToList();
+        var basePoint = varied.First(p => (int)p["tokens"]! == settings.Tokens && (int)p["steps"]! == settings.Steps && (int)p["rounds"]! == settings.Rounds);
+        double Exponent(string series, string knob)
+        {
+            var p = varied.First(v => (string)v["series"]! == series && v != basePoint);
+            return Math.Log(D(p, "decoder_layer_seconds") / D(basePoint, "decoder_layer_seconds")) / Math.Log(D(p, knob) / D(basePoint, knob));
+        }
+        var model = new CostModel(settings, Environment.ProcessorCount,
+            Law(sizes, p => L(p, "parameters"), p => D(p, "capture_seconds") / (int)p["tokens"]!),
+            Law(sizes, p => L(p, "layer_parameters"), p => D(p, "decoder_layer_seconds")),
+            Law(sizes, HeadParameters, p => D(p, "lm_head_seconds")),
+            Law(sizes, HeadParameters, p => D(p, "embedding_seconds")),
+            Exponent("tokens", "tokens"), Exponent("candidates", "steps"), Exponent("rounds", "rounds"),
+            Law(sizes, p => L(p, "parameters"), p => Math.Max(1, L(p, "peak_rss_bytes") - L(p, "model_bytes") - L(p, "capture_bytes"))));
+        return new CostFit(model, settings);
+    }
+
+    public JsonNode ToJson() => JsonSerializer.SerializeToNode(Model, new JsonSerializerOptions { IncludeFields = true })!;
+
+    /// <summary>The fit as CalibrationCost.Fitted writes it, and what it says per hidden size.</summary>
+    public string Describe()
+    {
+        static string Law(PowerLaw law) => string.Create(CultureInfo.InvariantCulture, $"new({law.Coefficient:G4}, {law.Exponent:F4})");
+        var m = Model;
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            fit at {Settings} (CalibrationCost.Fitted):
+                CapturePerToken: {Law(m.CapturePerToken)},
+                DecoderLayer: {Law(m.DecoderLayer)},
+                LmHead: {Law(m.LmHead)},
+                Embedding: {Law(m.Embedding)},
+                TokenExponent: {m.TokenExponent:F3}, CandidateExponent: {m.CandidateExponent:F3}, RoundExponent: {m.RoundExponent:F3},
+                Workspace: {Law(m.Workspace)}
+            per decoder layer against hidden size (TinyLlama proportions, parameters ∝ hidden²): seconds ∝ hidden^{2 * m.DecoderLayer.Exponent:F2}
+            """);
+    }
+}

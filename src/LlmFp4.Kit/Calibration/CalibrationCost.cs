@@ -1,0 +1,178 @@
+using System.Globalization;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Quantization;
+
+namespace LlmFp4.Kit.Calibration;
+
+/// <summary>y = <see cref="Coefficient"/> · x^<see cref="Exponent"/>.</summary>
+public readonly record struct PowerLaw(double Coefficient, double Exponent)
+{
+    /// <summary>The law's value at <paramref name="x"/>.</summary>
+    public double At(double x) => Coefficient * Math.Pow(x, Exponent);
+
+    /// <summary>
+    /// The least-squares line through (ln x, ln y): the usual power-law fit. Needs two or more points with distinct
+    /// positive x and positive y.
+    /// </summary>
+    /// <exception cref="ArgumentException">Fewer than two points, a non-positive value, or all x equal.</exception>
+    public static PowerLaw Fit(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        if (x.Count != y.Count || x.Count < 2) throw new ArgumentException($"power-law fit: need two or more (x, y) pairs, got {x.Count} x and {y.Count} y.");
+        if (x.Concat(y).Any(v => !(v > 0))) throw new ArgumentException("power-law fit: every x and y must be positive.");
+        double[] lx = [.. x.Select(v => Math.Log(v))], ly = [.. y.Select(v => Math.Log(v))];
+        double mx = lx.Average(), my = ly.Average();
+        double sxx = lx.Sum(v => (v - mx) * (v - mx));
+        if (sxx == 0) throw new ArgumentException("power-law fit: all x are equal.");
+        double slope = lx.Zip(ly).Sum(p => (p.First - mx) * (p.Second - my)) / sxx;
+        return new PowerLaw(Math.Exp(my - slope * mx), slope);
+    }
+
+    /// <summary>E.g. <c>3.1e-07 · x^1.27</c>.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Coefficient:G3} · x^{Exponent:F3}");
+}
+
+/// <summary>
+/// The shape of a LLaMA model as far as calibration cost goes: hidden size, SwiGLU width, layers, query and key/value
+/// heads, vocabulary (untied output head assumed, as in TinyLlama and LLaMA).
+/// </summary>
+public sealed record LlamaShape(int HiddenSize, int IntermediateSize, int Layers, int Heads, int KeyValueHeads, int VocabSize)
+{
+    /// <summary>Width of the key and value projections: key/value heads × head dimension.</summary>
+    public long KeyValueWidth => (long)KeyValueHeads * (HiddenSize / Heads);
+
+    /// <summary>Linear weights of one decoder layer: q, k, v, o, gate, up, down.</summary>
+    public long LayerParameters => (long)HiddenSize * (2 * HiddenSize + 2 * KeyValueWidth) + 3L * HiddenSize * IntermediateSize;
+
+    /// <summary>Every parameter: embedding, the layers' linear weights and two norms each, the final norm, the output head.</summary>
+    public long Parameters => 2L * VocabSize * HiddenSize + Layers * (LayerParameters + 2L * HiddenSize) + HiddenSize;
+
+    /// <summary>Floats per calibration token kept by the capture: each layer's four linear inputs (q/k/v, o, gate/up, down) and the head's.</summary>
+    public long CapturedFeatures => Layers * (3L * HiddenSize + IntermediateSize) + HiddenSize;
+
+    /// <summary>The shape of a Hugging Face LLaMA config.</summary>
+    public static LlamaShape Of(LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new(config.HiddenSize, config.IntermediateSize, config.NumHiddenLayers, config.NumAttentionHeads, config.KeyValueHeads, config.VocabSize);
+    }
+
+    /// <summary>A Hugging Face config of this shape (untied head, 2,048 positions).</summary>
+    public LlamaConfig ToLlamaConfig() => new()
+    {
+        VocabSize = VocabSize,
+        HiddenSize = HiddenSize,
+        IntermediateSize = IntermediateSize,
+        NumHiddenLayers = Layers,
+        NumAttentionHeads = Heads,
+        NumKeyValueHeads = KeyValueHeads,
+    };
+
+    /// <summary>E.g. <c>hidden 2048, FFN 5632, 22 layers, 32/4 heads, vocab 32000 (1.10 B parameters)</c>.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"hidden {HiddenSize}, FFN {IntermediateSize}, {Layers} layers, {Heads}/{KeyValueHeads} heads, vocab {VocabSize} ({Parameters / 1e9:F2} B parameters)");
+}
+
+/// <summary>The budget knobs of an FPQ search calibration: N windows of L tokens, k (grid steps), R rounds.</summary>
+public sealed record CostSetting(int Samples, int SequenceLength, int Steps, int Rounds)
+{
+    /// <summary>Calibration tokens N × L.</summary>
+    public long Tokens => (long)Samples * SequenceLength;
+
+    /// <summary>The knobs of <paramref name="config"/>; a method without a search counts as k = 0, R = 0.</summary>
+    public static CostSetting Of(QuantConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var search = (config.Method as FpSearchSettings)?.Search;
+        return new(config.Calibration.Samples, config.Calibration.SequenceLength, search?.Steps ?? 0, search?.Rounds ?? 0);
+    }
+
+    /// <summary>E.g. <c>32 × 512 tokens, k = 100, 3 rounds</c>.</summary>
+    public override string ToString() => $"{Samples} × {SequenceLength} tokens, k = {Steps}, {Rounds} round{(Rounds == 1 ? "" : "s")}";
+}
+
+/// <summary>A projected calibration: seconds per stage and the peak resident memory.</summary>
+public sealed record CostProjection(double CaptureSeconds, double LayerSeconds, double HeadSeconds, double EmbeddingSeconds, long PeakBytes)
+{
+    /// <summary>Wall seconds in all.</summary>
+    public double Seconds => CaptureSeconds + LayerSeconds + HeadSeconds + EmbeddingSeconds;
+
+    /// <summary>E.g. <c>3.2 h (capture 0.1 h, decoder layers 2.9 h, lm_head 0.2 h, embedding 0.0 h), peak memory 14.1 GB</c>.</summary>
+    public override string ToString()
+    {
+        static string Time(double s) => s >= 3600 ? $"{s / 3600:F1} h" : s >= 60 ? $"{s / 60:F1} min" : $"{s:F1} s";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{Time(Seconds)} (capture {Time(CaptureSeconds)}, decoder layers {Time(LayerSeconds)}, lm_head {Time(HeadSeconds)}, " +
+            $"embedding {Time(EmbeddingSeconds)}), peak memory {PeakBytes / 1e9:F1} GB");
+    }
+}
+
+/// <summary>
+/// A fitted cost model of an FPQ search calibration (<c>fpq</c> or <c>fpq-baseline</c>) on one machine, measured at
+/// <see cref="Setting"/>: power laws in the parameter counts, and exponents for the budget knobs.
+/// </summary>
+/// <param name="Setting">The knobs every size was measured at.</param>
+/// <param name="Threads">Threads of the machine the model was measured on (the projection does not rescale for others).</param>
+/// <param name="CapturePerToken">Seconds per calibration token of the full-precision capture, against the model's parameters.</param>
+/// <param name="DecoderLayer">Seconds to search one decoder layer's four input groups, against its linear parameters.</param>
+/// <param name="LmHead">Seconds to search the output head, against its parameters (hidden × vocab).</param>
+/// <param name="Embedding">Seconds to search the embedding table row by row, against its parameters.</param>
+/// <param name="TokenExponent">Search time ∝ tokens^this (measured by doubling the tokens).</param>
+/// <param name="CandidateExponent">Search time ∝ k^this (measured by doubling k).</param>
+/// <param name="RoundExponent">Search time ∝ R^this (measured from R to R + 2; rounds stop early once a layer's choices repeat).</param>
+/// <param name="Workspace">Peak RSS less the float32 weights and the captured inputs, in bytes, against the model's parameters.</param>
+public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw CapturePerToken, PowerLaw DecoderLayer, PowerLaw LmHead, PowerLaw Embedding,
+    double TokenExponent, double CandidateExponent, double RoundExponent, PowerLaw Workspace)
+{
+    /// <summary>
+    /// The projected wall time and peak memory of calibrating <paramref name="shape"/> at <paramref name="setting"/>:
+    /// capture = tokens × <see cref="CapturePerToken"/>(parameters); each searched part = its power law at the measured
+    /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
+    /// (the embedding has no tokens); peak = float32 weights + captured inputs (tokens × <see cref="LlamaShape.CapturedFeatures"/> floats)
+    /// + <see cref="Workspace"/>(parameters).
+    /// </summary>
+    /// <exception cref="ArgumentException">A setting with no tokens, candidates or rounds.</exception>
+    public CostProjection Project(LlamaShape shape, CostSetting setting)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(setting);
+        if (setting.Tokens < 1 || setting.Steps < 1 || setting.Rounds < 1)
+            throw new ArgumentException($"cost projection: the FPQ search needs tokens, candidates and rounds, got {setting}.");
+        double knobs = Math.Pow((double)setting.Steps / Setting.Steps, CandidateExponent) * Math.Pow((double)setting.Rounds / Setting.Rounds, RoundExponent);
+        double search = knobs * Math.Pow((double)setting.Tokens / Setting.Tokens, TokenExponent);
+        long head = (long)shape.HiddenSize * shape.VocabSize;
+        long captured = 4L * setting.Tokens * shape.CapturedFeatures;
+        return new CostProjection(
+            setting.Tokens * CapturePerToken.At(shape.Parameters),
+            shape.Layers * DecoderLayer.At(shape.LayerParameters) * search,
+            LmHead.At(head) * search,
+            Embedding.At(head) * knobs,
+            4L * shape.Parameters + captured + (long)Workspace.At(shape.Parameters));
+    }
+}
+
+/// <summary>
+/// The settings and shapes the kit's calibration cost model is measured and quoted at. The constants come from
+/// <c>dotnet run -c Release --project benchmarks/LlmFp4.Kit.Benchmarks -- cost-curve</c>, which calibrates random-weight
+/// LLaMA models of growing size and writes its data to <c>benchmarks/cost-curve/cost-curve.json</c>
+/// (benchmarks/README.md: the run, its machine and load average); rerun it on another machine and replace them.
+/// </summary>
+public static class CalibrationCost
+{
+    /// <summary>The knobs the cost curve measures every size at: 8 × 512 tokens, k = 10, 1 round.</summary>
+    public static CostSetting Reference { get; } = new(8, 512, 10, 1);
+
+    /// <summary>The paper's setting: 32 × 512 tokens, k = 100, 3 rounds (the kit's default config).</summary>
+    public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
+
+    /// <summary>
+    /// TinyLlama-1.1B's proportions at hidden size <paramref name="hidden"/>: 22 layers, SwiGLU width 2.75 × hidden
+    /// (5632 at 2048), 32 query and 4 key/value heads (head dimension hidden / 32), vocabulary 32,000. Hidden 2048 is
+    /// TinyLlama-1.1B itself.
+    /// </summary>
+    public static LlamaShape TinyLlamaShape(int hidden) => new(hidden, hidden * 11 / 4, 22, 32, 4, 32000);
+
+    /// <summary>LLaMA-7B: hidden 4096, SwiGLU 11008, 32 layers, 32 heads (no grouped keys/values), vocabulary 32,000.</summary>
+    public static LlamaShape Llama7BShape { get; } = new(4096, 11008, 32, 32, 32, 32000);
+}
