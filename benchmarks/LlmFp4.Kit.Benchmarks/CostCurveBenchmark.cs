@@ -33,9 +33,37 @@ internal static class CostCurveBenchmark
         // A quick run is a smoke test: its data and figure go to a temporary folder, never over the committed ones.
         string outDir = PeerBenchmark.Option(args, "--out") ?? (quick ? Path.Combine(Path.GetTempPath(), "llmfp4-cost-curve-quick") : Path.Combine(root, "benchmarks", "cost-curve"));
         string figure = PeerBenchmark.Option(args, "--figure") ?? (quick ? Path.Combine(outDir, "cost-curve.png") : Path.Combine(root, "figures", "cost-curve.png"));
+        var (data, setting) = PeerBenchmark.Option(args, "--from") is { } from ? Refit(from) : Measure(quick);
+        var measured = data["points"]!.AsArray();
+        var fit = CostFit.From(measured, setting);
+        data["fit"] = fit.ToJson();
+        Directory.CreateDirectory(outDir);
+        string dataPath = Path.Combine(outDir, "cost-curve.json");
+        AtomicFile.WriteText(dataPath, w => w.Write(data.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
+        Console.WriteLine($"data: {dataPath}");
+        Console.WriteLine(fit.Describe());
+        foreach (var (name, shape) in new[] { ("TinyLlama-1.1B", CalibrationCost.TinyLlamaShape(2048)), ("LLaMA-7B", CalibrationCost.Llama7BShape) })
+            foreach (var (label, knobs) in new[] { ("this run's setting", fit.Settings), ("paper setting", CalibrationCost.PaperSetting) })
+                Console.WriteLine($"{name} at {label}: {fit.Model.Project(shape, knobs)}");
+
+        var plot = Plot(measured, fit);
+        if (FigureExport.PngAvailable)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(figure))!);
+            FigureExport.SavePng(plot, figure);
+            Console.WriteLine($"figure: {figure}");
+        }
+        else Console.WriteLine($"no figure: {FigureExport.PngUnavailableReason}");
+        return 0;
+    }
+
+    /// <summary>Runs every point in a child process of its own and returns the data with the setting of the size series.</summary>
+    private static (JsonObject Data, CostSetting Setting) Measure(bool quick)
+    {
         var reference = CalibrationCost.Reference;
         int samples = quick ? 2 : reference.Samples, length = quick ? 64 : reference.SequenceLength;
         int steps = quick ? 4 : reference.Steps, rounds = quick ? 1 : reference.Rounds;
+        var setting = new CostSetting(samples, length, steps, rounds);
         int[] hiddens = quick ? [64, 128] : [256, 512, 1024, 2048];
         // Whole models where a run takes minutes at most, single decoder layers beyond (the fit is per layer either way).
         int LayersAt(int hidden) => quick ? 2 : hidden <= 512 ? CalibrationCost.TinyLlamaShape(hidden).Layers : 1;
@@ -60,7 +88,6 @@ internal static class CostCurveBenchmark
                 $"{point.Rounds} round(s): {(double)node["wall_seconds"]!,8:F1} s wall, peak RSS {(long)node["peak_rss_bytes"]! / 1e9,6:F2} GB  (load {loadBefore})");
         }
 
-        var fit = CostFit.From(measured, reference with { Samples = samples, SequenceLength = length, Steps = steps, Rounds = rounds });
         var data = new JsonObject
         {
             ["command"] = "dotnet run -c Release --project benchmarks/LlmFp4.Kit.Benchmarks -- cost-curve" + (quick ? " --quick" : ""),
@@ -68,27 +95,23 @@ internal static class CostCurveBenchmark
             ["machine"] = Machine(),
             ["threads"] = Environment.ProcessorCount,
             ["config"] = "fpq:4/4/4",
+            ["setting"] = JsonSerializer.SerializeToNode(setting),
             ["points"] = measured,
-            ["fit"] = fit.ToJson(),
         };
-        Directory.CreateDirectory(outDir);
-        string dataPath = Path.Combine(outDir, "cost-curve.json");
-        AtomicFile.WriteText(dataPath, w => w.Write(data.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
-        Console.WriteLine($"data: {dataPath}");
-        Console.WriteLine(fit.Describe());
-        foreach (var (name, shape) in new[] { ("TinyLlama-1.1B", CalibrationCost.TinyLlamaShape(2048)), ("LLaMA-7B", CalibrationCost.Llama7BShape) })
-            foreach (var setting in new[] { ("this run's setting", fit.Settings), ("paper setting", CalibrationCost.PaperSetting) })
-                Console.WriteLine($"{name} at {setting.Item1}: {fit.Model.Project(shape, setting.Item2)}");
+        return (data, setting);
+    }
 
-        var plot = Plot(measured, fit);
-        if (FigureExport.PngAvailable)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(figure))!);
-            FigureExport.SavePng(plot, figure);
-            Console.WriteLine($"figure: {figure}");
-        }
-        else Console.WriteLine($"no figure: {FigureExport.PngUnavailableReason}");
-        return 0;
+    /// <summary>
+    /// <c>--from FILE</c>: the points of an earlier run, fitted again (its provenance, machine and load averages kept), so
+    /// a change to the fit or the figure needs no new measurement.
+    /// </summary>
+    private static (JsonObject Data, CostSetting Setting) Refit(string path)
+    {
+        var data = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path}: empty cost-curve data.");
+        var setting = (data["setting"] ?? data["fit"]?["Setting"])?.Deserialize<CostSetting>()
+            ?? throw new InvalidDataException($"{path}: no setting recorded.");
+        data["setting"] = JsonSerializer.SerializeToNode(setting);
+        return (data, setting);
     }
 
     private static JsonObject RunChild(Point point)
@@ -176,7 +199,7 @@ internal static class CostCurveBenchmark
     {
         var sizes = measured.Where(p => (string)p!["series"]! == "size").Select(p => p!).ToList();
         double[] layerParams = [.. sizes.Select(p => (double)(long)p["layer_parameters"]!)];
-        double[] layerSeconds = [.. sizes.Select(p => (double)p["decoder_layer_seconds"]!)];
+        double[] layerSeconds = [.. sizes.Select(p => (double)p["decoder_layer_seconds"]! * (double)p["cpu_seconds"]! / (double)p["wall_seconds"]!)];
         double[] paramsTotal = [.. sizes.Select(p => (double)(long)p["parameters"]!)];
         double[] peakGb = [.. sizes.Select(p => (long)p["peak_rss_bytes"]! / 1e9)];
         var grid = Enumerable.Range(0, 41).Select(i => layerParams[0] * Math.Pow(4 * CalibrationCost.Llama7BShape.LayerParameters / layerParams[0], i / 40.0)).ToArray();
@@ -184,7 +207,7 @@ internal static class CostCurveBenchmark
             .Add(Trace.Scatter(layerParams, layerSeconds, "measured, per decoder layer").WithMarker(size: 10), 1, 1)
             .Add(Trace.Line(grid, grid.Select(p => fit.Model.DecoderLayer.At(p)).ToArray(), $"fit {fit.Model.DecoderLayer}"), 1, 1)
             .Add(Trace.Scatter(paramsTotal, peakGb, "peak RSS of the run").WithMarker(size: 10), 1, 2)
-            .WithXAxis("parameters per decoder layer", log: true, 1, 1).WithYAxis("seconds per decoder layer", log: true, 1, 1)
+            .WithXAxis("parameters per decoder layer", log: true, 1, 1).WithYAxis("CPU seconds per decoder layer", log: true, 1, 1)
             .WithXAxis("parameters of the calibrated model", log: true, 1, 2).WithYAxis("peak RSS (GB)", log: true, 1, 2)
             .WithSize(1100, 480);
         return figure;
@@ -203,6 +226,9 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
         var all = points.Select(p => p!.AsObject()).ToList();
         var sizes = all.Where(p => (string)p["series"]! == "size").ToList();
         double D(JsonObject p, string key) => (double)p[key]!;
+        // A stage's share of the run's CPU time: its wall seconds times the cores the run kept busy on average, so a
+        // point measured while other jobs took the cores counts the work it did, not the time it waited.
+        double Cpu(JsonObject p, string key) => D(p, key) * D(p, "cpu_seconds") / D(p, "wall_seconds");
         double L(JsonObject p, string key) => (long)p[key]!;
         PowerLaw Law(IEnumerable<JsonObject> over, Func<JsonObject, double> x, Func<JsonObject, double> y) =>
             PowerLaw.Fit([.. over.Select(x)], [.. over.Select(y)]);
@@ -214,13 +240,13 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
         double Exponent(string series, string knob)
         {
             var p = varied.First(v => (string)v["series"]! == series && v != basePoint);
-            return Math.Log(D(p, "decoder_layer_seconds") / D(basePoint, "decoder_layer_seconds")) / Math.Log(D(p, knob) / D(basePoint, knob));
+            return Math.Log(Cpu(p, "decoder_layer_seconds") / Cpu(basePoint, "decoder_layer_seconds")) / Math.Log(D(p, knob) / D(basePoint, knob));
         }
         var model = new CostModel(settings, Environment.ProcessorCount,
-            Law(sizes, p => L(p, "parameters"), p => D(p, "capture_seconds") / (int)p["tokens"]!),
-            Law(sizes, p => L(p, "layer_parameters"), p => D(p, "decoder_layer_seconds")),
-            Law(sizes, HeadParameters, p => D(p, "lm_head_seconds")),
-            Law(sizes, HeadParameters, p => D(p, "embedding_seconds")),
+            Law(sizes, p => L(p, "parameters"), p => Cpu(p, "capture_seconds") / (int)p["tokens"]!),
+            LayerCostLaw.Fit([.. sizes.Select(p => L(p, "layer_parameters"))], [.. sizes.Select(p => Cpu(p, "decoder_layer_seconds"))]),
+            Law(sizes, HeadParameters, p => Cpu(p, "lm_head_seconds")),
+            Law(sizes, HeadParameters, p => Cpu(p, "embedding_seconds")),
             Exponent("tokens", "tokens"), Exponent("candidates", "steps"), Exponent("rounds", "rounds"),
             Law(sizes, p => L(p, "parameters"), p => Math.Max(1, L(p, "peak_rss_bytes") - L(p, "model_bytes") - L(p, "capture_bytes"))));
         return new CostFit(model, settings);
@@ -233,15 +259,21 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
     {
         static string Law(PowerLaw law) => string.Create(CultureInfo.InvariantCulture, $"new({law.Coefficient:G4}, {law.Exponent:F4})");
         var m = Model;
+        int[] hiddens = [256, 512, 1024, 2048, 4096];
+        string growth = string.Join(", ", hiddens.Zip(hiddens.Skip(1)).Select(h =>
+        {
+            double Layer(int hidden) => m.DecoderLayer.At(CalibrationCost.TinyLlamaShape(hidden).LayerParameters);
+            return string.Create(CultureInfo.InvariantCulture, $"{h.First}→{h.Second}: hidden^{Math.Log(Layer(h.Second) / Layer(h.First)) / Math.Log(2):F2}");
+        }));
         return string.Create(CultureInfo.InvariantCulture, $"""
             fit at {Settings} (CalibrationCost.Fitted):
                 CapturePerToken: {Law(m.CapturePerToken)},
-                DecoderLayer: {Law(m.DecoderLayer)},
+                DecoderLayer: new({m.DecoderLayer.PerParameter:G4}, {m.DecoderLayer.PerParameter15:G4}),
                 LmHead: {Law(m.LmHead)},
                 Embedding: {Law(m.Embedding)},
                 TokenExponent: {m.TokenExponent:F3}, CandidateExponent: {m.CandidateExponent:F3}, RoundExponent: {m.RoundExponent:F3},
                 Workspace: {Law(m.Workspace)}
-            per decoder layer against hidden size (TinyLlama proportions, parameters ∝ hidden²): seconds ∝ hidden^{2 * m.DecoderLayer.Exponent:F2}
+            per decoder layer against hidden size (TinyLlama proportions), the fit's local growth: {growth}
             """);
     }
 }

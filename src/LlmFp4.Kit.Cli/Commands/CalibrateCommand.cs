@@ -35,13 +35,18 @@ public static class CalibrateCommand
         };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: data/tokenizer/tokenizer.json)." };
         var output = new Option<string?>("--out") { Description = $"Result folder (default: {CalibrationCache.DefaultRoot}/MODELHASH-CONFIGHASH-GEMMHASH)." };
+        var dryRun = new Option<bool>("--dry-run")
+        {
+            Description = "Print the projected time and peak memory of this calibration (the kit's fitted cost model, FPQ search methods) and exit without calibrating or writing anything.",
+        };
         var command = new Command("calibrate", "Calibrate a quantization config on a model (MinMax, FPQ baseline, FPQ, SmoothQuant, GPTQ, RPTQ, FPTQ) and save the result.");
-        foreach (var option in new Option[] { model, config, size, length, seed, text, tokenizer, output })
+        foreach (var option in new Option[] { model, config, size, length, seed, text, tokenizer, output, dryRun })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
             var quant = WithCalibration(QuantConfig.Resolve(parse.GetValue(config)!), parse.GetValue(size), parse.GetValue(length), parse.GetValue(seed));
             string modelPath = parse.GetValue(model)!;
+            if (parse.GetValue(dryRun)) return DryRun(quant, modelPath);
             IQuantizableModel loaded;
             CalibrationSet set;
             if (Reproduction.IsEncoder(modelPath))
@@ -62,6 +67,33 @@ public static class CalibrateCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// `--dry-run`: the model's shape from its config alone (no weights read), the config's budget knobs, and the projection
+    /// of <see cref="CalibrationCost.Fitted"/>; nothing is calibrated or written.
+    /// </summary>
+    private static int DryRun(QuantConfig quant, string modelPath)
+    {
+        if (Reproduction.IsEncoder(modelPath))
+            throw new ArgumentException($"--dry-run: the cost model is measured on LLaMA-architecture models; {modelPath} is a sentence encoder.");
+        LlamaShape shape;
+        using (var checkpoint = CheckpointLoader.Open(modelPath)) shape = LlamaShape.Of(checkpoint.Config);
+        var setting = CostSetting.Of(quant);
+        var cost = CalibrationCost.Fitted;
+        AnsiConsole.MarkupLineInterpolated($"[bold]{quant.Name ?? "config"}[/] (hash {quant.Hash}) on {modelPath}: {shape}");
+        if (quant.Method is not FpSearchSettings)
+        {
+            AnsiConsole.MarkupLineInterpolated($"No projection: the cost model is measured for the FPQ search (fpq, fpq-baseline), not {quant.Method.Name}.");
+        }
+        else
+        {
+            AnsiConsole.MarkupLineInterpolated($"Calibration: {setting}.");
+            AnsiConsole.MarkupLineInterpolated($"Projected: {cost.Project(shape, setting)}.");
+            AnsiConsole.MarkupLineInterpolated($"(Cost model measured at {cost.Setting} on {cost.Threads} threads; this machine has {Environment.ProcessorCount}, not rescaled.)");
+        }
+        AnsiConsole.MarkupLine("Dry run: nothing calibrated, nothing written.");
+        return 0;
     }
 
     /// <summary>The config with the command line's calibration-data overrides (null keeps the config's value), validated.</summary>

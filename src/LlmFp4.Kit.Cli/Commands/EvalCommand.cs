@@ -30,6 +30,10 @@ public static class EvalCommand
             DefaultValueFactory = _ => "continuation,lastword",
         };
         var limit = new Option<int?>("--limit") { Description = "Score only the first N examples of each task." };
+        var perplexityTokens = new Option<int?>("--perplexity-tokens")
+        {
+            Description = "Score only the first N tokens of each perplexity text (reproduce uses 65536; default: the whole text).",
+        };
         var quant = new Option<string?>("--quant")
         {
             Description = "Quantize before evaluating: a `llmfp4 calibrate` result folder, or a preset / JSON config (calibrated on first use, cached under results/calibration).",
@@ -40,11 +44,12 @@ public static class EvalCommand
         var seed = new Option<int>("--seed") { Description = "Seed recorded with the results (of the quantization run that made the model).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("eval", "Evaluate a model on zero-shot tasks (lm-eval semantics) and perplexity.");
-        foreach (var option in new Option[] { model, tasks, limit, quant, output, batch, dataDir, seed })
+        foreach (var option in new Option[] { model, tasks, limit, perplexityTokens, quant, output, batch, dataDir, seed })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
-            var taskList = TaskRegistry.Parse(parse.GetValue(tasks)!, parse.GetValue(dataDir));
+            var taskList = TaskRegistry.Parse(parse.GetValue(tasks)!, parse.GetValue(dataDir))
+                .Select(task => task is PerplexityTask perplexity ? perplexity.WithMaxTokens(parse.GetValue(perplexityTokens)) : task).ToList();
             foreach (var task in taskList.Where(t => t.Skipped.Count > 0))
                 AnsiConsole.MarkupLineInterpolated(
                     $"[yellow]warning:[/] {task.DisplayName}: skipped {task.Skipped.Count} record(s); first: {task.Skipped[0]}");

@@ -34,6 +34,44 @@ public readonly record struct PowerLaw(double Coefficient, double Exponent)
 }
 
 /// <summary>
+/// Seconds to search one decoder layer with P linear parameters: y = <see cref="PerParameter"/> · P +
+/// <see cref="PerParameter15"/> · P^1.5. The first term is the work over tokens × in × out (the Gram matrices and the
+/// activation sweep of <see cref="FpqSearch"/>, ∝ P at fixed tokens), the second the weight candidates, each one
+/// [out × in]·[in × in] product (∝ hidden³ ∝ P^1.5 when every width grows with the hidden size).
+/// </summary>
+public readonly record struct LayerCostLaw(double PerParameter, double PerParameter15)
+{
+    /// <summary>The law's value at <paramref name="parameters"/>.</summary>
+    public double At(double parameters) => PerParameter * parameters + PerParameter15 * Math.Pow(parameters, 1.5);
+
+    /// <summary>
+    /// Least squares of the relative error (each point weighted by 1 / y), so small and large layers count alike.
+    /// Needs two or more points with distinct positive P.
+    /// </summary>
+    /// <exception cref="ArgumentException">Fewer than two points, a non-positive value, or a singular system.</exception>
+    public static LayerCostLaw Fit(IReadOnlyList<double> parameters, IReadOnlyList<double> seconds)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(seconds);
+        if (parameters.Count != seconds.Count || parameters.Count < 2)
+            throw new ArgumentException($"layer cost fit: need two or more (P, y) pairs, got {parameters.Count} P and {seconds.Count} y.");
+        if (parameters.Concat(seconds).Any(v => !(v > 0))) throw new ArgumentException("layer cost fit: every P and y must be positive.");
+        double aa = 0, ab = 0, bb = 0, ay = 0, by = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            double a = parameters[i] / seconds[i], b = Math.Pow(parameters[i], 1.5) / seconds[i];
+            aa += a * a; ab += a * b; bb += b * b; ay += a; by += b;
+        }
+        double determinant = aa * bb - ab * ab;
+        if (!(Math.Abs(determinant) > 1e-12 * aa * bb)) throw new ArgumentException("layer cost fit: the points do not separate the two terms.");
+        return new((ay * bb - by * ab) / determinant, (aa * by - ab * ay) / determinant);
+    }
+
+    /// <summary>E.g. <c>6.4e-06 · P + 1.3e-09 · P^1.5</c>.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{PerParameter:G3} · P + {PerParameter15:G3} · P^1.5");
+}
+
+/// <summary>
 /// The shape of a LLaMA model as far as calibration cost goes: hidden size, SwiGLU width, layers, query and key/value
 /// heads, vocabulary (untied output head assumed, as in TinyLlama and LLaMA).
 /// </summary>
@@ -92,10 +130,13 @@ public sealed record CostSetting(int Samples, int SequenceLength, int Steps, int
     public override string ToString() => $"{Samples} × {SequenceLength} tokens, k = {Steps}, {Rounds} round{(Rounds == 1 ? "" : "s")}";
 }
 
-/// <summary>A projected calibration: seconds per stage and the peak resident memory.</summary>
+/// <summary>
+/// A projected calibration: CPU seconds per stage (the time on one core the calibration has to itself; with two threads
+/// on two idle cores the wall time can be down to half) and the peak resident memory.
+/// </summary>
 public sealed record CostProjection(double CaptureSeconds, double LayerSeconds, double HeadSeconds, double EmbeddingSeconds, long PeakBytes)
 {
-    /// <summary>Wall seconds in all.</summary>
+    /// <summary>CPU seconds in all.</summary>
     public double Seconds => CaptureSeconds + LayerSeconds + HeadSeconds + EmbeddingSeconds;
 
     /// <summary>E.g. <c>3.2 h (capture 0.1 h, decoder layers 2.9 h, lm_head 0.2 h, embedding 0.0 h), peak memory 14.1 GB</c>.</summary>
@@ -110,7 +151,8 @@ public sealed record CostProjection(double CaptureSeconds, double LayerSeconds, 
 
 /// <summary>
 /// A fitted cost model of an FPQ search calibration (<c>fpq</c> or <c>fpq-baseline</c>) on one machine, measured at
-/// <see cref="Setting"/>: power laws in the parameter counts, and exponents for the budget knobs.
+/// <see cref="Setting"/>: laws in the parameter counts, and exponents for the budget knobs. Times are CPU seconds, each
+/// stage's wall time times the cores its run kept busy, which discounts the time a run on a shared machine waited.
 /// </summary>
 /// <param name="Setting">The knobs every size was measured at.</param>
 /// <param name="Threads">Threads of the machine the model was measured on (the projection does not rescale for others).</param>
@@ -122,7 +164,7 @@ public sealed record CostProjection(double CaptureSeconds, double LayerSeconds, 
 /// <param name="CandidateExponent">Search time ∝ k^this (measured by doubling k).</param>
 /// <param name="RoundExponent">Search time ∝ R^this (measured from R to R + 2; rounds stop early once a layer's choices repeat).</param>
 /// <param name="Workspace">Peak RSS less the float32 weights and the captured inputs, in bytes, against the model's parameters.</param>
-public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw CapturePerToken, PowerLaw DecoderLayer, PowerLaw LmHead, PowerLaw Embedding,
+public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw CapturePerToken, LayerCostLaw DecoderLayer, PowerLaw LmHead, PowerLaw Embedding,
     double TokenExponent, double CandidateExponent, double RoundExponent, PowerLaw Workspace)
 {
     /// <summary>
@@ -153,7 +195,7 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
 }
 
 /// <summary>
-/// The settings and shapes the kit's calibration cost model is measured and quoted at. The constants come from
+/// The kit's calibration cost model (<see cref="Fitted"/>) and the shapes it is quoted for. The constants come from
 /// <c>dotnet run -c Release --project benchmarks/LlmFp4.Kit.Benchmarks -- cost-curve</c>, which calibrates random-weight
 /// LLaMA models of growing size and writes its data to <c>benchmarks/cost-curve/cost-curve.json</c>
 /// (benchmarks/README.md: the run, its machine and load average); rerun it on another machine and replace them.
@@ -165,6 +207,20 @@ public static class CalibrationCost
 
     /// <summary>The paper's setting: 32 × 512 tokens, k = 100, 3 rounds (the kit's default config).</summary>
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
+
+    /// <summary>
+    /// Fitted by <c>cost-curve</c> at commit e2b0b1c on a 2-core AMD EPYC (Zen 5) machine shared with other jobs (load
+    /// average 11–23 during the run; the runs kept 0.5–0.96 of a core busy, which the CPU-second times discount), FPQ
+    /// W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in
+    /// benchmarks/cost-curve/cost-curve.json. The knob exponents were measured at hidden 256 only.
+    /// </summary>
+    public static CostModel Fitted { get; } = new(Reference, Threads: 2,
+        CapturePerToken: new(4.746E-07, 0.4650),
+        DecoderLayer: new(6.435E-06, 1.316E-09),
+        LmHead: new(3.99E-13, 1.8861),
+        Embedding: new(3.462E-07, 0.8668),
+        TokenExponent: 0.612, CandidateExponent: 0.332, RoundExponent: 0.628,
+        Workspace: new(2158, 0.7872));
 
     /// <summary>
     /// TinyLlama-1.1B's proportions at hidden size <paramref name="hidden"/>: 22 layers, SwiGLU width 2.75 × hidden

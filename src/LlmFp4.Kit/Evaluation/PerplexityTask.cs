@@ -22,6 +22,9 @@ public sealed class PerplexityTask(string name, string path, PerplexityOptions? 
     /// <summary>Always empty: a text file has no records to skip.</summary>
     public IReadOnlyList<SkippedRecord> Skipped => [];
 
+    /// <summary>The same task scoring only the first <paramref name="maxTokens"/> tokens of the file; null leaves it as it is.</summary>
+    public PerplexityTask WithMaxTokens(int? maxTokens) => maxTokens is null ? this : new(Name, Path, Options with { MaxTokens = maxTokens });
+
     /// <summary>Perplexity per token and bits per byte of the whole file (<paramref name="limit"/> is ignored so that the number stays comparable); N is the number of tokens scored.</summary>
     public IReadOnlyList<MetricValue> Evaluate(LoglikelihoodScorer scorer, int? limit = null, IProgress<EvalProgress>? progress = null)
     {

@@ -269,9 +269,7 @@ public static class Reproduction
 
     /// <summary>The run's tasks, perplexity cut to <see cref="ReproductionConfig.PerplexityTokens"/>.</summary>
     private static IReadOnlyList<IEvalTask> Tasks(ReproductionConfig config) =>
-        [.. TaskRegistry.Parse(config.Tasks, config.DataDirectory).Select(task => task is PerplexityTask perplexity && config.PerplexityTokens is int tokens
-            ? new PerplexityTask(perplexity.Name, perplexity.Path, perplexity.Options with { MaxTokens = tokens })
-            : task)];
+        [.. TaskRegistry.Parse(config.Tasks, config.DataDirectory).Select(task => task is PerplexityTask perplexity ? perplexity.WithMaxTokens(config.PerplexityTokens) : task)];
 
     /// <summary>
     /// <c>{output}/rows/{row}-{key}.jsonl</c>, the key hashing everything the row's numbers depend on: model weights,

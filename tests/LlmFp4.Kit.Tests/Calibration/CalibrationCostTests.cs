@@ -1,0 +1,120 @@
+using LlmFp4.Kit.Calibration;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Models.Loading;
+using LlmFp4.Kit.Quantization;
+using LlmFp4.Kit.Tests.Evaluation;
+
+namespace LlmFp4.Kit.Tests.Calibration;
+
+/// <summary>The calibration cost model: the power-law fit, shape arithmetic, how a projection moves with each knob.</summary>
+public class CalibrationCostTests
+{
+    [Fact]
+    public void Power_law_fit_recovers_an_exact_law()
+    {
+        double[] x = [256, 1000, 4096, 70_000];
+        var fit = PowerLaw.Fit(x, [.. x.Select(v => 3e-4 * Math.Pow(v, 1.37))]);
+        Assert.Equal(1.37, fit.Exponent, 10);
+        Assert.Equal(3e-4, fit.Coefficient, 12);
+        Assert.Throws<ArgumentException>(() => PowerLaw.Fit([1, 1], [2, 3]));
+        Assert.Throws<ArgumentException>(() => PowerLaw.Fit([1, 2], [0, 3]));
+    }
+
+    [Fact]
+    public void Shape_counts_the_parameters_the_model_holds_and_the_published_sizes()
+    {
+        var config = CalibrationTestData.TinyConfig() with { NumKeyValueHeads = 2 };
+        long held = LlamaModel.CreateRandom(config, seed: 1).NamedWeights().Sum(w => (long)w.Tensor.Data.Length);
+        Assert.Equal(held, LlamaShape.Of(config).Parameters);
+        // TinyLlama-1.1B and LLaMA-7B as their model cards count them.
+        Assert.Equal(1_100_048_384, CalibrationCost.TinyLlamaShape(2048).Parameters);
+        Assert.Equal(6_738_415_616, CalibrationCost.Llama7BShape.Parameters);
+        Assert.Equal(22 * (3 * 2048 + 5632) + 2048, CalibrationCost.TinyLlamaShape(2048).CapturedFeatures);
+    }
+
+    [Fact]
+    public void Projection_grows_with_every_knob_and_with_the_model()
+    {
+        var cost = CalibrationCost.Fitted;
+        var shape = CalibrationCost.TinyLlamaShape(1024);
+        var setting = CalibrationCost.Reference;
+        var at = cost.Project(shape, setting);
+        foreach (var more in new[]
+                 {
+                     cost.Project(shape, setting with { Samples = setting.Samples * 2 }),
+                     cost.Project(shape, setting with { Steps = setting.Steps * 2 }),
+                     cost.Project(shape, setting with { Rounds = setting.Rounds + 2 }),
+                     cost.Project(shape with { Layers = shape.Layers * 2 }, setting),
+                     cost.Project(CalibrationCost.TinyLlamaShape(2048), setting),
+                 })
+        {
+            Assert.True(more.Seconds >= at.Seconds, $"{more} < {at}");
+            Assert.True(more.PeakBytes >= at.PeakBytes, $"{more} < {at}");
+        }
+        // Captured inputs are float32 per token and feature: twice the tokens adds exactly that much to the peak.
+        var doubled = cost.Project(shape, setting with { Samples = setting.Samples * 2 });
+        Assert.Equal(4L * setting.Tokens * shape.CapturedFeatures, doubled.PeakBytes - at.PeakBytes);
+        Assert.Equal(2 * at.CaptureSeconds, doubled.CaptureSeconds, 9);
+        // Layers scale the decoder-layer part linearly and leave the head and embedding alone.
+        var twice = cost.Project(shape with { Layers = 2 * shape.Layers }, setting);
+        Assert.Equal(2 * at.LayerSeconds, twice.LayerSeconds, 9);
+        Assert.Equal((at.HeadSeconds, at.EmbeddingSeconds), (twice.HeadSeconds, twice.EmbeddingSeconds));
+    }
+
+    [Fact]
+    public void Knob_exponents_scale_the_searched_parts_as_stated()
+    {
+        var model = new CostModel(new CostSetting(8, 512, 10, 1), 2, new(1e-9, 1), new(1e-6, 1.2), new(1e-6, 1.1), new(1e-7, 1),
+            TokenExponent: 0.5, CandidateExponent: 1, RoundExponent: 0.25, Workspace: new(10, 1));
+        var shape = CalibrationCost.TinyLlamaShape(512);
+        var at = model.Project(shape, model.Setting);
+        Assert.Equal(shape.Layers * model.DecoderLayer.At(shape.LayerParameters), at.LayerSeconds, 9);
+        var scaled = model.Project(shape, new CostSetting(32, 512, 40, 16));
+        double search = Math.Sqrt(4) * 4 * Math.Pow(16, 0.25);
+        Assert.Equal(at.LayerSeconds * search, scaled.LayerSeconds, 6);
+        Assert.Equal(at.HeadSeconds * search, scaled.HeadSeconds, 6);
+        Assert.Equal(at.EmbeddingSeconds * 4 * 2, scaled.EmbeddingSeconds, 6);
+        Assert.Throws<ArgumentException>(() => model.Project(shape, new CostSetting(8, 512, 0, 1)));
+    }
+
+    [Fact]
+    public void Budget_knobs_of_a_config_feed_the_setting()
+    {
+        var fast = QuantPresets.Get("fpq-fast:4/4/4");
+        Assert.Equal(new CostSetting(32, 512, QuantPresets.FastSearch.Steps, QuantPresets.FastSearch.Rounds), CostSetting.Of(fast));
+        Assert.Equal(CalibrationCost.PaperSetting, CostSetting.Of(QuantPresets.Get("fpq:4/4/4")));
+        var json = QuantConfig.FromJson(fast.ToJson());
+        Assert.Equal(CostSetting.Of(fast), CostSetting.Of(json));
+        Assert.True(CalibrationCost.Fitted.Project(CalibrationCost.TinyLlamaShape(2048), CostSetting.Of(fast)).Seconds
+            < CalibrationCost.Fitted.Project(CalibrationCost.TinyLlamaShape(2048), CostSetting.Of(QuantPresets.Get("fpq:4/4/4"))).Seconds);
+    }
+}
+
+/// <summary><c>llmfp4 calibrate --dry-run</c> on a tiny model folder.</summary>
+[Collection(ProcessWideStateCollection.Name)]
+public sealed class CalibrateDryRunTests
+{
+    [Fact]
+    public void Dry_run_prints_the_projection_and_writes_nothing()
+    {
+        using var dir = new TempDirectory();
+        string modelFolder = Path.Combine(dir.Path, "model");
+        var config = CalibrationTestData.TinyConfig();
+        HfCheckpointWriter.Save(modelFolder, config, LlamaModel.CreateRandom(config, seed: 3).NamedWeights().ToDictionary(w => w.Name, w => w.Tensor.Data));
+        var before = Directory.GetFileSystemEntries(dir.Path, "*", SearchOption.AllDirectories).Order().ToArray();
+        string output = Path.Combine(dir.Path, "out");
+
+        var (exit, text) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:4/4/4", "--calib-size", "4", "--dry-run", "--out", output);
+        Assert.Equal(0, exit);
+        var expected = CalibrationCost.Fitted.Project(LlamaShape.Of(config), CalibrationCost.PaperSetting with { Samples = 4 });
+        Assert.Contains($"Projected: {expected}.", text);
+        Assert.Contains("4 × 512 tokens, k = 100, 3 rounds", text);
+        Assert.Contains("nothing written", text);
+        Assert.Equal(before, Directory.GetFileSystemEntries(dir.Path, "*", SearchOption.AllDirectories).Order().ToArray());
+
+        var (minMaxExit, minMax) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "minmax-fp:4/4/4", "--dry-run", "--out", output);
+        Assert.Equal(0, minMaxExit);
+        Assert.Contains("No projection", minMax);
+        Assert.False(Directory.Exists(output));
+    }
+}
