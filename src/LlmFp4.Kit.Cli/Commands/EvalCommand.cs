@@ -41,13 +41,20 @@ public static class EvalCommand
         var output = new Option<string>("--out") { Description = "Results as JSON lines; a CSV is written beside it (default: results/eval/results.jsonl).", DefaultValueFactory = _ => Path.Combine("results", "eval", "results.jsonl") };
         var batch = new Option<int>("--batch-size") { Description = "Sequences per model call.", DefaultValueFactory = _ => 16 };
         var dataDir = new Option<string?>("--data-dir") { Description = "The kit's data folder (default: found by walking up from here)." };
+        var fidelityTokens = new Option<int>("--fidelity-tokens")
+        {
+            Description = "With --quant: also compare the next-token distributions with the unquantized model's on the first N tokens of the held-out split (task fidelity: KL divergence, top-1 agreement); 0 = off.",
+            DefaultValueFactory = _ => NextTokenFidelityTask.DefaultTokens,
+        };
         var seed = new Option<int>("--seed") { Description = "Seed recorded with the results (of the quantization run that made the model).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("eval", "Evaluate a model on zero-shot tasks (lm-eval semantics) and perplexity.");
-        foreach (var option in new Option[] { model, tasks, limit, perplexityTokens, quant, output, batch, dataDir, seed })
+        foreach (var option in new Option[] { model, tasks, limit, perplexityTokens, quant, fidelityTokens, output, batch, dataDir, seed })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
+            if (parse.GetValue(perplexityTokens) is < 2)
+                throw new ArgumentException($"--perplexity-tokens must be at least 2, got {parse.GetValue(perplexityTokens)}.");
             var taskList = TaskRegistry.Parse(parse.GetValue(tasks)!, parse.GetValue(dataDir))
                 .Select(task => task is PerplexityTask perplexity ? perplexity.WithMaxTokens(parse.GetValue(perplexityTokens)) : task).ToList();
             foreach (var task in taskList.Where(t => t.Skipped.Count > 0))
@@ -57,8 +64,18 @@ public static class EvalCommand
             // A bad preset or config file should fail before the model is read.
             if (parse.GetValue(quant) is { } requested && !Directory.Exists(requested))
                 QuantConfig.Resolve(requested);
+            if (parse.GetValue(fidelityTokens) is < 0 or 1)
+                throw new ArgumentException($"--fidelity-tokens must be 0 (off) or at least 2, got {parse.GetValue(fidelityTokens)}.");
             var loaded = loadModel(parse.GetValue(model)!);
-            string? quantLabel = parse.GetValue(quant) is { } quantArgument ? ApplyQuantization(loaded, quantArgument, parse.GetValue(model)!) : null;
+            string? quantLabel = null;
+            if (parse.GetValue(quant) is { } quantArgument)
+            {
+                // The unquantized twin is kept only as long as the evaluation needs it.
+                var reference = parse.GetValue(fidelityTokens) > 0 && loaded.Model is LlamaModel llama ? llama.Clone() : null;
+                quantLabel = ApplyQuantization(loaded, quantArgument, parse.GetValue(model)!);
+                if (reference is not null)
+                    taskList = [.. taskList, NextTokenFidelityTask.FromText(reference, loaded.Tokenizer, TaskRegistry.HeldOutText(parse.GetValue(dataDir)), parse.GetValue(fidelityTokens))];
+            }
             var scorer = new LoglikelihoodScorer(loaded.Model, loaded.Tokenizer, new ScoringOptions(BatchSize: parse.GetValue(batch)));
             var info = new EvalRunInfo(loaded.Name, QuantConfig: quantLabel, Seed: parse.GetValue(seed), Limit: parse.GetValue(limit));
             var results = RunWithProgress(scorer, taskList, info);

@@ -1,4 +1,5 @@
 using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Models.Tokenizers;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace LlmFp4.Kit.Evaluation;
@@ -58,7 +59,9 @@ public static class Fidelity
     /// vocabulary on <paramref name="sequences"/> (e.g. windows of held-out text), run in groups of
     /// <paramref name="batchSequences"/> so that only one group's logits are held at a time.
     /// </summary>
-    public static IReadOnlyList<MetricValue> NextToken(LlamaModel reference, LlamaModel other, IReadOnlyList<int[]> sequences, int batchSequences = 8)
+    /// <exception cref="ArgumentException">The vocabularies differ, or there are no positions.</exception>
+    public static IReadOnlyList<MetricValue> NextToken(LlamaModel reference, LlamaModel other, IReadOnlyList<int[]> sequences, int batchSequences = 8,
+        IProgress<EvalProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(sequences);
         if (reference.VocabSize != other.VocabSize)
@@ -69,8 +72,26 @@ public static class Fidelity
         {
             var group = sequences.Skip(start).Take(batchSequences).ToList();
             Compare(reference.Logits(group), other.Logits(group), reference.VocabSize, divergences, agreements);
+            progress?.Report(new EvalProgress(start + group.Count, sequences.Count));
         }
         return Summarise(divergences, agreements);
+    }
+
+    /// <summary>
+    /// The held-out sequences a decoder's fidelity is measured on: the first <paramref name="tokens"/> of
+    /// <paramref name="ids"/> cut into consecutive windows of <paramref name="window"/> tokens (the last one may be shorter).
+    /// </summary>
+    /// <exception cref="ArgumentException">Fewer than two ids, or a non-positive count or window.</exception>
+    public static IReadOnlyList<int[]> Windows(IReadOnlyList<int> ids, int tokens, int window)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (tokens < 1 || window < 1) throw new ArgumentException($"Windows: tokens ({tokens}) and window ({window}) must be positive.");
+        if (ids.Count < 2) throw new ArgumentException($"Windows: the held-out text has {ids.Count} token(s); at least 2 are needed.");
+        int count = Math.Min(tokens, ids.Count);
+        var windows = new List<int[]>();
+        for (int start = 0; start < count; start += window)
+            windows.Add([.. ids.Skip(start).Take(Math.Min(window, count - start))]);
+        return windows;
     }
 
     private static void Compare(IReadOnlyList<float[]> referenceLogits, IReadOnlyList<float[]> otherLogits, int vocab,
@@ -112,5 +133,49 @@ public static class Fidelity
         for (int i = 0; i < logits.Length; i++) sum += Math.Exp(logits[i] - max);
         double logSum = max + Math.Log(sum);
         for (int i = 0; i < logits.Length; i++) destination[i] = logits[i] - logSum;
+    }
+}
+
+/// <summary>
+/// Fidelity of a quantized decoder as an evaluation task: <see cref="Fidelity.NextToken(LlamaModel, LlamaModel, IReadOnlyList{int[]}, int, IProgress{EvalProgress})"/>
+/// of the scored model against <paramref name="reference"/> (its full-precision twin, left untouched) on held-out
+/// <paramref name="windows"/>; reports <c>kl_divergence</c> (nats per position) and <c>top1_agreement</c> under the task
+/// name <see cref="Fidelity.TaskName"/>.
+/// </summary>
+public sealed class NextTokenFidelityTask(LlamaModel reference, IReadOnlyList<int[]> windows) : IEvalTask
+{
+    /// <summary>How many held-out tokens <c>reproduce</c> and <c>eval --quant</c> compare by default: 16 windows of 512.</summary>
+    public const int DefaultTokens = 8_192;
+
+    /// <inheritdoc/>
+    public string Name => Fidelity.TaskName;
+    /// <inheritdoc/>
+    public string DisplayName => "fidelity to full precision";
+    /// <summary>Positions compared: the held-out tokens in all windows.</summary>
+    public int Count { get; } = windows.Sum(w => w.Length);
+    /// <inheritdoc/>
+    public IReadOnlyList<SkippedRecord> Skipped => [];
+
+    /// <summary>
+    /// The first <paramref name="tokens"/> tokens of the text file <paramref name="path"/> (encoded without special
+    /// tokens) in windows of the reference model's context length, at most 512.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    public static NextTokenFidelityTask FromText(LlamaModel reference, ITokenizer tokenizer, string path, int tokens = DefaultTokens)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: held-out text for fidelity not found.", path);
+        return new(reference, Fidelity.Windows(tokenizer.Encode(File.ReadAllText(path), addSpecialTokens: false), tokens, Math.Min(512, reference.ContextLength)));
+    }
+
+    /// <summary>Compares the scored model with the reference on every window (<paramref name="limit"/> is ignored so the number stays comparable).</summary>
+    /// <exception cref="NotSupportedException">The scored model is not a <see cref="LlamaModel"/>.</exception>
+    public IReadOnlyList<MetricValue> Evaluate(LoglikelihoodScorer scorer, int? limit = null, IProgress<EvalProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(scorer);
+        return scorer.Model is LlamaModel other
+            ? Fidelity.NextToken(reference, other, windows, progress: progress)
+            : throw new NotSupportedException($"fidelity: needs a LLaMA model from the kit's runtime, not {scorer.Model.GetType().Name}.");
     }
 }

@@ -16,6 +16,9 @@ public static class TaskRegistry
     /// <summary>Registry name of the text-file perplexity task.</summary>
     public const string Perplexity = "perplexity";
 
+    /// <summary>The kit's held-out split, <c>data/corpus/test.txt</c>: perplexity's default text and the decoders' fidelity text.</summary>
+    public static string HeldOutText(string? dataDirectory = null) => Path.Combine(dataDirectory ?? FindDataDirectory("corpus"), "corpus", "test.txt");
+
     /// <summary>Parses a comma-separated task list and reads every task file.</summary>
     public static IReadOnlyList<IEvalTask> Parse(string spec, string? dataDirectory = null)
     {
@@ -34,7 +37,7 @@ public static class TaskRegistry
         if (!Known.Contains(name))
             throw new ArgumentException($"Unknown task '{name}'. Known tasks: {string.Join(", ", Known)}.");
         if (path is null && name == Perplexity)
-            path = Path.Combine(dataDirectory ?? FindDataDirectory("corpus"), "corpus", "test.txt");
+            path = HeldOutText(dataDirectory);
         if (path is null)
         {
             if (!StandInTasks.IsStandIn(name))

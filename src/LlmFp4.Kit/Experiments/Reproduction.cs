@@ -85,7 +85,9 @@ public static class Reproduction
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(model);
         config.Validate();
-        var tasks = Tasks(config);
+        IReadOnlyList<IEvalTask> tasks = config.FidelityTokens is int fidelityTokens
+            ? [.. Tasks(config), NextTokenFidelityTask.FromText(model.Model, model.Tokenizer, TaskRegistry.HeldOutText(config.DataDirectory), fidelityTokens)]
+            : Tasks(config);
         CalibrationSet? calibrationSet = null;
         CalibrationSet CalibrationData(QuantConfig quant) => calibrationSet ??= CalibrationSet.FromTextFile(
             Path.Combine(config.DataDirectory ?? TaskRegistry.FindDataDirectory("corpus"), "corpus", "train.txt"), model.Tokenizer, quant.Calibration);

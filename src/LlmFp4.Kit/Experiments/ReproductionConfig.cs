@@ -38,6 +38,13 @@ public sealed record ReproductionConfig
     /// <summary>Tokens of the held-out text scored for perplexity; null = the whole text.</summary>
     public int? PerplexityTokens { get; init; } = 65_536;
 
+    /// <summary>
+    /// Tokens of the held-out split on which a quantized decoder's next-token distributions are compared with full
+    /// precision (task <c>fidelity</c>: KL divergence and top-1 agreement); null = not measured. Encoders always report their
+    /// mean cosine instead.
+    /// </summary>
+    public int? FidelityTokens { get; init; } = NextTokenFidelityTask.DefaultTokens;
+
     /// <summary>Marks a shortened run in the output (the settings above say how much shorter).</summary>
     public bool Quick { get; init; }
 
@@ -69,7 +76,8 @@ public sealed record ReproductionConfig
 
     /// <summary>
     /// What <c>llmfp4 reproduce</c> runs (the defaults): every row of <see cref="PaperRows"/>, 16 × 128 calibration tokens,
-    /// the first 250 examples of each stand-in task, the first 65,536 tokens of the held-out split for perplexity. Sized to
+    /// the first 250 examples of each stand-in task, the first 65,536 tokens of the held-out split for perplexity and its first
+    /// 8,192 for the fidelity to full precision. Sized to
     /// finish within 30 minutes on 2 cores: the searches' cost grows with the calibration tokens, the evaluations' with the
     /// examples (the paper calibrates on 32 × 2048 tokens and scores whole benchmarks).
     /// </summary>
@@ -77,7 +85,7 @@ public sealed record ReproductionConfig
 
     /// <summary>
     /// What <c>llmfp4 reproduce --quick</c> runs: the W4A4 story only (full precision, MinMax INT and FP, FPQ baseline, FPQ
-    /// at 4/4/4) on 8 × 64 calibration tokens, 60 examples per task and 8,192 perplexity tokens, into results/reproduce-quick.
+    /// at 4/4/4) on 8 × 64 calibration tokens, 60 examples per task, 8,192 perplexity and 2,048 fidelity tokens, into results/reproduce-quick.
     /// </summary>
     public static ReproductionConfig QuickRun { get; } = new()
     {
@@ -85,6 +93,7 @@ public sealed record ReproductionConfig
         Calibration = new CalibrationDataSettings { Samples = 8, SequenceLength = 64 },
         Limit = 60,
         PerplexityTokens = 8_192,
+        FidelityTokens = 2_048,
         Quick = true,
         OutputDirectory = Path.Combine("results", "reproduce-quick"),
     };
@@ -109,6 +118,7 @@ public sealed record ReproductionConfig
         Calibration = new CalibrationDataSettings { Samples = 32, SequenceLength = 128 },
         Limit = null,
         PerplexityTokens = null,
+        FidelityTokens = null,
         OutputDirectory = Path.Combine("results", "reproduce-minilm"),
     };
 
@@ -157,6 +167,7 @@ public sealed record ReproductionConfig
         if (Rows.Count == 0) throw new ArgumentException("reproduce: no rows given.");
         if (Limit is < 1) throw new ArgumentException($"reproduce: limit must be at least 1, got {Limit}.");
         if (PerplexityTokens is < 2) throw new ArgumentException($"reproduce: perplexity_tokens must be at least 2, got {PerplexityTokens}.");
+        if (FidelityTokens is < 2) throw new ArgumentException($"reproduce: fidelity_tokens must be at least 2, got {FidelityTokens}.");
         var duplicate = Rows.GroupBy(r => r.Trim().ToLowerInvariant()).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"reproduce: row '{duplicate.Key}' is listed twice.");
         foreach (string row in Rows) QuantConfigFor(row);

@@ -10,8 +10,8 @@ namespace LlmFp4.Kit.Experiments;
 public sealed record ReportFiles(IReadOnlyList<string> Paths, string? PngSkipped);
 
 /// <summary>
-/// Presents a <see cref="ReproductionResult"/> the way the paper does: rows × tasks (accuracy in %), their average and
-/// the held-out perplexity; for a sentence encoder, verse-retrieval recall@1 (%), recall@10 and MRR, and the mean cosine
+/// Presents a <see cref="ReproductionResult"/> the way the paper does: rows × tasks (accuracy in %), their average,
+/// the held-out perplexity and the next-token KL divergence and top-1 agreement with full precision; for a sentence encoder, verse-retrieval recall@1 (%), recall@10 and MRR, and the mean cosine
 /// to the full-precision embeddings. Writes it as <c>results.jsonl</c>, <c>results.csv</c>, <c>results.md</c> and two
 /// figures (average accuracy and perplexity per row, or recall@1 and 1 − mean cosine; HTML always, PNG when Chromium is
 /// installed).
@@ -27,7 +27,12 @@ public static class ReproductionReport
     /// <summary>File name, without extension, of an encoder run's 1 − mean cosine figure.</summary>
     public const string FidelityFigure = "reproduce-fidelity";
 
-    private static readonly ExtraColumn PerplexityColumn = new("perplexity", TaskRegistry.Perplexity, "perplexity");
+    private static readonly ExtraColumn[] DecoderColumns =
+    [
+        new("perplexity", TaskRegistry.Perplexity, "perplexity"),
+        new("KL to FP", Fidelity.TaskName, "kl_divergence", 4),
+        new("top-1 agreement", Fidelity.TaskName, "top1_agreement", 3),
+    ];
 
     private static readonly ExtraColumn[] EncoderColumns =
     [
@@ -41,7 +46,7 @@ public static class ReproductionReport
         result?.Results.Any(r => r.Task == VerseRetrieval.TaskName) ?? throw new ArgumentNullException(nameof(result));
 
     /// <summary>
-    /// acc per task, average, perplexity of the held-out text; for an encoder recall@1 (%), recall@10, MRR and the mean
+    /// acc per task, average, perplexity of the held-out text, KL divergence and top-1 agreement with full precision; for an encoder recall@1 (%), recall@10, MRR and the mean
     /// cosine to full precision. One row per configured row, labelled as the paper would.
     /// </summary>
     public static ResultsTable Table(ReproductionResult result)
@@ -54,7 +59,7 @@ public static class ReproductionReport
                 labels[r.QuantConfig ?? ""] = row.Label;
         return IsEncoderRun(result)
             ? ResultsTable.FromResults(result.Results, "recall@1", r => labels[r.QuantConfig ?? ""], EncoderColumns, showAverage: false)
-            : ResultsTable.FromResults(result.Results, "acc", r => labels[r.QuantConfig ?? ""], [PerplexityColumn]);
+            : ResultsTable.FromResults(result.Results, "acc", r => labels[r.QuantConfig ?? ""], DecoderColumns);
     }
 
     /// <summary>What the run used, in words, with the paper's settings beside it (the header of results.md and of the console output).</summary>
@@ -129,7 +134,8 @@ public static class ReproductionReport
                 .Append("embeddings. Bits are E/W/A (embedding/weights/activations), 16 = full precision.\n\n");
         else
             md.Append("Accuracy in %, average over the stand-in tasks (not the paper's benchmarks, not comparable with its numbers); ")
-                .Append("perplexity of the held-out split. Bits are E/W/A (embedding/weights/activations), 16 = full precision.\n\n");
+                .Append("perplexity of the held-out split; KL divergence (nats per token) and top-1 agreement of the next-token ")
+                .Append("distributions with full precision on its first tokens. Bits are E/W/A (embedding/weights/activations), 16 = full precision.\n\n");
         md.Append("| row | config hash | calibration | calibration s | evaluation s |\n|---|---|---|---:|---:|\n");
         foreach (var row in result.Rows)
             md.Append("| ").Append(row.Label).Append(" | ").Append(row.Config?.Hash ?? "—").Append(" | ")

@@ -36,6 +36,17 @@ public class QuantCommandTests
         var after = EvalResultFiles.ReadJsonLines(quantized).First(r => r.Metric == "perplexity");
         Assert.Equal($"fpq:4/4/4@{config.Hash}", after.QuantConfig);
         Assert.NotEqual(before.Value, after.Value);
+        // With --quant the quantized model is also compared with its unquantized twin on the held-out text.
+        Assert.DoesNotContain(EvalResultFiles.ReadJsonLines(fullPrecision), r => r.Task == Fidelity.TaskName);
+        var fidelity = EvalResultFiles.ReadJsonLines(quantized).Where(r => r.Task == Fidelity.TaskName).ToDictionary(r => r.Metric);
+        Assert.True(fidelity["kl_divergence"].Value > 0);
+        Assert.InRange(fidelity["top1_agreement"].Value, 0, 1);
+        Assert.Equal(new CharTokenizer().Encode(File.ReadAllText(Path.Combine(data, "corpus", "test.txt")), addSpecialTokens: false).Length, fidelity["kl_divergence"].N);
+
+        string off = Path.Combine(dir.Path, "off.jsonl");
+        Assert.Equal(0, EvalCommand.Create(_ => new EvalModel("tiny", CharModel(), new CharTokenizer()))
+            .Parse(["--model", "tiny", "--tasks", "perplexity", "--data-dir", data, "--quant", resultDirectory, "--fidelity-tokens", "0", "--out", off]).Invoke());
+        Assert.DoesNotContain(EvalResultFiles.ReadJsonLines(off), r => r.Task == Fidelity.TaskName);
     }
 
     [Fact]

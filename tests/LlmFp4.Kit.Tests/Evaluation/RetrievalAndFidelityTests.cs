@@ -72,4 +72,30 @@ public class RetrievalAndFidelityTests
         var perturbed = Fidelity.NextToken(model, twin, windows).ToDictionary(m => m.Metric);
         Assert.True(perturbed["kl_divergence"].Value > 1e-4);
     }
+
+    [Fact]
+    public void FidelityWindowsCutTheFirstTokensIntoConsecutiveWindows()
+    {
+        int[] ids = [.. Enumerable.Range(0, 10)];
+        Assert.Equal([[0, 1, 2, 3], [4, 5, 6, 7], [8]], Fidelity.Windows(ids, tokens: 9, window: 4));
+        Assert.Equal([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]], Fidelity.Windows(ids, tokens: 100, window: 16));
+        Assert.Throws<ArgumentException>(() => Fidelity.Windows([7], tokens: 8, window: 4));
+        Assert.Throws<ArgumentException>(() => Fidelity.Windows(ids, tokens: 8, window: 0));
+    }
+
+    [Fact]
+    public void TheFidelityTaskComparesTheScoredModelWithItsReference()
+    {
+        var model = LlamaModel.CreateRandom(LlamaModelTests.TinyConfig(tied: false), seed: 5, std: 0.3f);
+        var quantized = model.Clone();
+        foreach (var linear in quantized.Linears) linear.Weight = linear.Weight.Select(w => MathF.Round(w * 4) / 4).ToArray();
+        var windows = Fidelity.Windows([.. Enumerable.Range(1, 20)], tokens: 20, window: 8);
+        var task = new NextTokenFidelityTask(model, windows);
+        Assert.Equal(20, task.Count);
+        var results = EvalRunner.Run(new LoglikelihoodScorer(quantized, new CharTokenizer()), [task], new EvalRunInfo("tiny", "rounded"));
+        Assert.Equal(["kl_divergence", "top1_agreement"], results.Select(r => r.Metric));
+        Assert.All(results, r => Assert.Equal(Fidelity.TaskName, r.Task));
+        Assert.True(results[0].Value > 1e-6);
+        Assert.Equal(Fidelity.NextToken(model, quantized, windows).Select(m => m.Value), results.Select(r => r.Value));
+    }
 }

@@ -45,6 +45,7 @@ public class ReproductionTests
         Calibration = new CalibrationDataSettings { Samples = 4, SequenceLength = 32 },
         Limit = 4,
         PerplexityTokens = 600,
+        FidelityTokens = 300,
         DataDirectory = TinyData(dir),
         OutputDirectory = Path.Combine(dir.Path, "out"),
         CalibrationDirectory = Path.Combine(dir.Path, "calibration"),
@@ -65,9 +66,15 @@ public class ReproductionTests
         var first = Reproduction.Run(config, model);
         Assert.Equal(["full precision", "MinMax INT 4/4/4", "FPQ 4/4/4"], first.Rows.Select(r => r.Label));
         Assert.All(first.Rows, r => Assert.False(r.Reused));
-        Assert.All(first.Rows, r => Assert.Equal(["continuation", "lastword", "perplexity"], r.Results.Select(x => x.Task).Distinct()));
-        Assert.All(first.Rows.SelectMany(r => r.Results).Where(r => r.Task != "perplexity"), r => Assert.Equal(4, r.N));
+        Assert.All(first.Rows, r => Assert.Equal(["continuation", "lastword", "perplexity", "fidelity"], r.Results.Select(x => x.Task).Distinct()));
+        Assert.All(first.Rows.SelectMany(r => r.Results).Where(r => r.Task is not ("perplexity" or "fidelity")), r => Assert.Equal(4, r.N));
         Assert.Equal(600, first.Rows[0].Results.First(r => r.Metric == "perplexity" && r.Task == "perplexity").N);
+        // Full precision is compared with itself; a 4-bit model is not the same distribution.
+        double Fidelity(ReproductionRow row, string metric) => row.Results.Single(r => r.Task == "fidelity" && r.Metric == metric).Value;
+        Assert.Equal(300, first.Rows[0].Results.First(r => r.Task == "fidelity").N);
+        Assert.Equal(0, Fidelity(first.Rows[0], "kl_divergence"), 12);
+        Assert.Equal(1, Fidelity(first.Rows[0], "top1_agreement"));
+        Assert.True(Fidelity(first.Rows[2], "kl_divergence") > 1e-6);
         double Perplexity(ReproductionRow row) => row.Results.First(r => r.Task == "perplexity" && r.Metric == "perplexity").Value;
         Assert.NotEqual(Perplexity(first.Rows[0]), Perplexity(first.Rows[2]));
         Assert.Equal($"fpq:4/4/4@{first.Rows[2].Config!.Hash}", first.Rows[2].Results[0].QuantConfig);
@@ -120,9 +127,9 @@ public class ReproductionTests
 
         var table = ReproductionReport.Table(result);
         Assert.Equal(["continuation", "lastword"], table.Tasks);
-        Assert.Equal("perplexity", Assert.Single(table.ExtraColumns).Header);
+        Assert.Equal(["perplexity", "KL to FP", "top-1 agreement"], table.ExtraColumns.Select(c => c.Header));
         Assert.Equal(["full precision", "MinMax FP 8/8/8"], table.Rows.Select(r => r.Setting));
-        Assert.All(table.Rows, r => Assert.NotNull(r.Extra[0]));
+        Assert.All(table.Rows, r => Assert.All(r.Extra, cell => Assert.NotNull(cell)));
 
         var files = ReproductionReport.Write(result, config.OutputDirectory, Path.Combine(dir.Path, "figures"), png: false);
         foreach (string name in new[] { "results.jsonl", "results.csv", "results.md", "figures/reproduce-average-accuracy.html", "figures/reproduce-perplexity.html" })
