@@ -107,9 +107,14 @@ public sealed record LlamaShape(int HiddenSize, int IntermediateSize, int Layers
         NumKeyValueHeads = KeyValueHeads,
     };
 
-    /// <summary>E.g. <c>hidden 2048, FFN 5632, 22 layers, 32/4 heads, vocab 32000 (1.10 B parameters)</c>.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"hidden {HiddenSize}, FFN {IntermediateSize}, {Layers} layers, {Heads}/{KeyValueHeads} heads, vocab {VocabSize} ({Parameters / 1e9:F2} B parameters)");
+    /// <summary>E.g. <c>hidden 2048, FFN 5632, 22 layers, 32/4 heads, vocab 32000 (1.10 B parameters)</c>; below a billion in M.</summary>
+    public override string ToString()
+    {
+        string parameters = Parameters >= 1e9
+            ? string.Create(CultureInfo.InvariantCulture, $"{Parameters / 1e9:F2} B")
+            : string.Create(CultureInfo.InvariantCulture, $"{Parameters / 1e6:F1} M");
+        return $"hidden {HiddenSize}, FFN {IntermediateSize}, {Layers} layers, {Heads}/{KeyValueHeads} heads, vocab {VocabSize} ({parameters} parameters)";
+    }
 }
 
 /// <summary>The budget knobs of an FPQ search calibration: N windows of L tokens, k (grid steps), R rounds.</summary>
