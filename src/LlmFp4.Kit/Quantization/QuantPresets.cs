@@ -46,13 +46,19 @@ public static partial class QuantPresets
     public static string DefaultBits(string method) => Find(method)?.DefaultBits ?? "4/4/4";
 
     /// <summary>
-    /// The table label of a preset name: "MinMax INT 4/4/4", "FPQ baseline 4/4/8"; a named related-method preset or a
-    /// name that is not a preset is returned as it is.
+    /// The table label of a preset name: "MinMax INT 4/4/4", "FPQ baseline 4/4/8"; a named related-method preset in
+    /// capitals ("RPTQ W4A4", "INT4-GPTQ W4A16"); a name that is not a preset is returned as it is.
     /// </summary>
     public static string Label(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         int colon = name.IndexOf(':');
+        if (colon < 0 && Named.ContainsKey(name))
+        {
+            // "rptq-w4a4" → "RPTQ W4A4", as the related methods' papers write them.
+            int dash = name.LastIndexOf('-');
+            return $"{name[..dash].ToUpperInvariant()} {name[(dash + 1)..].ToUpperInvariant()}";
+        }
         if (colon < 0) return name;
         return Find(name[..colon]) is { } method ? $"{method.Label} {name[(colon + 1)..]}" : name;
     }

@@ -50,4 +50,13 @@ public class MethodPresetsTests
         Assert.Contains("pack_weights", Assert.Throws<ArgumentException>(() => (QuantPresets.Get("gptq:w4a16") with { PackWeights = true }).Validate()).Message);
         Assert.Throws<InvalidDataException>(() => QuantConfig.FromJson(QuantPresets.Get("rptq-w4a4").ToJson().Replace("\"clusters\": 32", "\"clusters\": 0")));
     }
+
+    [Fact]
+    public void Presets_are_labelled_as_the_papers_write_them()
+    {
+        Assert.Equal("FPQ baseline 4/4/8", QuantPresets.Label("fpq-baseline:4/4/8"));
+        Assert.Equal("RPTQ W4A4", QuantPresets.Label("rptq-w4a4"));
+        Assert.Equal("INT4-GPTQ W4A16", QuantPresets.Label("int4-gptq-w4a16"));
+        Assert.Equal("my-config.json", QuantPresets.Label("my-config.json"));
+    }
 }
