@@ -173,7 +173,7 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
     double TokenExponent, double CandidateExponent, double RoundExponent, PowerLaw Workspace)
 {
     /// <summary>
-    /// The projected wall time and peak memory of calibrating <paramref name="shape"/> at <paramref name="setting"/>:
+    /// The projected CPU time and peak memory of calibrating <paramref name="shape"/> at <paramref name="setting"/>:
     /// capture = tokens × <see cref="CapturePerToken"/>(parameters); each searched part = its power law at the measured
     /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
     /// (the embedding has no tokens); peak = float32 weights + captured inputs (tokens × <see cref="LlamaShape.CapturedFeatures"/> floats)
