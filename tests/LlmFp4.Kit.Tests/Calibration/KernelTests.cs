@@ -61,6 +61,27 @@ public class KernelTests
         Assert.Equal(total, Cholesky.Dot(a, b));
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(16, 4)]
+    [InlineData(37, 7)]
+    [InlineData(4099, 9)]
+    public void Adding_rows_four_at_a_time_equals_one_axpy_per_row_bit_for_bit(int width, int count)
+    {
+        var matrix = RandomMatrix(12, width, 9);
+        int[] rows = [.. Enumerable.Range(0, count).Select(m => (m * 5 + 3) % 12)];
+        double[] factors = [.. Enumerable.Range(0, count).Select(m => (m % 3 - 1.25) * (1 + m / 7.0))];
+        var start = RandomMatrix(1, width, 10).Select(v => (double)v / 3).ToArray();
+
+        var expected = (double[])start.Clone();
+        for (int m = 0; m < count; m++)
+            for (int i = 0; i < width; i++)
+                expected[i] = Math.FusedMultiplyAdd(factors[m], matrix[rows[m] * width + i], expected[i]);
+        var y = (double[])start.Clone();
+        ActivationSweep.AddRows(factors, rows, matrix, width, y);
+        Assert.Equal(expected, y);
+    }
+
     [Fact]
     public void Semidefinite_cholesky_reproduces_the_matrix_and_zeroes_dependent_columns()
     {

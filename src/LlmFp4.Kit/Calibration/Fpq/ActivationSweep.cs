@@ -156,6 +156,8 @@ internal sealed class ActivationSweep
         public float[] Previous = new float[rows * inFeatures];
         public readonly float[] Reference = new float[rows * outputs];
         public readonly double[] Products = new double[rows * outputs];
+        public readonly int[] ChangedChannels = new int[inFeatures];
+        public readonly double[] Changes = new double[inFeatures];
     }
 
     /// <summary>Σ of squared output errors per (candidate, layer) over one chunk of tokens, [candidate × layers].</summary>
@@ -178,7 +180,7 @@ internal sealed class ActivationSweep
             candidate.Quantizer.Apply(x, quantized, rows, _in);
             for (int t = 0; t < rows; t++)
                 AddChanges(grid.Format, quantized.Slice(t * _in, _in), candidate, units.Slice(t * _in, _in),
-                    w.Previous.AsSpan(t * _in, _in), products.Slice(t * _outputs, _outputs));
+                    w.Previous.AsSpan(t * _in, _in), products.Slice(t * _outputs, _outputs), w);
             for (int t = 0; t < rows; t++)
                 for (int l = 0; l < layers; l++)
                 {
@@ -192,11 +194,15 @@ internal sealed class ActivationSweep
 
     /// <summary>
     /// One token: U = grid(X̂ / scale) · (scale / S), the quantized values on the bias-0 grid with the per-channel power of
-    /// two, into <paramref name="units"/>; then y += (U − U_prev)[j] · Ŵᵀ[j, :] for every channel j where U changed.
+    /// two, into <paramref name="units"/>; then y += (U − U_prev)[j] · Ŵᵀ[j, :] for every channel j where U changed, in
+    /// ascending j (<see cref="AddRows"/>).
     /// </summary>
-    private void AddChanges(FpFormat format, ReadOnlySpan<float> quantized, Candidate candidate, Span<float> units, ReadOnlySpan<float> previous, Span<double> y)
+    private void AddChanges(FpFormat format, ReadOnlySpan<float> quantized, Candidate candidate, Span<float> units, ReadOnlySpan<float> previous,
+        Span<double> y, Workspace workspace)
     {
-        int j = 0;
+        var channels = workspace.ChangedChannels;
+        var changes = workspace.Changes;
+        int count = 0, j = 0;
         if (Vector512.IsHardwareAccelerated && format.HasFastGrid)
         {
             var grid = format.Grid;
@@ -214,15 +220,66 @@ internal sealed class ActivationSweep
                 {
                     int k = j + BitOperations.TrailingZeroCount(changed);
                     changed &= changed - 1;
-                    Axpy((double)units[k] - previous[k], _quantizedColumns.AsSpan(k * _outputs, _outputs), y);
+                    channels[count] = k;
+                    changes[count++] = (double)units[k] - previous[k];
                 }
             }
         }
         for (; j < _in; j++)
         {
             units[j] = RoundToGrid(format, quantized[j] * candidate.Inverses[j]) * candidate.Ratios[j];
-            if (units[j] != previous[j]) Axpy((double)units[j] - previous[j], _quantizedColumns.AsSpan(j * _outputs, _outputs), y);
+            if (units[j] == previous[j]) continue;
+            channels[count] = j;
+            changes[count++] = (double)units[j] - previous[j];
         }
+        AddRows(changes.AsSpan(0, count), channels.AsSpan(0, count), _quantizedColumns, _outputs, y);
+    }
+
+    /// <summary>
+    /// y += Σ_m factors[m] · matrix[rows[m], :] for a row-major matrix of <paramref name="width"/> columns, with every
+    /// element rounded exactly as <see cref="Axpy"/> called once per row in the order given (y[i] = fma(a_m, x_m[i], …
+    /// fma(a_1, x_1[i], y[i]))), so the bytes do not depend on the grouping. Rows are added four per pass over y: the
+    /// sweep's cost is moving y (double) through the cache once per changed channel, and this moves it once per four.
+    /// </summary>
+    internal static void AddRows(ReadOnlySpan<double> factors, ReadOnlySpan<int> rows, ReadOnlySpan<float> matrix, int width, Span<double> y)
+    {
+        if (factors.Length != rows.Length) throw new ArgumentException("AddRows: one factor per row.");
+        int m = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; m + 4 <= rows.Length; m += 4)
+                AddFourRows(factors.Slice(m, 4), matrix.Slice(rows[m] * width, width), matrix.Slice(rows[m + 1] * width, width),
+                    matrix.Slice(rows[m + 2] * width, width), matrix.Slice(rows[m + 3] * width, width), y);
+        for (; m < rows.Length; m++) Axpy(factors[m], matrix.Slice(rows[m] * width, width), y);
+    }
+
+    private static void AddFourRows(ReadOnlySpan<double> a, ReadOnlySpan<float> x0, ReadOnlySpan<float> x1, ReadOnlySpan<float> x2, ReadOnlySpan<float> x3, Span<double> y)
+    {
+        ref double target = ref MemoryMarshal.GetReference(y);
+        ref float r0 = ref MemoryMarshal.GetReference(x0), r1 = ref MemoryMarshal.GetReference(x1);
+        ref float r2 = ref MemoryMarshal.GetReference(x2), r3 = ref MemoryMarshal.GetReference(x3);
+        Vector512<double> a0 = Vector512.Create(a[0]), a1 = Vector512.Create(a[1]), a2 = Vector512.Create(a[2]), a3 = Vector512.Create(a[3]);
+        int i = 0;
+        for (; i <= y.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+        {
+            var low = Vector512.LoadUnsafe(ref target, (nuint)i);
+            var high = Vector512.LoadUnsafe(ref target, (nuint)(i + 8));
+            var (l0, h0) = Vector512.Widen(Vector512.LoadUnsafe(ref r0, (nuint)i));
+            low = Vector512.FusedMultiplyAdd(a0, l0, low);
+            high = Vector512.FusedMultiplyAdd(a0, h0, high);
+            var (l1, h1) = Vector512.Widen(Vector512.LoadUnsafe(ref r1, (nuint)i));
+            low = Vector512.FusedMultiplyAdd(a1, l1, low);
+            high = Vector512.FusedMultiplyAdd(a1, h1, high);
+            var (l2, h2) = Vector512.Widen(Vector512.LoadUnsafe(ref r2, (nuint)i));
+            low = Vector512.FusedMultiplyAdd(a2, l2, low);
+            high = Vector512.FusedMultiplyAdd(a2, h2, high);
+            var (l3, h3) = Vector512.Widen(Vector512.LoadUnsafe(ref r3, (nuint)i));
+            low = Vector512.FusedMultiplyAdd(a3, l3, low);
+            high = Vector512.FusedMultiplyAdd(a3, h3, high);
+            low.StoreUnsafe(ref target, (nuint)i);
+            high.StoreUnsafe(ref target, (nuint)(i + 8));
+        }
+        for (; i < y.Length; i++)
+            y[i] = Math.FusedMultiplyAdd(a[3], x3[i], Math.FusedMultiplyAdd(a[2], x2[i], Math.FusedMultiplyAdd(a[1], x1[i], Math.FusedMultiplyAdd(a[0], x0[i], y[i]))));
     }
 
     /// <summary>y rounded onto the format's integer-bias grid (the values a quantizer's output divided by its grid scale lies on).</summary>

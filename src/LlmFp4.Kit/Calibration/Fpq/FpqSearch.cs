@@ -87,10 +87,12 @@ internal sealed class FpqSearch
             var active = states.Where(s => s.ConvergedAfterRound is null).ToList();
             if (active.Count == 0) break;
             var weightCurves = active.ToDictionary(s => s, s => _weights is null ? [] : WeightPhase(s, round));
+            Calibrator.CollectGroupGarbage();
 
             var repeated = round > 1 && _activations is not null ? active.Where(SameWeightsAsLastRound).ToHashSet() : [];
             var searched = _activations is null ? [] : active.Where(s => !repeated.Contains(s)).ToList();
             var activationCurves = searched.Count > 0 ? ActivationPhase(searched, round) : [];
+            Calibrator.CollectGroupGarbage();
 
             foreach (var state in active)
             {
