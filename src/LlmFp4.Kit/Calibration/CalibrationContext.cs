@@ -36,8 +36,14 @@ public sealed class CalibrationContext : IProgress<CalibrationProgress>
     /// <summary>Replaced parameters by checkpoint name (quantized, folded, reordered), the result's tensors.</summary>
     public Dictionary<string, float[]> Tensors { get; } = [];
 
+    /// <summary>The <see cref="Timings"/> entry of the layers' output-error measurement (<see cref="Layer"/>).</summary>
+    public const string LayerErrorStage = "layer output error";
+
     /// <summary>Seconds per stage.</summary>
     public Dictionary<string, double> Timings { get; } = [];
+
+    /// <summary>Adds <paramref name="seconds"/> to stage <paramref name="stage"/> of <see cref="Timings"/>.</summary>
+    public void AddTime(string stage, double seconds) => Timings[stage] = Timings.GetValueOrDefault(stage) + seconds;
 
     /// <summary>Observed between groups and at every progress report.</summary>
     public CancellationToken Cancellation { get; }
@@ -65,6 +71,10 @@ public sealed class CalibrationContext : IProgress<CalibrationProgress>
         ArgumentNullException.ThrowIfNull(group);
         ArgumentNullException.ThrowIfNull(layer);
         if (!ReferenceEquals(quantizedWeight, layer.Weight)) Tensors[layer.WeightName] = quantizedWeight;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double mse = LayerError.Mse(referenceInputs ?? group.Inputs, group.Tokens, layer.InFeatures, layer.OutFeatures,
+            referenceWeight ?? layer.Weight, quantizedWeight, inputQuantizer, inputDivisors);
+        AddTime(LayerErrorStage, clock.Elapsed.TotalSeconds);
         return new LayerCalibration
         {
             Name = layer.Name,
@@ -74,8 +84,7 @@ public sealed class CalibrationContext : IProgress<CalibrationProgress>
             InputQuantizer = inputQuantizer,
             WeightFormat = weightFormat,
             ActivationFormat = activationFormat,
-            OutputMse = LayerError.Mse(referenceInputs ?? group.Inputs, group.Tokens, layer.InFeatures, layer.OutFeatures,
-                referenceWeight ?? layer.Weight, quantizedWeight, inputQuantizer, inputDivisors),
+            OutputMse = mse,
             Details = details,
         };
     }

@@ -142,7 +142,11 @@ public sealed class CalibrationResult
     /// <summary>What produced it (kit version and commit, GEMM backend): this process for a new result, the file's for a loaded one (null in files written before it was recorded).</summary>
     public Provenance? Provenance { get; init; } = Provenance.Current;
 
-    /// <summary>Seconds per stage (capture, search, …).</summary>
+    /// <summary>
+    /// Wall seconds per stage: "capture", "group NAME" per input group, "layers" (the whole layer loop), "embedding",
+    /// "total", and inside the layer loop "layer output error" (<see cref="CalibrationContext.LayerErrorStage"/>) and, for
+    /// the FPQ methods, the search's parts (<see cref="SearchStages"/>) summed over all groups.
+    /// </summary>
     public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
 
     /// <summary>Set by <see cref="Load"/> when the folder was saved in the earlier layout and read into the current one: says so, with both config hashes.</summary>

@@ -43,6 +43,22 @@ public class CalibratorTests
     }
 
     [Fact]
+    public void Timings_break_the_layer_loop_into_the_search_parts_and_the_output_error()
+    {
+        var model = TinyModel();
+        var set = TinySet();
+        var fpq = Calibrator.Run(model, QuantPresets.Get("fpq:4/4/4").WithSearch(SmallGrid), set).Timings;
+        string[] parts = [SearchStages.Grams, SearchStages.WeightCandidates, SearchStages.ActivationSweep, CalibrationContext.LayerErrorStage];
+        Assert.All(parts, part => Assert.True(fpq[part] > 0, part));
+        Assert.True(parts.Sum(part => fpq[part]) <= fpq["layers"]);
+        Assert.True(fpq.Where(t => t.Key.StartsWith("group ", StringComparison.Ordinal)).Sum(t => t.Value) <= fpq["layers"]);
+
+        var minmax = Calibrator.Run(model, QuantPresets.Get("minmax-fp:4/4/4"), set).Timings;
+        Assert.True(minmax.ContainsKey(CalibrationContext.LayerErrorStage));
+        Assert.False(minmax.ContainsKey(SearchStages.ActivationSweep));
+    }
+
+    [Fact]
     public void Fpq_simulated_and_folded_forms_give_identical_logits()
     {
         var model = TinyModel();

@@ -17,7 +17,9 @@ internal sealed class FpqMethod(FpSearchSettings settings) : ICalibrationMethod<
     public IEnumerable<LayerCalibration> CalibrateGroup(CalibrationContext context, InputGroup group)
     {
         var config = context.Config;
-        var searched = new FpqSearch(group, config.Weights, config.Activations, settings.Search, PreShifted, context).Run();
+        var search = new FpqSearch(group, config.Weights, config.Activations, settings.Search, PreShifted, context);
+        var searched = search.Run();
+        foreach (var (stage, seconds) in search.Timings) context.AddTime(stage, seconds);
         foreach (var found in searched)
         {
             var layer = found.Layer;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Models;
@@ -16,6 +17,19 @@ internal sealed record LayerSearchResult(
     int[]? ActivationOffsets,
     TensorQuantizer? InputQuantizer,
     SearchTrace Trace);
+
+/// <summary>The parts of an FPQ search, as <see cref="CalibrationResult.Timings"/> names them (seconds summed over all groups).</summary>
+public static class SearchStages
+{
+    /// <summary>The Gram matrices of a weight phase: XᵀX once per group, ΔᵀΔ and XᵀΔ per activation setting, and their products with W.</summary>
+    public const string Grams = "search: Grams";
+
+    /// <summary>Scoring every weight candidate of every format through the Grams (<see cref="GramScorer"/>).</summary>
+    public const string WeightCandidates = "search: weight candidates";
+
+    /// <summary>Scoring every activation candidate of every format over the captured tokens (<see cref="ActivationSweep"/>).</summary>
+    public const string ActivationSweep = "search: activation sweep";
+}
 
 /// <summary>
 /// The fast LLM-FP4 search (docs/methods.md §3, §4) for the layers of one <see cref="InputGroup"/>: each layer is searched
@@ -78,6 +92,9 @@ internal sealed class FpqSearch
         _grids = [.. _activationFormats.Select(f => new ActivationGrid(f, group.Inputs, _tokens, _in, _multipliers, preShifted))];
         _scorer = new GramScorer(group, _grids);
     }
+
+    /// <summary>Seconds spent in each part of <see cref="Run"/> (<see cref="SearchStages"/>), summed over its layers and rounds.</summary>
+    public Dictionary<string, double> Timings { get; } = [];
 
     public IReadOnlyList<LayerSearchResult> Run()
     {
@@ -222,8 +239,10 @@ internal sealed class FpqSearch
     {
         var layer = state.Layer;
         int rows = layer.OutFeatures;
+        var clock = Stopwatch.StartNew();
         var scoring = _scorer.BeginWeightPhase(layer.Weight, rows,
             _activations is null ? null : (state.ActivationFormat, state.ActivationIndex[state.ActivationFormat]));
+        AddTime(SearchStages.Grams, clock);
         var rowErrors = new double[rows];
         double normalizer = (double)_tokens * rows;
         var curves = new List<FormatCurve>();
@@ -252,12 +271,14 @@ internal sealed class FpqSearch
             curves.Add(new FormatCurve(Name(_weightFormats[f]), errors, -1, best.Sum() / normalizer));
         }
         state.WeightFormat = ArgMin(curves.Select(c => c.BestError));
+        AddTime(SearchStages.WeightCandidates, clock);
         return curves;
     }
 
     /// <summary>Activation bias per format (one per tensor), then the activation format, for the layers of the group at once; weights at their current setting.</summary>
     private Dictionary<LayerState, IReadOnlyList<FormatCurve>> ActivationPhase(List<LayerState> states, int round)
     {
+        var clock = Stopwatch.StartNew();
         var sweep = new ActivationSweep(_group, [.. states.Select(s => (s.Weight, QuantizedWeight(s), s.Layer.OutFeatures))]);
         var errors = states.Select(_ => new double[_activationFormats.Length][]).ToArray();
         for (int f = 0; f < _activationFormats.Length; f++)
@@ -282,7 +303,15 @@ internal sealed class FpqSearch
             state.ActivationFormat = ArgMin(curves.Select(c => c.BestError));
             result[state] = curves;
         }
+        AddTime(SearchStages.ActivationSweep, clock);
         return result;
+    }
+
+    /// <summary>Adds the clock's time to <paramref name="stage"/> and restarts it.</summary>
+    private void AddTime(string stage, Stopwatch clock)
+    {
+        Timings[stage] = Timings.GetValueOrDefault(stage) + clock.Elapsed.TotalSeconds;
+        clock.Restart();
     }
 
     /// <summary>Index of the smallest value, the first on ties.</summary>
