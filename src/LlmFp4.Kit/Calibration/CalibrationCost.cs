@@ -86,8 +86,18 @@ public sealed record LlamaShape(int HiddenSize, int IntermediateSize, int Layers
     /// <summary>Every parameter: embedding, the layers' linear weights and two norms each, the final norm, the output head.</summary>
     public long Parameters => 2L * VocabSize * HiddenSize + Layers * (LayerParameters + 2L * HiddenSize) + HiddenSize;
 
-    /// <summary>Floats per calibration token kept by the capture: each layer's four linear inputs (q/k/v, o, gate/up, down) and the head's.</summary>
+    /// <summary>
+    /// Floats per calibration token kept by a whole-model capture (<see cref="ActivationCapture.Run"/>, RPTQ): each layer's
+    /// four linear inputs (q/k/v, o, gate/up, down) and the head's.
+    /// </summary>
     public long CapturedFeatures => Layers * (3L * HiddenSize + IntermediateSize) + HiddenSize;
+
+    /// <summary>
+    /// Floats per calibration token held at once by the block-by-block capture (<see cref="StagedCapture"/>, every method
+    /// but RPTQ): one decoder layer's four linear inputs (q/k/v, o and gate/up [hidden] each, down [intermediate]) and the
+    /// residual stream kept between blocks [hidden]; the head's input [hidden] is smaller than a layer's.
+    /// </summary>
+    public long StreamedFeatures => 4L * HiddenSize + IntermediateSize;
 
     /// <summary>The shape of a Hugging Face LLaMA config.</summary>
     public static LlamaShape Of(LlamaConfig config)
@@ -176,8 +186,8 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
     /// The projected CPU time and peak memory of calibrating <paramref name="shape"/> at <paramref name="setting"/>:
     /// capture = tokens × <see cref="CapturePerToken"/>(parameters); each searched part = its power law at the measured
     /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
-    /// (the embedding has no tokens); peak = float32 weights + captured inputs (tokens × <see cref="LlamaShape.CapturedFeatures"/> floats)
-    /// + <see cref="Workspace"/>(parameters).
+    /// (the embedding has no tokens); peak = float32 weights + the inputs the calibration holds at once (an FPQ search
+    /// captures block by block: tokens × <see cref="LlamaShape.StreamedFeatures"/> floats) + <see cref="Workspace"/>(parameters).
     /// </summary>
     /// <exception cref="ArgumentException">A setting with no tokens, candidates or rounds.</exception>
     public CostProjection Project(LlamaShape shape, CostSetting setting)
@@ -189,7 +199,7 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
         double knobs = Math.Pow((double)setting.Steps / Setting.Steps, CandidateExponent) * Math.Pow((double)setting.Rounds / Setting.Rounds, RoundExponent);
         double search = knobs * Math.Pow((double)setting.Tokens / Setting.Tokens, TokenExponent);
         long head = (long)shape.HiddenSize * shape.VocabSize;
-        long captured = 4L * setting.Tokens * shape.CapturedFeatures;
+        long captured = 4L * setting.Tokens * shape.StreamedFeatures;
         return new CostProjection(
             setting.Tokens * CapturePerToken.At(shape.Parameters),
             shape.Layers * DecoderLayer.At(shape.LayerParameters) * search,

@@ -107,26 +107,23 @@ public class StagedCaptureTests
         Assert.True(referenceTensors.AsSpan().SequenceEqual(tensors), $"{config.Name}: tensors.safetensors differs");
     }
 
-    public static TheoryData<string> PresetNames() => [.. Presets];
-
-    [Theory]
-    [MemberData(nameof(PresetNames))]
-    public void Llama_staged_calibration_equals_the_whole_model_capture_byte_for_byte(string preset)
+    public static TheoryData<string, string> ModelsAndPresets()
     {
-        var model = TinyModel();
-        var config = QuantPresets.Get(preset).WithSearch(SmallGrid);
-        if (preset == "fpq:4/4/4") config = config with { AttentionMatMuls = QuantSpec.Fp(8, Granularity.PerTensor) };
-        AssertSameResult(model, config, TwoBatchSet(model.VocabSize, 64, 70));
+        var data = new TheoryData<string, string>();
+        foreach (string model in new[] { "llama", "bert" })
+            foreach (string preset in Presets) data.Add(model, preset);
+        return data;
     }
 
     [Theory]
-    [MemberData(nameof(PresetNames))]
-    public void Bert_staged_calibration_equals_the_whole_model_capture_byte_for_byte(string preset)
+    [MemberData(nameof(ModelsAndPresets))]
+    public void Staged_calibration_equals_the_whole_model_capture_byte_for_byte(string architecture, string preset)
     {
-        var model = Encoder();
+        IQuantizableModel model = architecture == "llama" ? TinyModel() : Encoder();
+        var set = architecture == "llama" ? TwoBatchSet(TinyConfig().VocabSize, 64, 70) : TwoBatchSet(BertModelTests.Tiny.VocabSize, 24, 180);
         var config = QuantPresets.Get(preset).WithSearch(SmallGrid);
         if (preset == "fpq:4/4/4") config = config with { AttentionMatMuls = QuantSpec.Fp(8, Granularity.PerTensor) };
-        AssertSameResult(model, config, TwoBatchSet(model.VocabSize, 24, 180));
+        AssertSameResult(model, config, set);
     }
 
     private static QuantConfig HeldConfig(bool everyInputFirst) => new()
