@@ -66,8 +66,11 @@ public static class ActivationCapture
 /// <see cref="CaptureNextStage"/> runs the next block over every calibration window (in the batches of
 /// <see cref="ActivationCapture"/>) and fills the inputs of the groups read in that block only, so a caller that
 /// releases them before the next call holds one block's inputs (and the residual stream of every token) at a time. The
-/// captured values are those of a whole forward pass. Stages after the last one any group or attention point needs are
-/// not run. Dispose to restore the model's observer and the points' quantizers.
+/// captured values are those of a whole forward pass. An input array the caller released (by emptying the group's
+/// <see cref="InputGroup.Inputs"/>) is reused for a group of the same size in the next stage, so a block-by-block
+/// calibration allocates each block's inputs once rather than leaving every block's to the garbage collector. Stages
+/// after the last one any group or attention point needs are not run. Dispose to restore the model's observer and the
+/// points' quantizers.
 /// </summary>
 public sealed class StagedCapture : IDisposable
 {
@@ -80,6 +83,7 @@ public sealed class StagedCapture : IDisposable
     private readonly int _stagesNeeded;
     private readonly int _tokens;
     private readonly IProgress<CalibrationProgress>? _progress;
+    private readonly List<(InputGroup Group, float[] Inputs)> _handedOut = [];
 
     /// <summary>
     /// Starts the staged forward over <paramref name="set"/> (the embeddings are computed here) and records max|x| at
@@ -122,8 +126,8 @@ public sealed class StagedCapture : IDisposable
     }
 
     /// <summary>
-    /// Runs the next stage over every window, filling <see cref="InputGroup.Inputs"/> ([tokens × features], freshly
-    /// allocated) of the groups whose layers it runs, and returns those groups in execution order (possibly none); null
+    /// Runs the next stage over every window, filling <see cref="InputGroup.Inputs"/> ([tokens × features], a released
+    /// array of that size or a new one) of the groups whose layers it runs, and returns those groups in execution order (possibly none); null
     /// once every stage that anything needs has run. Reports <see cref="CalibrationStage.Capture"/> progress per stage.
     /// </summary>
     public IReadOnlyList<InputGroup>? CaptureNextStage()
@@ -131,10 +135,16 @@ public sealed class StagedCapture : IDisposable
         int stage = _forward.Next;
         if (stage >= _stagesNeeded) return null;
         var groups = _groupsByStage[stage];
+        var released = _handedOut.Where(h => !ReferenceEquals(h.Group.Inputs, h.Inputs)).ToList();
+        _handedOut.RemoveAll(h => !ReferenceEquals(h.Group.Inputs, h.Inputs));
         foreach (var group in groups)
         {
-            group.Inputs = new float[checked(_tokens * group.Features)];
+            int length = checked(_tokens * group.Features);
+            int reuse = released.FindIndex(r => r.Inputs.Length == length);
+            group.Inputs = reuse < 0 ? new float[length] : released[reuse].Inputs;
+            if (reuse >= 0) released.RemoveAt(reuse);
             group.Tokens = _tokens;
+            _handedOut.Add((group, group.Inputs));
         }
         _observer.Start(groups);
         _forward.RunNext();
@@ -172,7 +182,7 @@ public sealed class StagedCapture : IDisposable
             cursor.Row += rows;
         }
 
-        /// <summary>Checks that every group of the stage saw all <paramref name="tokens"/> rows.</summary>
+        /// <summary>Checks that every group of the stage saw all <paramref name="tokens"/> rows, so a reused input array keeps nothing of its previous group.</summary>
         public void Finish(int tokens)
         {
             foreach (var cursor in _cursors.Values)

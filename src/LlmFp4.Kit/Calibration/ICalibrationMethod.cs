@@ -10,8 +10,8 @@ namespace LlmFp4.Kit.Calibration;
 /// <see cref="CalibrationContext"/>, it chooses every layer's quantizers and replaced weights. <see cref="Calibrator"/>
 /// runs the shared part (capture, the layer loop, progress, timings, cancellation, the embedding and attention
 /// operands); a method implements <see cref="CalibrateGroup"/> and, where it needs them, the other members.
-/// <see cref="CalibrateGroup"/> may read only the group it is given: the others' inputs are not held at the time unless
-/// <see cref="NeedsEveryInputFirst"/>.
+/// <see cref="CalibrateGroup"/> may read only the group it is given: the other groups' inputs are not held at the time
+/// (with <see cref="NeedsEveryInputFirst"/>, those of the groups still to come are).
 /// </summary>
 public interface ICalibrationMethod
 {

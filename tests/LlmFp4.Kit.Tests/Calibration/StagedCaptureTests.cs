@@ -231,6 +231,21 @@ public class StagedCaptureTests
         Assert.Equal(groups, stages.SelectMany(s => s));
         Assert.All(stages, (stage, i) => Assert.All(stage, g => Assert.StartsWith($"model.layers.{i}.", g.Name)));
 
+        // Released arrays are reused by the next stage's groups of the same size, unreleased ones never.
+        var all = InputGroup.ForModel(model, includeLmHead: false);
+        using (var capture = new StagedCapture(model, TinySet(), all))
+        {
+            var first = capture.CaptureNextStage()!.ToList();
+            var arrays = first.Select(g => g.Inputs).ToList();
+            first[0].Inputs = [];
+            first[3].Inputs = [];
+            var second = capture.CaptureNextStage()!;
+            Assert.Same(arrays[0], second[0].Inputs);
+            Assert.Same(arrays[3], second[3].Inputs);
+            Assert.All(second.Skip(1).Take(2), g => Assert.DoesNotContain(arrays, a => ReferenceEquals(a, g.Inputs)));
+            Assert.Same(arrays[1], first[1].Inputs);
+        }
+
         // With the head's group the head runs, once per batch.
         using (var capture = new StagedCapture(model, TinySet(), InputGroup.ForModel(model, includeLmHead: true)))
             while (capture.CaptureNextStage() is not null) { }
