@@ -175,7 +175,7 @@ internal static class CostCurveBenchmark
             ["embedding_seconds"] = result.Timings["embedding"],
             ["peak_rss_bytes"] = PeakRss(),
             ["model_bytes"] = 4L * shape.Parameters,
-            ["capture_bytes"] = 4L * set.TokenCount * shape.CapturedFeatures,
+            ["capture_bytes"] = 4L * set.TokenCount * shape.StreamedFeatures,
         };
         Console.WriteLine(node.ToJsonString());
         return 0;

@@ -14,8 +14,9 @@ public static class ActivationStatistics
     /// <summary>
     /// Runs the full-precision <paramref name="model"/> over <paramref name="set"/> and returns one
     /// <see cref="ChannelStatistics"/> per input group, in execution order (a decoder's lm_head input last when
-    /// <paramref name="includeLmHead"/>). Capture holds every group's input at once (tokens × Σ features floats), so
-    /// size the set accordingly; the inputs are released before returning. The model must not be quantized.
+    /// <paramref name="includeLmHead"/>). The capture runs one block at a time (<see cref="StagedCapture"/>) and each
+    /// group's input is released once its statistics are computed, so one block's inputs are held at a time
+    /// (tokens × that block's features floats). The model must not be quantized.
     /// </summary>
     public static IReadOnlyList<ChannelStatistics> Capture(IQuantizableModel model, CalibrationSet set, bool includeLmHead = true,
         IProgress<CalibrationProgress>? progress = null)
@@ -23,14 +24,15 @@ public static class ActivationStatistics
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(set);
         var groups = InputGroup.ForModel(model, includeLmHead);
-        ActivationCapture.Run(model, set, groups, progress: progress);
         var statistics = new List<ChannelStatistics>(groups.Count);
-        foreach (var (group, index) in groups.Select((g, i) => (g, i)))
-        {
-            progress?.Report(new(CalibrationStage.Layers, group.Name, index, groups.Count));
-            statistics.Add(ChannelStatistics.Compute(group.Name, group.Inputs, group.Tokens, group.Features));
-            group.Inputs = [];
-        }
+        using var capture = new StagedCapture(model, set, groups, progress: progress);
+        while (capture.CaptureNextStage() is { } stage)
+            foreach (var group in stage)
+            {
+                progress?.Report(new(CalibrationStage.Layers, group.Name, statistics.Count, groups.Count));
+                statistics.Add(ChannelStatistics.Compute(group.Name, group.Inputs, group.Tokens, group.Features));
+                group.Inputs = [];
+            }
         progress?.Report(new(CalibrationStage.Layers, "done", groups.Count, groups.Count));
         return statistics;
     }

@@ -30,7 +30,11 @@ public sealed class CalibrationContext : IProgress<CalibrationProgress>
     /// <summary>The config being calibrated.</summary>
     public QuantConfig Config { get; }
 
-    /// <summary>Every input group, captured, in execution order.</summary>
+    /// <summary>
+    /// Every input group, in execution order. A group holds its captured <see cref="InputGroup.Inputs"/> from its block's
+    /// capture until it has been calibrated, and is empty before and after; when the method
+    /// <see cref="ICalibrationMethod.NeedsEveryInputFirst"/>, every group holds its input from <see cref="ICalibrationMethod.Prepare"/> on.
+    /// </summary>
     public IReadOnlyList<InputGroup> Groups { get; }
 
     /// <summary>Replaced parameters by checkpoint name (quantized, folded, reordered), the result's tensors.</summary>

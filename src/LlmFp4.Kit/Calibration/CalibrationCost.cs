@@ -88,8 +88,18 @@ public sealed record LlamaShape(int HiddenSize, int IntermediateSize, int Layers
     /// <summary>Every parameter: embedding, the layers' linear weights and two norms each, the final norm, the output head.</summary>
     public long Parameters => 2L * VocabSize * HiddenSize + Layers * (LayerParameters + 2L * HiddenSize) + HiddenSize;
 
-    /// <summary>Floats per calibration token kept by the capture: each layer's four linear inputs (q/k/v, o, gate/up, down) and the head's.</summary>
+    /// <summary>
+    /// Floats per calibration token kept by a whole-model capture (<see cref="ActivationCapture.Run"/>, RPTQ): each layer's
+    /// four linear inputs (q/k/v, o, gate/up, down) and the head's.
+    /// </summary>
     public long CapturedFeatures => Layers * (3L * HiddenSize + IntermediateSize) + HiddenSize;
+
+    /// <summary>
+    /// Floats per calibration token held at once by the block-by-block capture (<see cref="StagedCapture"/>, every method
+    /// but RPTQ): one decoder layer's four linear inputs (q/k/v, o and gate/up [hidden] each, down [intermediate]) and the
+    /// residual stream kept between blocks [hidden]; the head's input [hidden] is smaller than a layer's.
+    /// </summary>
+    public long StreamedFeatures => 4L * HiddenSize + IntermediateSize;
 
     /// <summary>The shape of a Hugging Face LLaMA config.</summary>
     public static LlamaShape Of(LlamaConfig config)
@@ -178,8 +188,8 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
     /// The projected CPU time and peak memory of calibrating <paramref name="shape"/> at <paramref name="setting"/>:
     /// capture = tokens × <see cref="CapturePerToken"/>(parameters); each searched part = its power law at the measured
     /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
-    /// (the embedding has no tokens); peak = float32 weights + captured inputs (tokens × <see cref="LlamaShape.CapturedFeatures"/> floats)
-    /// + <see cref="Workspace"/>(parameters).
+    /// (the embedding has no tokens); peak = float32 weights + the inputs the calibration holds at once (an FPQ search
+    /// captures block by block: tokens × <see cref="LlamaShape.StreamedFeatures"/> floats) + <see cref="Workspace"/>(parameters).
     /// </summary>
     /// <exception cref="ArgumentException">A setting with no tokens, candidates or rounds.</exception>
     public CostProjection Project(LlamaShape shape, CostSetting setting)
@@ -191,7 +201,7 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
         double knobs = Math.Pow((double)setting.Steps / Setting.Steps, CandidateExponent) * Math.Pow((double)setting.Rounds / Setting.Rounds, RoundExponent);
         double search = knobs * Math.Pow((double)setting.Tokens / Setting.Tokens, TokenExponent);
         long head = (long)shape.HiddenSize * shape.VocabSize;
-        long captured = 4L * setting.Tokens * shape.CapturedFeatures;
+        long captured = 4L * setting.Tokens * shape.StreamedFeatures;
         return new CostProjection(
             setting.Tokens * CapturePerToken.At(shape.Parameters),
             shape.Layers * DecoderLayer.At(shape.LayerParameters) * search,
@@ -216,18 +226,18 @@ public static class CalibrationCost
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
 
     /// <summary>
-    /// Fitted by <c>cost-curve</c> at commit e2b0b1c on a 2-core AMD EPYC (Zen 5) machine shared with other jobs (load
-    /// average 11–23 during the run; the runs kept 0.5–0.96 of a core busy, which the CPU-second times discount), FPQ
-    /// W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in
-    /// benchmarks/cost-curve/cost-curve.json. The knob exponents were measured at hidden 256 only.
+    /// Fitted by <c>cost-curve</c> at commit fab6687 on a 2-core AMD EPYC (Zen 5) machine shared with other jobs (load
+    /// average 8–13 during the run; the CPU-second times discount the waiting), FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed
+    /// GEMM; the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. Those runs captured every
+    /// layer's inputs at once and the workspace is fitted net of them. The knob exponents were measured at hidden 256 only.
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
-        CapturePerToken: new(4.746E-07, 0.4650),
-        DecoderLayer: new(6.435E-06, 1.316E-09),
-        LmHead: new(3.99E-13, 1.8861),
-        Embedding: new(3.462E-07, 0.8668),
-        TokenExponent: 0.612, CandidateExponent: 0.332, RoundExponent: 0.628,
-        Workspace: new(2158, 0.7872));
+        CapturePerToken: new(2.833E-07, 0.5160),
+        DecoderLayer: new(5.184E-06, 5.834E-10),
+        LmHead: new(7.672E-12, 1.7046),
+        Embedding: new(3.031E-07, 0.8705),
+        TokenExponent: 0.442, CandidateExponent: 0.099, RoundExponent: 0.400,
+        Workspace: new(8.85E+04, 0.5481));
 
     /// <summary>
     /// TinyLlama-1.1B's proportions at hidden size <paramref name="hidden"/>: 22 layers, SwiGLU width 2.75 × hidden

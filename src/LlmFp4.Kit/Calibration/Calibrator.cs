@@ -6,10 +6,13 @@ namespace LlmFp4.Kit.Calibration;
 
 /// <summary>
 /// Turns a model, a <see cref="QuantConfig"/> and a <see cref="CalibrationSet"/> into a <see cref="CalibrationResult"/>:
-/// checks that every parameter is finite, captures the linear inputs of the full-precision model once, then runs the
-/// config's method (<see cref="CalibrationMethods.For"/>) group by group (every layer independently, on full-precision
-/// inputs), quantizes the token embedding and the attention operands. The model itself is left unchanged; apply the
-/// result to it (or to a copy) to evaluate.
+/// checks that every parameter is finite, captures the linear inputs of the full-precision model one block at a time
+/// (<see cref="StagedCapture"/>) and runs the config's method (<see cref="CalibrationMethods.For"/>) on each block's
+/// groups before the next block is captured (every layer independently, on full-precision inputs; a method that
+/// <see cref="ICalibrationMethod.NeedsEveryInputFirst"/> gets every input captured first), then quantizes the token
+/// embedding and the attention operands. A group's input is released once the group is calibrated, so a streaming method
+/// holds one block's inputs and the residual stream of the calibration tokens at a time. The model itself is left
+/// unchanged; apply the result to it (or to a copy) to evaluate.
 /// </summary>
 public static class Calibrator
 {
@@ -31,35 +34,57 @@ public static class Calibrator
         var total = Stopwatch.StartNew();
         var identity = ModelIdentity.Of(model, modelSource);
 
-        var clock = Stopwatch.StartNew();
         bool linears = config.Weights is not null || config.Activations is not null;
         var groups = linears ? InputGroup.ForModel(model, config.QuantizeLmHead) : [];
         var attentionPoints = config.AttentionMatMuls is null ? [] : model.AttentionMatMulPoints;
-        var attentionMax = groups.Count + attentionPoints.Count > 0
-            ? ActivationCapture.Run(model, set, groups, attentionPoints, progress)
-            : new Dictionary<string, float>();
-        foreach (var group in groups) Ranges.RequireFinite(group.Inputs, $"the input of {group.Name} on the calibration set");
-        foreach (var (point, max) in attentionMax)
-            if (!float.IsFinite(max)) throw new InvalidDataException($"calibration: the attention operand {point} holds NaN or infinity on the calibration set.");
         var context = new CalibrationContext(model, config, groups, progress, cancellation);
-        context.Timings["capture"] = clock.Elapsed.TotalSeconds;
-
-        clock.Restart();
-        method.Prepare(context);
         var layers = new List<LayerCalibration>();
-        for (int index = 0; index < groups.Count; index++)
+        using var capture = groups.Count + attentionPoints.Count > 0 ? new StagedCapture(model, set, groups, attentionPoints, context) : null;
+        var captured = new Queue<InputGroup>();
+        var clock = new Stopwatch();
+        context.Timings["capture"] = 0;
+        bool CaptureNextStage()
         {
-            var group = groups[index];
-            context.Report(CalibrationStage.Layers, group.Name, index, groups.Count);
-            var groupClock = Stopwatch.StartNew();
-            layers.AddRange(method.CalibrateGroup(context, group));
-            context.Timings[$"group {group.Name}"] = groupClock.Elapsed.TotalSeconds;
-            CollectGroupGarbage();
+            clock.Restart();
+            var stage = capture?.CaptureNextStage();
+            foreach (var group in stage ?? [])
+            {
+                Ranges.RequireFinite(group.Inputs, $"the input of {group.Name} on the calibration set");
+                captured.Enqueue(group);
+            }
+            context.Timings["capture"] += clock.Elapsed.TotalSeconds;
+            return stage is not null;
+        }
+
+        if (method.NeedsEveryInputFirst)
+            while (CaptureNextStage()) { }
+        var layersClock = Stopwatch.StartNew();
+        method.Prepare(context);
+        layersClock.Stop();
+        // Each block's groups are calibrated as soon as they are captured, and their inputs released before the next block runs.
+        int index = 0;
+        while (captured.Count > 0 || CaptureNextStage())
+        {
+            layersClock.Start();
+            while (captured.TryDequeue(out var group))
+            {
+                context.Report(CalibrationStage.Layers, group.Name, index, groups.Count);
+                var groupClock = Stopwatch.StartNew();
+                layers.AddRange(method.CalibrateGroup(context, group));
+                context.Timings[$"group {group.Name}"] = groupClock.Elapsed.TotalSeconds;
+                group.Inputs = [];
+                index++;
+                CollectGroupGarbage();
+            }
+            layersClock.Stop();
         }
         if (groups.Count > 0) context.Report(CalibrationStage.Layers, "done", groups.Count, groups.Count);
-        context.Timings["layers"] = clock.Elapsed.TotalSeconds;
+        context.Timings["layers"] = layersClock.Elapsed.TotalSeconds;
+        var attentionMax = capture?.AttentionMax() ?? new Dictionary<string, float>();
+        foreach (var (point, max) in attentionMax)
+            if (!float.IsFinite(max)) throw new InvalidDataException($"calibration: the attention operand {point} holds NaN or infinity on the calibration set.");
 
-        clock.Restart();
+        var embeddingClock = Stopwatch.StartNew();
         EmbeddingCalibration? embedding = null;
         if (config.Embedding is { } embeddingSpec)
         {
@@ -67,10 +92,9 @@ public static class Calibrator
                 ?? throw new NotSupportedException($"embedding: this {model.Architecture} model has no token embedding to quantize; set embedding to null.");
             embedding = method.QuantizeEmbedding(context, table, embeddingSpec);
         }
-        context.Timings["embedding"] = clock.Elapsed.TotalSeconds;
+        context.Timings["embedding"] = embeddingClock.Elapsed.TotalSeconds;
 
         var attention = attentionPoints.ToDictionary(p => p.Name, p => MinMax.ForAbsMax(config.AttentionMatMuls!, attentionMax[p.Name]));
-        foreach (var group in groups) group.Inputs = [];
         context.Timings["total"] = total.Elapsed.TotalSeconds;
         return new CalibrationResult
         {

@@ -10,6 +10,8 @@ namespace LlmFp4.Kit.Calibration;
 /// <see cref="CalibrationContext"/>, it chooses every layer's quantizers and replaced weights. <see cref="Calibrator"/>
 /// runs the shared part (capture, the layer loop, progress, timings, cancellation, the embedding and attention
 /// operands); a method implements <see cref="CalibrateGroup"/> and, where it needs them, the other members.
+/// <see cref="CalibrateGroup"/> may read only the group it is given: the other groups' inputs are not held at the time
+/// (with <see cref="NeedsEveryInputFirst"/>, those of the groups still to come are).
 /// </summary>
 public interface ICalibrationMethod
 {
@@ -19,7 +21,18 @@ public interface ICalibrationMethod
     /// </summary>
     void CheckModel(IQuantizableModel model) { }
 
-    /// <summary>A whole-model step after the capture and before the layer loop (RPTQ: clustering and the reorder).</summary>
+    /// <summary>
+    /// False (the default) when every group is calibrated from its own input alone: <see cref="Calibrator"/> then captures
+    /// the model one block at a time and calibrates and releases that block's groups before the next block runs, so only
+    /// one block's inputs are held at once. True when <see cref="Prepare"/> reads every group's input (RPTQ clusters the
+    /// channels of all norm outputs together): every input is captured first, as one whole-model capture.
+    /// </summary>
+    bool NeedsEveryInputFirst => false;
+
+    /// <summary>
+    /// A whole-model step before the layer loop (RPTQ: clustering and the reorder). It runs after the capture when
+    /// <see cref="NeedsEveryInputFirst"/>, otherwise before it, when no group holds its input yet.
+    /// </summary>
     void Prepare(CalibrationContext context) { }
 
     /// <summary>The layers of <paramref name="group"/>, each made with <see cref="CalibrationContext.Layer"/>.</summary>

@@ -6,9 +6,10 @@ namespace LlmFp4.Kit.Models;
 /// <summary>
 /// A model as the calibrators see it, whatever its architecture (LLaMA decoder, BERT encoder): its linear layers
 /// grouped by the input they share, the norm that produces each group's input, the token embedding, the optional
-/// attention-matmul points, the channel layout RPTQ reorders, a forward pass over calibration windows for capture, and
-/// its parameters by name (identity, apply and save). docs/methods.md ("The model a calibrator sees") describes what each
-/// calibrator reads; a method that needs a piece a model lacks refuses with an error naming the model and the piece.
+/// attention-matmul points, the channel layout RPTQ reorders, a forward pass over calibration windows for capture (run
+/// block by block), and its parameters by name (identity, apply and save). docs/methods.md ("The model a calibrator
+/// sees") describes what each calibrator reads; a method that needs a piece a model lacks refuses with an error naming
+/// the model and the piece.
 /// </summary>
 public interface IQuantizableModel
 {
@@ -40,8 +41,14 @@ public interface IQuantizableModel
     /// <summary>Sees every linear layer's input and output during forward passes; null = off.</summary>
     ILinearObserver? Observer { get; set; }
 
-    /// <summary>Runs <paramref name="sequences"/> through the model (each from position 0) so that the observer and the quantization points see them; the outputs are discarded.</summary>
-    void RunForCapture(IReadOnlyList<int[]> sequences);
+    /// <summary>
+    /// Starts a forward pass over <paramref name="batches"/> (each a batch of whole sequences, each sequence from position
+    /// 0) that runs one block at a time over every batch, then the head (<see cref="StagedForward"/>), so that the
+    /// observer and the quantization points see the batches stage by stage, exactly as a whole forward pass of each batch
+    /// shows them; the outputs are discarded. The embeddings are computed here.
+    /// </summary>
+    /// <exception cref="ArgumentException">A sequence is too long or holds an id outside the vocabulary (the message names it).</exception>
+    StagedForward StartStagedForward(IReadOnlyList<IReadOnlyList<int[]>> batches);
 
     /// <summary>The current parameters by checkpoint name, live arrays, in a fixed order (the weights hash follows it).</summary>
     IEnumerable<(string Name, Tensor Tensor)> NamedWeights();

@@ -36,11 +36,22 @@ public sealed partial class LlamaModel
     public ChannelLayout ChannelLayout => new(Config.HiddenSize, Config.NumAttentionHeads, Config.KeyValueHeads, Config.HeadDim, Config.IntermediateSize,
         [.. Layers.Select(l => ($"model.layers.{l.Index}.self_attn.o_proj_input", $"model.layers.{l.Index}.mlp.down_proj_input"))]);
 
-    /// <inheritdoc />
-    public void RunForCapture(IReadOnlyList<int[]> sequences)
+    /// <summary>
+    /// Stages <c>model.layers.{i}</c> (one decoder block each), then <c>lm_head</c> (the final norm and the head, whose
+    /// logits are discarded), each running the code of <see cref="Forward"/> on the workspace.
+    /// </summary>
+    public StagedForward StartStagedForward(IReadOnlyList<IReadOnlyList<int[]>> batches)
     {
-        int tokens = CheckSequences(sequences);
-        Forward(sequences, _workspace.EnsureLogits(tokens));
+        ArgumentNullException.ThrowIfNull(batches);
+        foreach (var batch in batches) CheckSequences(batch);
+        var stages = Layers.Select(layer => (new ForwardStage($"model.layers.{layer.Index}", layer.Linears, layer.AttentionMatMulPoints),
+            (StagedForward.BatchStep)((sequences, tokens) => RunBlock(layer, sequences, tokens, cache: null)))).ToList();
+        stages.Add((new ForwardStage("lm_head", [LmHead], []), (_, tokens) => RunHead(tokens, _workspace.EnsureLogits(tokens))));
+        return new StagedForward(batches, Config.HiddenSize, tokens =>
+        {
+            _workspace.EnsureTokens(tokens);
+            return _workspace.Residual;
+        }, (sequences, tokens) => Embed(sequences, tokens), stages);
     }
 
     /// <summary>

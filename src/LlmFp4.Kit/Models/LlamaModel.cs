@@ -167,7 +167,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
             throw new ArgumentException($"Forward: logits has {logits.Length} elements, needs {needed} ({tokens} tokens × vocab {VocabSize}).");
         if (tokens == 0) return;
         RunLayers(sequences, tokens);
-        LmHead.Forward(_workspace.Normed, logits, tokens, _workspace.QuantizerInput, Observer);
+        RunHead(tokens, logits);
     }
 
     /// <summary>Logits per sequence, each a fresh [length × vocab] array. Convenience over <see cref="Forward"/>.</summary>
@@ -259,68 +259,94 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
         CheckSequences(sequence);
         RunLayers(sequence, tokens.Length, cache);
         cache.Length += tokens.Length;
+        NormalizeFinal(tokens.Length);
         int hidden = Config.HiddenSize;
         LmHead.Forward(_workspace.Normed.AsSpan((tokens.Length - 1) * hidden, hidden), lastLogits[..VocabSize], 1, _workspace.QuantizerInput, Observer);
     }
 
     /// <summary>
-    /// Embedding and decoder layers, leaving the final-normed hidden states in the workspace. With a
+    /// Embedding and decoder layers, leaving the residual stream in the workspace. With a
     /// <paramref name="cache"/> (one sequence only) the tokens follow the cached positions and their keys and
     /// values are appended to it; the caller advances <see cref="KvCache.Length"/>.
     /// </summary>
     private void RunLayers(IReadOnlyList<int[]> sequences, int tokens, KvCache? cache = null)
     {
-        var ws = _workspace;
-        ws.EnsureTokens(tokens);
-        int hidden = Config.HiddenSize, heads = Config.NumAttentionHeads, kvHeads = Config.KeyValueHeads, kvWidth = kvHeads * Config.HeadDim;
-        int past = cache?.Length ?? 0;
-        float eps = (float)Config.RmsNormEps;
+        _workspace.EnsureTokens(tokens);
+        Embed(sequences, tokens);
+        foreach (var layer in Layers) RunBlock(layer, sequences, tokens, cache);
+    }
 
-        Span<float> residual = ws.Residual.AsSpan(0, tokens * hidden);
-        int row = 0;
+    /// <summary>Writes the batch's token embeddings into the workspace's residual stream.</summary>
+    private void Embed(IReadOnlyList<int[]> sequences, int tokens)
+    {
+        int hidden = Config.HiddenSize, row = 0;
+        Span<float> residual = _workspace.Residual.AsSpan(0, tokens * hidden);
         foreach (int[] sequence in sequences)
             foreach (int token in sequence)
                 Embedding.Data.AsSpan(token * hidden, hidden).CopyTo(residual.Slice(row++ * hidden, hidden));
+    }
 
+    /// <summary>
+    /// One decoder block over the batch, updating the workspace's residual stream in place (the only state a block
+    /// passes to the next). With a <paramref name="cache"/> see <see cref="RunLayers"/>.
+    /// </summary>
+    private void RunBlock(LlamaDecoderLayer layer, IReadOnlyList<int[]> sequences, int tokens, KvCache? cache)
+    {
+        var ws = _workspace;
+        int hidden = Config.HiddenSize, heads = Config.NumAttentionHeads, kvHeads = Config.KeyValueHeads, kvWidth = kvHeads * Config.HeadDim;
+        int past = cache?.Length ?? 0;
+        float eps = (float)Config.RmsNormEps;
+        Span<float> residual = ws.Residual.AsSpan(0, tokens * hidden);
         Span<float> normed = ws.Normed.AsSpan(0, tokens * hidden);
         Span<float> projection = ws.Projection.AsSpan(0, tokens * hidden);
-        foreach (var layer in Layers)
-        {
-            RmsNorm.Forward(residual, layer.InputNorm.Data, eps, normed);
-            layer.QProj.Forward(normed, ws.Query, tokens, ws.QuantizerInput, Observer);
-            layer.KProj.Forward(normed, ws.Key, tokens, ws.QuantizerInput, Observer);
-            layer.VProj.Forward(normed, ws.Value, tokens, ws.QuantizerInput, Observer);
-            row = 0;
-            foreach (int[] sequence in sequences)
-            {
-                Rope.Apply(ws.Query.AsSpan(row * hidden), sequence.Length, heads, past);
-                Rope.Apply(ws.Key.AsSpan(row * kvWidth), sequence.Length, kvHeads, past);
-                row += sequence.Length;
-            }
-            Quantize(layer.QueryMatMul, ws.Query, tokens, hidden);
-            Quantize(layer.KeyMatMul, ws.Key, tokens, kvWidth);
-            Quantize(layer.ValueMatMul, ws.Value, tokens, kvWidth);
-            float[] keys = ws.Key, values = ws.Value;
-            if (cache is not null)
-            {
-                keys = cache.Keys(layer.Index);
-                values = cache.Values(layer.Index);
-                ws.Key.AsSpan(0, tokens * kvWidth).CopyTo(keys.AsSpan(past * kvWidth));
-                ws.Value.AsSpan(0, tokens * kvWidth).CopyTo(values.AsSpan(past * kvWidth));
-            }
-            CausalSelfAttention(sequences, keys, values, past, layer.ProbsMatMul.Quantizer);
-            layer.OProj.Forward(ws.Context, projection, tokens, ws.QuantizerInput, Observer);
-            System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
 
-            RmsNorm.Forward(residual, layer.PostAttentionNorm.Data, eps, normed);
-            int inner = Config.IntermediateSize;
-            layer.GateProj.Forward(normed, ws.Gate, tokens, ws.QuantizerInput, Observer);
-            layer.UpProj.Forward(normed, ws.Up, tokens, ws.QuantizerInput, Observer);
-            SwiGlu.Forward(ws.Gate.AsSpan(0, tokens * inner), ws.Up.AsSpan(0, tokens * inner), ws.Gate);
-            layer.DownProj.Forward(ws.Gate, projection, tokens, ws.QuantizerInput, Observer);
-            System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
+        RmsNorm.Forward(residual, layer.InputNorm.Data, eps, normed);
+        layer.QProj.Forward(normed, ws.Query, tokens, ws.QuantizerInput, Observer);
+        layer.KProj.Forward(normed, ws.Key, tokens, ws.QuantizerInput, Observer);
+        layer.VProj.Forward(normed, ws.Value, tokens, ws.QuantizerInput, Observer);
+        int row = 0;
+        foreach (int[] sequence in sequences)
+        {
+            Rope.Apply(ws.Query.AsSpan(row * hidden), sequence.Length, heads, past);
+            Rope.Apply(ws.Key.AsSpan(row * kvWidth), sequence.Length, kvHeads, past);
+            row += sequence.Length;
         }
-        RmsNorm.Forward(residual, FinalNorm.Data, eps, normed);
+        Quantize(layer.QueryMatMul, ws.Query, tokens, hidden);
+        Quantize(layer.KeyMatMul, ws.Key, tokens, kvWidth);
+        Quantize(layer.ValueMatMul, ws.Value, tokens, kvWidth);
+        float[] keys = ws.Key, values = ws.Value;
+        if (cache is not null)
+        {
+            keys = cache.Keys(layer.Index);
+            values = cache.Values(layer.Index);
+            ws.Key.AsSpan(0, tokens * kvWidth).CopyTo(keys.AsSpan(past * kvWidth));
+            ws.Value.AsSpan(0, tokens * kvWidth).CopyTo(values.AsSpan(past * kvWidth));
+        }
+        CausalSelfAttention(sequences, keys, values, past, layer.ProbsMatMul.Quantizer);
+        layer.OProj.Forward(ws.Context, projection, tokens, ws.QuantizerInput, Observer);
+        System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
+
+        RmsNorm.Forward(residual, layer.PostAttentionNorm.Data, eps, normed);
+        int inner = Config.IntermediateSize;
+        layer.GateProj.Forward(normed, ws.Gate, tokens, ws.QuantizerInput, Observer);
+        layer.UpProj.Forward(normed, ws.Up, tokens, ws.QuantizerInput, Observer);
+        SwiGlu.Forward(ws.Gate.AsSpan(0, tokens * inner), ws.Up.AsSpan(0, tokens * inner), ws.Gate);
+        layer.DownProj.Forward(ws.Gate, projection, tokens, ws.QuantizerInput, Observer);
+        System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
+    }
+
+    /// <summary>The final norm and lm_head over the workspace's residual stream: logits [tokens × vocab].</summary>
+    private void RunHead(int tokens, Span<float> logits)
+    {
+        NormalizeFinal(tokens);
+        LmHead.Forward(_workspace.Normed, logits, tokens, _workspace.QuantizerInput, Observer);
+    }
+
+    /// <summary>The final norm of the workspace's residual stream into its normed buffer, lm_head's input.</summary>
+    private void NormalizeFinal(int tokens)
+    {
+        int values = tokens * Config.HiddenSize;
+        RmsNorm.Forward(_workspace.Residual.AsSpan(0, values), FinalNorm.Data, (float)Config.RmsNormEps, _workspace.Normed.AsSpan(0, values));
     }
 
     /// <summary>

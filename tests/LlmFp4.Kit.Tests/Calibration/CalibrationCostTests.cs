@@ -30,6 +30,7 @@ public class CalibrationCostTests
         Assert.Equal(1_100_048_384, CalibrationCost.TinyLlamaShape(2048).Parameters);
         Assert.Equal(6_738_415_616, CalibrationCost.Llama7BShape.Parameters);
         Assert.Equal(22 * (3 * 2048 + 5632) + 2048, CalibrationCost.TinyLlamaShape(2048).CapturedFeatures);
+        Assert.Equal(4 * 2048 + 5632, CalibrationCost.TinyLlamaShape(2048).StreamedFeatures);
     }
 
     [Fact]
@@ -51,9 +52,9 @@ public class CalibrationCostTests
             Assert.True(more.Seconds >= at.Seconds, $"{more} < {at}");
             Assert.True(more.PeakBytes >= at.PeakBytes, $"{more} < {at}");
         }
-        // Captured inputs are float32 per token and feature: twice the tokens adds exactly that much to the peak.
+        // One block's inputs and the residual stream are float32 per token and feature: twice the tokens adds exactly that much to the peak.
         var doubled = cost.Project(shape, setting with { Samples = setting.Samples * 2 });
-        Assert.Equal(4L * setting.Tokens * shape.CapturedFeatures, doubled.PeakBytes - at.PeakBytes);
+        Assert.Equal(4L * setting.Tokens * shape.StreamedFeatures, doubled.PeakBytes - at.PeakBytes);
         Assert.Equal(2 * at.CaptureSeconds, doubled.CaptureSeconds, 9);
         // Layers scale the decoder-layer part linearly and leave the head and embedding alone.
         var twice = cost.Project(shape with { Layers = 2 * shape.Layers }, setting);

@@ -28,6 +28,9 @@ internal sealed class RptqMethod(RptqSettings settings) : ICalibrationMethod<Rpt
             throw new NotSupportedException($"rptq: this {model.Architecture} model does not describe its channel layout, so its channels cannot be reordered.");
     }
 
+    /// <summary>One residual order serves every norm output, so it is clustered on all of their inputs at once.</summary>
+    public bool NeedsEveryInputFirst => true;
+
     public void Prepare(CalibrationContext context)
     {
         var (order, clusters) = Order(context.Model.ChannelLayout!, context.Groups, settings);

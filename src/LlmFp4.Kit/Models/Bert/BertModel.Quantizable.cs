@@ -53,11 +53,21 @@ public sealed partial class BertModel
     public ChannelLayout ChannelLayout => new(HiddenSize, Config.NumAttentionHeads, Config.NumAttentionHeads, Config.HeadDim, Config.IntermediateSize,
         [.. Layers.Select(l => ($"encoder.layer.{l.Index}.attention.output.dense_input", $"encoder.layer.{l.Index}.output.dense_input"))]);
 
-    /// <inheritdoc />
-    public void RunForCapture(IReadOnlyList<int[]> sequences)
+    /// <summary>
+    /// Stages <c>encoder.layer.{i}</c>, one encoder block each (an encoder has no head), each running the code of
+    /// <see cref="Forward"/> on the model's buffers; token types are all zero, as for single sentences.
+    /// </summary>
+    public StagedForward StartStagedForward(IReadOnlyList<IReadOnlyList<int[]>> batches)
     {
-        int tokens = CheckSequences(sequences, null);
-        if (tokens > 0) RunLayers(sequences, null, tokens);
+        ArgumentNullException.ThrowIfNull(batches);
+        foreach (var batch in batches) CheckSequences(batch, null);
+        return new StagedForward(batches, HiddenSize, tokens =>
+            {
+                EnsureTokens(tokens);
+                return _hidden;
+            }, (sequences, tokens) => Embed(sequences, null, tokens),
+            [.. Layers.Select(layer => (new ForwardStage($"encoder.layer.{layer.Index}", layer.Linears, layer.AttentionMatMulPoints),
+                (StagedForward.BatchStep)((sequences, tokens) => RunBlock(layer, sequences, tokens))))]);
     }
 
     /// <summary>

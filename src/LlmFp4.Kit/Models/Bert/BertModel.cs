@@ -214,10 +214,15 @@ public sealed partial class BertModel : IQuantizableModel
     /// <summary>The encoder over a checked, non-empty batch of <paramref name="tokens"/> tokens; the last hidden state is left in <c>_hidden</c>, in the residual order.</summary>
     private void RunLayers(IReadOnlyList<int[]> sequences, IReadOnlyList<int[]>? tokenTypes, int tokens)
     {
-        int hidden = HiddenSize;
         EnsureTokens(tokens);
-        float eps = (float)Config.LayerNormEps;
+        Embed(sequences, tokenTypes, tokens);
+        foreach (var layer in Layers) RunBlock(layer, sequences, tokens);
+    }
 
+    /// <summary>The summed, layer-normed embeddings of the batch into <c>_hidden</c>, the residual stream.</summary>
+    private void Embed(IReadOnlyList<int[]> sequences, IReadOnlyList<int[]>? tokenTypes, int tokens)
+    {
+        int hidden = HiddenSize;
         Span<float> x = _hidden.AsSpan(0, tokens * hidden);
         int row = 0;
         for (int s = 0; s < sequences.Count; s++)
@@ -229,29 +234,33 @@ public sealed partial class BertModel : IQuantizableModel
                     TokenTypeEmbeddings.Data.AsSpan(type * hidden, hidden), destination);
                 TensorPrimitives.Add(destination, PositionEmbeddings.Data.AsSpan(position * hidden, hidden), destination);
             }
-        LayerNorm.Forward(x, EmbeddingNormWeight.Data, EmbeddingNormBias.Data, eps, x);
+        LayerNorm.Forward(x, EmbeddingNormWeight.Data, EmbeddingNormBias.Data, (float)Config.LayerNormEps, x);
+    }
 
+    /// <summary>One encoder block over the batch, updating the residual stream in <c>_hidden</c> in place (the only state a block passes on).</summary>
+    private void RunBlock(BertLayer layer, IReadOnlyList<int[]> sequences, int tokens)
+    {
+        int hidden = HiddenSize;
+        float eps = (float)Config.LayerNormEps;
+        Span<float> x = _hidden.AsSpan(0, tokens * hidden);
         Span<float> projection = _projection.AsSpan(0, tokens * hidden);
-        foreach (var layer in Layers)
-        {
-            layer.Query.Forward(x, _query, tokens, _quantizerInput, Observer);
-            layer.Key.Forward(x, _key, tokens, _quantizerInput, Observer);
-            layer.Value.Forward(x, _value, tokens, _quantizerInput, Observer);
-            Quantize(layer.QueryMatMul, _query, tokens, hidden);
-            Quantize(layer.KeyMatMul, _key, tokens, hidden);
-            Quantize(layer.ValueMatMul, _value, tokens, hidden);
-            SelfAttention(sequences, layer.ProbsMatMul.Quantizer);
-            layer.AttentionOutput.Forward(_context, projection, tokens, _quantizerInput, Observer);
-            TensorPrimitives.Add(x, projection, x);
-            LayerNorm.Forward(x, layer.AttentionNormWeight.Data, layer.AttentionNormBias.Data, eps, x);
+        layer.Query.Forward(x, _query, tokens, _quantizerInput, Observer);
+        layer.Key.Forward(x, _key, tokens, _quantizerInput, Observer);
+        layer.Value.Forward(x, _value, tokens, _quantizerInput, Observer);
+        Quantize(layer.QueryMatMul, _query, tokens, hidden);
+        Quantize(layer.KeyMatMul, _key, tokens, hidden);
+        Quantize(layer.ValueMatMul, _value, tokens, hidden);
+        SelfAttention(sequences, layer.ProbsMatMul.Quantizer);
+        layer.AttentionOutput.Forward(_context, projection, tokens, _quantizerInput, Observer);
+        TensorPrimitives.Add(x, projection, x);
+        LayerNorm.Forward(x, layer.AttentionNormWeight.Data, layer.AttentionNormBias.Data, eps, x);
 
-            Span<float> intermediate = _intermediate.AsSpan(0, tokens * Config.IntermediateSize);
-            layer.Intermediate.Forward(x, intermediate, tokens, _quantizerInput, Observer);
-            Gelu.Forward(intermediate, intermediate);
-            layer.Output.Forward(intermediate, projection, tokens, _quantizerInput, Observer);
-            TensorPrimitives.Add(x, projection, x);
-            LayerNorm.Forward(x, layer.OutputNormWeight.Data, layer.OutputNormBias.Data, eps, x);
-        }
+        Span<float> intermediate = _intermediate.AsSpan(0, tokens * Config.IntermediateSize);
+        layer.Intermediate.Forward(x, intermediate, tokens, _quantizerInput, Observer);
+        Gelu.Forward(intermediate, intermediate);
+        layer.Output.Forward(intermediate, projection, tokens, _quantizerInput, Observer);
+        TensorPrimitives.Add(x, projection, x);
+        LayerNorm.Forward(x, layer.OutputNormWeight.Data, layer.OutputNormBias.Data, eps, x);
     }
 
     /// <summary>Last hidden states per sequence, each a fresh [length × hidden] array. Convenience over <see cref="Forward"/>.</summary>
