@@ -45,6 +45,15 @@ internal static class CostCurveBenchmark
         foreach (var (name, shape) in new[] { ("TinyLlama-1.1B", CalibrationCost.TinyLlamaShape(2048)), ("LLaMA-7B", CalibrationCost.Llama7BShape) })
             foreach (var (label, knobs) in new[] { ("this run's setting", fit.Settings), ("paper setting", CalibrationCost.PaperSetting) })
                 Console.WriteLine($"{name} at {label}: {fit.Model.Project(shape, knobs)}");
+        // Checks: points measured at another setting than the curve's, against what this fit and the kit's constants project.
+        foreach (var check in data["checks"]?.AsArray().Select(c => c!.AsObject()) ?? [])
+        {
+            var shape = CalibrationCost.TinyLlamaShape((int)check["hidden"]!) with { Layers = (int)check["layers"]! };
+            var knobs = new CostSetting(1, (int)check["tokens"]!, (int)check["steps"]!, (int)check["rounds"]!);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"check: hidden {shape.HiddenSize} × {shape.Layers} layer(s), {knobs}: measured {(double)check["cpu_seconds"]! / 60:F1} min of CPU; " +
+                $"this fit projects {fit.Model.Project(shape, knobs).Seconds / 60:F1} min, CalibrationCost.Fitted {CalibrationCost.Fitted.Project(shape, knobs).Seconds / 60:F1} min"));
+        }
 
         var plot = Plot(measured, fit);
         if (FigureExport.PngAvailable)
