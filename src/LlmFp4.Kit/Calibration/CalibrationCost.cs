@@ -37,9 +37,9 @@ public readonly record struct PowerLaw(double Coefficient, double Exponent)
 /// Seconds to search one decoder layer with P linear parameters: y = <see cref="PerParameter"/> · P +
 /// <see cref="PerParameter15"/> · P^1.5. The first term is work ∝ P at fixed tokens, the second how much faster than P
 /// the search grows. A profile (the result's <see cref="CalibrationResult.Timings"/>, <see cref="SearchStages"/>) puts
-/// most of both in the activation sweep of <see cref="FpqSearch"/> (82–87 % of the search at hidden 256 and 1024),
+/// most of both in the activation sweep of <see cref="FpqSearch"/> (75–90 % of the search at hidden 256 and 1024),
 /// whose work per changed input value grows with the layer's outputs and whose products leave the core's caches as
-/// layers widen; the weight candidates ([out × in]·[in × in] each, ∝ hidden³) were 5–11 % there.
+/// layers widen; the weight candidates ([out × in]·[in × in] each, ∝ hidden³) were 7–15 % there.
 /// </summary>
 public readonly record struct LayerCostLaw(double PerParameter, double PerParameter15)
 {
