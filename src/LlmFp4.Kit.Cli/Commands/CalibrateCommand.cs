@@ -71,15 +71,15 @@ public static class CalibrateCommand
         return command;
     }
 
-    /// <summary>
-    /// `--dry-run`: the model's shape from its config alone (no weights read), the config's budget knobs, and the projection
-    /// of <see cref="CalibrationCost.Fitted"/>; nothing is calibrated or written.
-    /// </summary>
     /// <summary>"capture 8.3 s, search: activation sweep 353.4 s, …": every stage but the per-group ones and the totals.</summary>
     internal static string TimeBreakdown(IReadOnlyDictionary<string, double> timings) =>
         string.Join(", ", timings.Where(t => !t.Key.StartsWith("group ", StringComparison.Ordinal) && t.Key is not ("layers" or "total"))
             .Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Key} {t.Value:F1} s")));
 
+    /// <summary>
+    /// `--dry-run`: the model's shape from its config alone (no weights read), the config's budget knobs, and the projection
+    /// of <see cref="CalibrationCost.Fitted"/>; nothing is calibrated or written.
+    /// </summary>
     private static int DryRun(QuantConfig quant, string modelPath)
     {
         if (Reproduction.IsEncoder(modelPath))

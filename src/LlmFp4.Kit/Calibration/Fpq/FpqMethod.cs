@@ -17,9 +17,7 @@ internal sealed class FpqMethod(FpSearchSettings settings) : ICalibrationMethod<
     public IEnumerable<LayerCalibration> CalibrateGroup(CalibrationContext context, InputGroup group)
     {
         var config = context.Config;
-        var search = new FpqSearch(group, config.Weights, config.Activations, settings.Search, PreShifted, context);
-        var searched = search.Run();
-        foreach (var (stage, seconds) in search.Timings) context.AddTime(stage, seconds);
+        var searched = new FpqSearch(group, config.Weights, config.Activations, settings.Search, PreShifted, context).Run();
         foreach (var found in searched)
         {
             var layer = found.Layer;

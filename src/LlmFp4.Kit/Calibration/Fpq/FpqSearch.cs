@@ -68,15 +68,18 @@ internal sealed class FpqSearch
     private readonly SearchSettings _settings;
     private readonly double[] _multipliers;
     private readonly bool _preShifted;
-    private readonly IProgress<CalibrationProgress>? _progress;
+    private readonly CalibrationContext? _context;
     private readonly int _tokens, _in;
     private readonly FpFormat[] _weightFormats, _activationFormats;
     private readonly ActivationGrid[] _grids;
     private readonly GramScorer _scorer;
 
-    /// <summary>Prepares the search of <paramref name="group"/>'s layers.</summary>
+    /// <summary>
+    /// Prepares the search of <paramref name="group"/>'s layers; <paramref name="context"/>, when given, gets the progress
+    /// and the seconds of each part of the search (<see cref="SearchStages"/>).
+    /// </summary>
     public FpqSearch(InputGroup group, QuantSpec? weights, QuantSpec? activations, SearchSettings settings, bool preShifted,
-        IProgress<CalibrationProgress>? progress = null)
+        CalibrationContext? context = null)
     {
         _group = group;
         _weights = weights;
@@ -84,7 +87,7 @@ internal sealed class FpqSearch
         _settings = settings;
         _multipliers = settings.Multipliers();
         _preShifted = preShifted;
-        _progress = progress;
+        _context = context;
         _tokens = group.Tokens;
         _in = group.Features;
         _weightFormats = weights is null ? [] : [.. weights.SearchFormats];
@@ -92,9 +95,6 @@ internal sealed class FpqSearch
         _grids = [.. _activationFormats.Select(f => new ActivationGrid(f, group.Inputs, _tokens, _in, _multipliers, preShifted))];
         _scorer = new GramScorer(group, _grids);
     }
-
-    /// <summary>Seconds spent in each part of <see cref="Run"/> (<see cref="SearchStages"/>), summed over its layers and rounds.</summary>
-    public Dictionary<string, double> Timings { get; } = [];
 
     public IReadOnlyList<LayerSearchResult> Run()
     {
@@ -265,7 +265,7 @@ internal sealed class FpqSearch
                     }
                 }
                 errors[i] = total / normalizer;
-                _progress?.Report(new(CalibrationStage.Search, $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", i + 1, _multipliers.Length));
+                _context?.Report(CalibrationStage.Search, $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", i + 1, _multipliers.Length);
             }
             state.RowIndex[f] = bestIndex;
             curves.Add(new FormatCurve(Name(_weightFormats[f]), errors, -1, best.Sum() / normalizer));
@@ -284,7 +284,7 @@ internal sealed class FpqSearch
         for (int f = 0; f < _activationFormats.Length; f++)
         {
             string item = $"{_group.Name} round {round} activations {Name(_activationFormats[f])}";
-            var curves = sweep.Errors(_grids[f], _multipliers.Length, (done, total) => _progress?.Report(new(CalibrationStage.Search, item, done, total)));
+            var curves = sweep.Errors(_grids[f], _multipliers.Length, (done, total) => _context?.Report(CalibrationStage.Search, item, done, total));
             for (int l = 0; l < states.Count; l++) errors[l][f] = curves[l];
         }
 
@@ -307,10 +307,10 @@ internal sealed class FpqSearch
         return result;
     }
 
-    /// <summary>Adds the clock's time to <paramref name="stage"/> and restarts it.</summary>
+    /// <summary>Adds the clock's time to <paramref name="stage"/> of the context's timings and restarts it.</summary>
     private void AddTime(string stage, Stopwatch clock)
     {
-        Timings[stage] = Timings.GetValueOrDefault(stage) + clock.Elapsed.TotalSeconds;
+        _context?.AddTime(stage, clock.Elapsed.TotalSeconds);
         clock.Restart();
     }
 
