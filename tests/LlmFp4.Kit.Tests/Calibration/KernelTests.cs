@@ -43,13 +43,8 @@ public class KernelTests
     public void Sweep_kernels_equal_their_scalar_definitions_bit_for_bit(int length)
     {
         var reference = RandomMatrix(1, length, 5);
-        var x = RandomMatrix(1, length, 6);
         var products = RandomMatrix(1, length, 7).Select(v => (double)v * 1.000001).ToArray();
         Assert.Equal(ActivationSweep.SquaredErrorScalar(reference, products, 0.73), ActivationSweep.SquaredError(reference, products, 0.73));
-
-        var y = (double[])products.Clone();
-        ActivationSweep.Axpy(-1.5, x, y);
-        for (int i = 0; i < length; i++) Assert.Equal(Math.FusedMultiplyAdd(-1.5, x[i], products[i]), y[i]);
 
         var a = products;
         var b = reference.Select(v => (double)v).ToArray();
@@ -65,8 +60,9 @@ public class KernelTests
     [InlineData(1, 1)]
     [InlineData(16, 4)]
     [InlineData(37, 7)]
+    [InlineData(48, 0)]
     [InlineData(4099, 9)]
-    public void Adding_rows_four_at_a_time_equals_one_axpy_per_row_bit_for_bit(int width, int count)
+    public void Adding_rows_block_by_block_equals_one_axpy_per_row_bit_for_bit(int width, int count)
     {
         var matrix = RandomMatrix(12, width, 9);
         int[] rows = [.. Enumerable.Range(0, count).Select(m => (m * 5 + 3) % 12)];

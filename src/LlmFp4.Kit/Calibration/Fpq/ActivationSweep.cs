@@ -20,9 +20,10 @@ namespace LlmFp4.Kit.Calibration;
 /// per candidate becomes one over the changed values only.
 /// </summary>
 /// <remarks>
-/// <para>U is read back from the quantizer's own output (X̂ / scale rounded onto the grid, exact since X̂ is that grid value
-/// times the scale, rounded once), so the sweep scores exactly the values the quantizer produces, up to the float32
-/// rounding of that last product (at most half an ulp per element; the error uses S·U in double).</para>
+/// <para>U is the quantizer's own grid value: the quantizer outputs X̂ = s·g with g = grid(x / s) (<see cref="FakeQuant"/>),
+/// and the sweep computes the same g with the same division and rounding (the per-channel divisors are the quantizer's,
+/// <see cref="FakeQuant.Divisor(float)"/> of <see cref="FpFormat.GridScale"/>). It scores S·U in double, so it differs from
+/// the quantizer's float32 X̂ only by the rounding of that last product (at most half an ulp per element).</para>
 /// <para>Y and the squared errors are in double; the reference X·Wᵀ is a float32 GEMM. Tokens are split into fixed chunks
 /// that run in parallel, each sweeping all candidates; chunk sums are added in chunk order, so the curves do not depend on
 /// the thread count.</para>
@@ -93,8 +94,8 @@ internal sealed class ActivationSweep
         return (narrowWeight, narrowQuantized, width);
     }
 
-    /// <summary>One candidate: its quantizer, the shared scale S, and per input channel 1/scale and scale / S.</summary>
-    private sealed record Candidate(TensorQuantizer Quantizer, double Scale, float[] Inverses, float[] Ratios);
+    /// <summary>One candidate: the shared scale S, and per input channel the quantizer's divisor and scale / S.</summary>
+    private sealed record Candidate(double Scale, float[] Divisors, float[] Ratios);
 
     /// <summary>
     /// errors[l][i] = mean((X·W_lᵀ − X̂_i·Ŵ_lᵀ)²) over tokens and layer l's outputs, for candidates i = 0 … count − 1 of
@@ -135,23 +136,21 @@ internal sealed class ActivationSweep
 
     private Candidate CandidateOf(ActivationGrid grid, int index)
     {
-        var quantizer = grid.Quantizer(index);
         float shared = FpQuantizer.BiasScale(grid.Format, grid.Bias(index));
-        var scales = ((FpQuantizer)quantizer).Scales;
-        var inverses = new float[_in];
+        var scales = ((FpQuantizer)grid.Quantizer(index)).Scales;
+        var divisors = new float[_in];
         var ratios = new float[_in];
         for (int j = 0; j < _in; j++)
         {
             float scale = scales.Length == 1 ? scales[0] : scales[j];
-            inverses[j] = scale == 0 ? 0 : 1f / grid.Format.GridScale(scale);
+            divisors[j] = FakeQuant.Divisor(grid.Format.GridScale(scale));
             ratios[j] = shared == 0 ? 0 : scale / shared;
         }
-        return new Candidate(quantizer, grid.Format.GridScale(shared), inverses, ratios);
+        return new Candidate(grid.Format.GridScale(shared), divisors, ratios);
     }
 
     private sealed class Workspace(int rows, int inFeatures, int outputs)
     {
-        public readonly float[] Quantized = new float[rows * inFeatures];
         public float[] Units = new float[rows * inFeatures];
         public float[] Previous = new float[rows * inFeatures];
         public readonly float[] Reference = new float[rows * outputs];
@@ -175,11 +174,9 @@ internal sealed class ActivationSweep
         for (int i = 0; i < candidates.Length; i++)
         {
             var candidate = candidates[i];
-            var quantized = w.Quantized.AsSpan(0, rows * _in);
             var units = w.Units.AsSpan(0, rows * _in);
-            candidate.Quantizer.Apply(x, quantized, rows, _in);
             for (int t = 0; t < rows; t++)
-                AddChanges(grid.Format, quantized.Slice(t * _in, _in), candidate, units.Slice(t * _in, _in),
+                AddChanges(grid.Format, x.Slice(t * _in, _in), candidate, units.Slice(t * _in, _in),
                     w.Previous.AsSpan(t * _in, _in), products.Slice(t * _outputs, _outputs), w);
             for (int t = 0; t < rows; t++)
                 for (int l = 0; l < layers; l++)
@@ -193,11 +190,11 @@ internal sealed class ActivationSweep
     }
 
     /// <summary>
-    /// One token: U = grid(X̂ / scale) · (scale / S), the quantized values on the bias-0 grid with the per-channel power of
-    /// two, into <paramref name="units"/>; then y += (U − U_prev)[j] · Ŵᵀ[j, :] for every channel j where U changed, in
+    /// One token: U = grid(x / s) · (s / S), the quantizer's values on the bias-0 grid with the per-channel power of two,
+    /// into <paramref name="units"/>; then y += (U − U_prev)[j] · Ŵᵀ[j, :] for every channel j where U changed, in
     /// ascending j (<see cref="AddRows"/>).
     /// </summary>
-    private void AddChanges(FpFormat format, ReadOnlySpan<float> quantized, Candidate candidate, Span<float> units, ReadOnlySpan<float> previous,
+    private void AddChanges(FpFormat format, ReadOnlySpan<float> x, Candidate candidate, Span<float> units, ReadOnlySpan<float> previous,
         Span<double> y, Workspace workspace)
     {
         var channels = workspace.ChangedChannels;
@@ -206,14 +203,14 @@ internal sealed class ActivationSweep
         if (Vector512.IsHardwareAccelerated && format.HasFastGrid)
         {
             var grid = format.Grid;
-            ref float q = ref MemoryMarshal.GetReference(quantized);
-            ref float inverse = ref MemoryMarshal.GetArrayDataReference(candidate.Inverses);
+            ref float input = ref MemoryMarshal.GetReference(x);
+            ref float divisor = ref MemoryMarshal.GetArrayDataReference(candidate.Divisors);
             ref float ratio = ref MemoryMarshal.GetArrayDataReference(candidate.Ratios);
             ref float u = ref MemoryMarshal.GetReference(units);
             ref float p = ref MemoryMarshal.GetReference(previous);
             for (; j <= _in - Vector512<float>.Count; j += Vector512<float>.Count)
             {
-                var value = grid.Quantize(Vector512.LoadUnsafe(ref q, (nuint)j) * Vector512.LoadUnsafe(ref inverse, (nuint)j)) * Vector512.LoadUnsafe(ref ratio, (nuint)j);
+                var value = grid.Quantize(Vector512.LoadUnsafe(ref input, (nuint)j) / Vector512.LoadUnsafe(ref divisor, (nuint)j)) * Vector512.LoadUnsafe(ref ratio, (nuint)j);
                 value.StoreUnsafe(ref u, (nuint)j);
                 uint changed = ~(uint)Vector512.Equals(value, Vector512.LoadUnsafe(ref p, (nuint)j)).ExtractMostSignificantBits() & 0xFFFFu;
                 while (changed != 0)
@@ -227,7 +224,7 @@ internal sealed class ActivationSweep
         }
         for (; j < _in; j++)
         {
-            units[j] = RoundToGrid(format, quantized[j] * candidate.Inverses[j]) * candidate.Ratios[j];
+            units[j] = RoundToGrid(format, x[j] / candidate.Divisors[j]) * candidate.Ratios[j];
             if (units[j] == previous[j]) continue;
             channels[count] = j;
             changes[count++] = (double)units[j] - previous[j];
@@ -237,83 +234,97 @@ internal sealed class ActivationSweep
 
     /// <summary>
     /// y += Σ_m factors[m] · matrix[rows[m], :] for a row-major matrix of <paramref name="width"/> columns, with every
-    /// element rounded exactly as <see cref="Axpy"/> called once per row in the order given (y[i] = fma(a_m, x_m[i], …
-    /// fma(a_1, x_1[i], y[i]))), so the bytes do not depend on the grouping. Rows are added four per pass over y: the
-    /// sweep's cost is moving y (double) through the cache once per changed channel, and this moves it once per four.
+    /// element rounded as y[i] = fma(a_m, x_m[i], … fma(a_1, x_1[i], y[i])) in the order given on every path (the
+    /// scalar tail is the definition), so the bytes do not depend on the vector width. Each block of 32 (16 on AVX2) elements
+    /// of y is held in registers while every row is added to it: y (double) moves through the cache once per token instead of once per
+    /// changed channel, and the work left is the rows' loads, widenings and fmas.
     /// </summary>
     internal static void AddRows(ReadOnlySpan<double> factors, ReadOnlySpan<int> rows, ReadOnlySpan<float> matrix, int width, Span<double> y)
     {
         if (factors.Length != rows.Length) throw new ArgumentException("AddRows: one factor per row.");
-        int m = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; m + 4 <= rows.Length; m += 4)
-                AddFourRows(factors.Slice(m, 4), matrix.Slice(rows[m] * width, width), matrix.Slice(rows[m + 1] * width, width),
-                    matrix.Slice(rows[m + 2] * width, width), matrix.Slice(rows[m + 3] * width, width), y);
-        for (; m < rows.Length; m++) Axpy(factors[m], matrix.Slice(rows[m] * width, width), y);
-    }
-
-    private static void AddFourRows(ReadOnlySpan<double> a, ReadOnlySpan<float> x0, ReadOnlySpan<float> x1, ReadOnlySpan<float> x2, ReadOnlySpan<float> x3, Span<double> y)
-    {
+        if (rows.Length == 0) return;
+        foreach (int row in rows)
+            if ((uint)row >= (uint)(matrix.Length / width)) throw new ArgumentOutOfRangeException(nameof(rows), $"AddRows: row {row} is outside the matrix.");
+        if (y.Length != width) throw new ArgumentException("AddRows: y must have one element per matrix column.");
         ref double target = ref MemoryMarshal.GetReference(y);
-        ref float r0 = ref MemoryMarshal.GetReference(x0), r1 = ref MemoryMarshal.GetReference(x1);
-        ref float r2 = ref MemoryMarshal.GetReference(x2), r3 = ref MemoryMarshal.GetReference(x3);
-        Vector512<double> a0 = Vector512.Create(a[0]), a1 = Vector512.Create(a[1]), a2 = Vector512.Create(a[2]), a3 = Vector512.Create(a[3]);
-        int i = 0;
-        for (; i <= y.Length - Vector512<float>.Count; i += Vector512<float>.Count)
-        {
-            var low = Vector512.LoadUnsafe(ref target, (nuint)i);
-            var high = Vector512.LoadUnsafe(ref target, (nuint)(i + 8));
-            var (l0, h0) = Vector512.Widen(Vector512.LoadUnsafe(ref r0, (nuint)i));
-            low = Vector512.FusedMultiplyAdd(a0, l0, low);
-            high = Vector512.FusedMultiplyAdd(a0, h0, high);
-            var (l1, h1) = Vector512.Widen(Vector512.LoadUnsafe(ref r1, (nuint)i));
-            low = Vector512.FusedMultiplyAdd(a1, l1, low);
-            high = Vector512.FusedMultiplyAdd(a1, h1, high);
-            var (l2, h2) = Vector512.Widen(Vector512.LoadUnsafe(ref r2, (nuint)i));
-            low = Vector512.FusedMultiplyAdd(a2, l2, low);
-            high = Vector512.FusedMultiplyAdd(a2, h2, high);
-            var (l3, h3) = Vector512.Widen(Vector512.LoadUnsafe(ref r3, (nuint)i));
-            low = Vector512.FusedMultiplyAdd(a3, l3, low);
-            high = Vector512.FusedMultiplyAdd(a3, h3, high);
-            low.StoreUnsafe(ref target, (nuint)i);
-            high.StoreUnsafe(ref target, (nuint)(i + 8));
-        }
-        for (; i < y.Length; i++)
-            y[i] = Math.FusedMultiplyAdd(a[3], x3[i], Math.FusedMultiplyAdd(a[2], x2[i], Math.FusedMultiplyAdd(a[1], x1[i], Math.FusedMultiplyAdd(a[0], x0[i], y[i]))));
-    }
-
-    /// <summary>y rounded onto the format's integer-bias grid (the values a quantizer's output divided by its grid scale lies on).</summary>
-    private static float RoundToGrid(FpFormat format, float y) => format.HasFastGrid ? format.Grid.Quantize(y) : format.RoundToGridExact(y);
-
-    /// <summary>y += a · x, x widened to double: y[i] = fma(a, x[i], y[i]) on every path (so the same bytes on any width).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Axpy(double a, ReadOnlySpan<float> x, Span<double> y)
-    {
-        ref float source = ref MemoryMarshal.GetReference(x);
-        ref double target = ref MemoryMarshal.GetReference(y);
-        int i = 0;
+        ref float source = ref MemoryMarshal.GetReference(matrix);
+        ref double factor = ref MemoryMarshal.GetReference(factors);
+        ref int row0 = ref MemoryMarshal.GetReference(rows);
+        int count = rows.Length, i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            var factor = Vector512.Create(a);
-            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            for (; i <= width - 32; i += 32)
             {
-                var (low, high) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)i));
-                Vector512.FusedMultiplyAdd(factor, low, Vector512.LoadUnsafe(ref target, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
-                Vector512.FusedMultiplyAdd(factor, high, Vector512.LoadUnsafe(ref target, (nuint)(i + 8))).StoreUnsafe(ref target, (nuint)(i + 8));
+                var y0 = Vector512.LoadUnsafe(ref target, (nuint)i);
+                var y1 = Vector512.LoadUnsafe(ref target, (nuint)(i + 8));
+                var y2 = Vector512.LoadUnsafe(ref target, (nuint)(i + 16));
+                var y3 = Vector512.LoadUnsafe(ref target, (nuint)(i + 24));
+                for (int m = 0; m < count; m++)
+                {
+                    var a = Vector512.Create(Unsafe.Add(ref factor, m));
+                    nuint start = (nuint)Unsafe.Add(ref row0, m) * (nuint)width + (nuint)i;
+                    var (x0, x1) = Vector512.Widen(Vector512.LoadUnsafe(ref source, start));
+                    var (x2, x3) = Vector512.Widen(Vector512.LoadUnsafe(ref source, start + 16));
+                    y0 = Vector512.FusedMultiplyAdd(a, x0, y0);
+                    y1 = Vector512.FusedMultiplyAdd(a, x1, y1);
+                    y2 = Vector512.FusedMultiplyAdd(a, x2, y2);
+                    y3 = Vector512.FusedMultiplyAdd(a, x3, y3);
+                }
+                y0.StoreUnsafe(ref target, (nuint)i);
+                y1.StoreUnsafe(ref target, (nuint)(i + 8));
+                y2.StoreUnsafe(ref target, (nuint)(i + 16));
+                y3.StoreUnsafe(ref target, (nuint)(i + 24));
+            }
+            for (; i <= width - 16; i += 16)
+            {
+                var y0 = Vector512.LoadUnsafe(ref target, (nuint)i);
+                var y1 = Vector512.LoadUnsafe(ref target, (nuint)(i + 8));
+                for (int m = 0; m < count; m++)
+                {
+                    var a = Vector512.Create(Unsafe.Add(ref factor, m));
+                    var (x0, x1) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)Unsafe.Add(ref row0, m) * (nuint)width + (nuint)i));
+                    y0 = Vector512.FusedMultiplyAdd(a, x0, y0);
+                    y1 = Vector512.FusedMultiplyAdd(a, x1, y1);
+                }
+                y0.StoreUnsafe(ref target, (nuint)i);
+                y1.StoreUnsafe(ref target, (nuint)(i + 8));
             }
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            var factor = Vector256.Create(a);
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            for (; i <= width - 16; i += 16)
             {
-                var (low, high) = Vector256.Widen(Vector256.LoadUnsafe(ref source, (nuint)i));
-                Vector256.FusedMultiplyAdd(factor, low, Vector256.LoadUnsafe(ref target, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
-                Vector256.FusedMultiplyAdd(factor, high, Vector256.LoadUnsafe(ref target, (nuint)(i + 4))).StoreUnsafe(ref target, (nuint)(i + 4));
+                var y0 = Vector256.LoadUnsafe(ref target, (nuint)i);
+                var y1 = Vector256.LoadUnsafe(ref target, (nuint)(i + 4));
+                var y2 = Vector256.LoadUnsafe(ref target, (nuint)(i + 8));
+                var y3 = Vector256.LoadUnsafe(ref target, (nuint)(i + 12));
+                for (int m = 0; m < count; m++)
+                {
+                    var a = Vector256.Create(Unsafe.Add(ref factor, m));
+                    nuint start = (nuint)Unsafe.Add(ref row0, m) * (nuint)width + (nuint)i;
+                    var (x0, x1) = Vector256.Widen(Vector256.LoadUnsafe(ref source, start));
+                    var (x2, x3) = Vector256.Widen(Vector256.LoadUnsafe(ref source, start + 8));
+                    y0 = Vector256.FusedMultiplyAdd(a, x0, y0);
+                    y1 = Vector256.FusedMultiplyAdd(a, x1, y1);
+                    y2 = Vector256.FusedMultiplyAdd(a, x2, y2);
+                    y3 = Vector256.FusedMultiplyAdd(a, x3, y3);
+                }
+                y0.StoreUnsafe(ref target, (nuint)i);
+                y1.StoreUnsafe(ref target, (nuint)(i + 4));
+                y2.StoreUnsafe(ref target, (nuint)(i + 8));
+                y3.StoreUnsafe(ref target, (nuint)(i + 12));
             }
         }
-        for (; i < x.Length; i++) y[i] = Math.FusedMultiplyAdd(a, x[i], y[i]);
+        for (; i < width; i++)
+        {
+            double sum = y[i];
+            for (int m = 0; m < count; m++) sum = Math.FusedMultiplyAdd(factors[m], matrix[rows[m] * width + i], sum);
+            y[i] = sum;
+        }
     }
+
+    /// <summary>y rounded onto the format's integer-bias grid (the values a quantizer's output divided by its grid scale lies on).</summary>
+    private static float RoundToGrid(FpFormat format, float y) => format.HasFastGrid ? format.Grid.Quantize(y) : format.RoundToGridExact(y);
 
     /// <summary>
     /// Σ (reference[k] − scale · products[k])² in double, in a fixed order on every width: element k of each whole block
