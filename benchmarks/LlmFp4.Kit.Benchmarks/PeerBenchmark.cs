@@ -68,6 +68,7 @@ internal static class PeerBenchmark
             var logits = new float[Sequences * Length * config.VocabSize];
             kit["forward"] = Sequences * Length / Best(repeats, () => model.Forward(batch, logits));
             kit["generate F32"] = Generated / Best(repeats, () => Generate(model, prompt));
+            int[] kitGenerated = Generate(model, prompt);
             string f16Folder = Path.Combine(work, "hf-f16");
             HfCheckpointWriter.Save(f16Folder, config, weights, DType.F16);
             using (var f16 = CheckpointLoader.Open(f16Folder))
@@ -92,10 +93,16 @@ internal static class PeerBenchmark
             double? Peer(JsonNode? node, string file, string key) => node?["files"]?[file]?[key]?.GetValue<double>();
             Row("forward 8×256, tokens/s", kit["forward"], Peer(llama, "F32", "forwardTokensPerSecond"), "llama.cpp F32");
             Row("forward 8×256, tokens/s", kit["forward"], torch?["forwardTokensPerSecond"]?.GetValue<double>(), "PyTorch CPU float32");
-            Row("generate 32+64, F32, tokens/s", kit["generate F32"], Peer(llama, "F32", "generateTokensPerSecond"), "llama.cpp F32");
-            Row("generate 32+64, F16-mapped, tok/s", kit["generate F16-mapped"], Peer(llama, "F16", "generateTokensPerSecond"), "llama.cpp F16");
-            Row("generate 32+64, INT4 packed, tok/s", kit["generate INT4 packed"], Peer(llama, "Q4_0", "generateTokensPerSecond"), "llama.cpp Q4_0");
+            string Threads(string file) => Peer(llama, file, "generateThreads") is double t ? $" ({t:F0} thread{(t == 1 ? "" : "s")}, its faster setting)" : "";
+            Row("generate 32+64, F32, tokens/s", kit["generate F32"], Peer(llama, "F32", "generateTokensPerSecond"), "llama.cpp F32" + Threads("F32"));
+            Row("generate 32+64, F16-mapped, tok/s", kit["generate F16-mapped"], Peer(llama, "F16", "generateTokensPerSecond"), "llama.cpp F16" + Threads("F16"));
+            Row("generate 32+64, INT4 packed, tok/s", kit["generate INT4 packed"], Peer(llama, "Q4_0", "generateTokensPerSecond"), "llama.cpp Q4_0" + Threads("Q4_0"));
             Row("fake-quant E2M1, M weights/s", kit["fake-quant E2M1 weights"] / 1e6, torch?["fakeQuantWeightsPerSecond"]?.GetValue<double>() / 1e6, "reference formula in PyTorch");
+            if (llama?["files"]?["F32"]?["generated"] is JsonArray peerGenerated)
+            {
+                int same = kitGenerated.Zip(peerGenerated, (a, b) => a == b!.GetValue<int>()).TakeWhile(equal => equal).Count();
+                Console.WriteLine($"greedy continuation, kit F32 vs llama.cpp F32: the first {same} of {Generated} tokens agree");
+            }
             if (llama?["files"]?["F32"]?["logprobs"] is JsonArray peerLogprobs)
             {
                 double worst = kitLogprobs.Select((v, i) => Math.Abs(v - peerLogprobs[i]!.GetValue<double>())).Max();
@@ -115,13 +122,19 @@ internal static class PeerBenchmark
         }
     }
 
-    private static void Generate(LlamaModel model, int[] prompt)
+    /// <summary>The greedy continuation of <paramref name="prompt"/>: <see cref="Generated"/> tokens with the KV cache.</summary>
+    private static int[] Generate(LlamaModel model, int[] prompt)
     {
         var cache = model.CreateCache(Prompt + Generated);
         var logits = new float[model.VocabSize];
+        var tokens = new int[Generated];
         model.Decode(prompt, cache, logits);
         for (int i = 0; i < Generated; i++)
-            model.Decode([System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits)], cache, logits);
+        {
+            tokens[i] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
+            model.Decode([tokens[i]], cache, logits);
+        }
+        return tokens;
     }
 
     /// <summary>Weights per second of E2M1 fake quantization, one min-max scale per output row, over every linear weight.</summary>
@@ -144,9 +157,15 @@ internal static class PeerBenchmark
         return count / seconds;
     }
 
+    /// <summary>
+    /// The shortest of <paramref name="repeats"/> runs after a warm-up of at least three runs and two seconds: .NET compiles a
+    /// hot method again with full optimization only after its first calls and a background delay, so timing straight
+    /// after one warm-up run measured partly unoptimized code (the forward at about half its speed).
+    /// </summary>
     private static double Best(int repeats, Action action)
     {
-        action();
+        var warmup = Stopwatch.StartNew();
+        for (int i = 0; i < 3 || warmup.Elapsed.TotalSeconds < 2; i++) action();
         double best = double.MaxValue;
         for (int i = 0; i < repeats; i++)
         {
