@@ -13,12 +13,18 @@ namespace LlmFp4.Kit.Models;
 public sealed class LinearLayer
 {
     private float[]? _weight;
-    private WeightReader? _stored;
+    private StoredWeight? _stored;
     private IPackedMatrix? _packed;
     private float[]? _bias;
 
     /// <summary>Writes a weight's float32 values ([out × in], row-major) into <paramref name="destination"/>.</summary>
     public delegate void WeightReader(Span<float> destination);
+
+    /// <summary>A stored weight's binary16 values in place ([out × in], row-major), e.g. in a memory-mapped file.</summary>
+    internal delegate ReadOnlySpan<Half> HalfWeightView();
+
+    /// <summary>A weight left in its stored form: how to convert it, and its F16 values in place when it has them.</summary>
+    private sealed record StoredWeight(WeightReader Read, HalfWeightView? Half);
 
     /// <summary>A layer that owns <paramref name="weight"/>, [<paramref name="outFeatures"/> × <paramref name="inFeatures"/>] row-major (held, not copied).</summary>
     /// <exception cref="ArgumentException">An empty name, non-positive features, or a weight whose length is not out · in.</exception>
@@ -33,9 +39,17 @@ public sealed class LinearLayer
     /// tensor) and is converted into a pooled float32 buffer each time the layer runs, until <see cref="Weight"/>
     /// is first read or set.
     /// </summary>
-    public LinearLayer(string name, int inFeatures, int outFeatures, WeightReader storedWeight) : this(name, inFeatures, outFeatures)
+    public LinearLayer(string name, int inFeatures, int outFeatures, WeightReader storedWeight) : this(name, inFeatures, outFeatures, storedWeight, null)
     {
-        _stored = storedWeight ?? throw new ArgumentNullException(nameof(storedWeight));
+    }
+
+    /// <summary>
+    /// The stored-weight layer with the F16 values in place (<paramref name="half"/>, or null): decoding one token then
+    /// multiplies them directly (<see cref="ManagedGemm.RowTimesHalfMatrix"/>) instead of converting the whole weight.
+    /// </summary>
+    internal LinearLayer(string name, int inFeatures, int outFeatures, WeightReader storedWeight, HalfWeightView? half) : this(name, inFeatures, outFeatures)
+    {
+        _stored = new StoredWeight(storedWeight ?? throw new ArgumentNullException(nameof(storedWeight)), half);
     }
 
     private LinearLayer(string name, int inFeatures, int outFeatures)
@@ -70,7 +84,7 @@ public sealed class LinearLayer
             if (_weight is not null) return _weight;
             if (_packed is not null) return PackedMatMul.Decode(_packed);
             var weight = new float[OutFeatures * InFeatures];
-            _stored!(weight);
+            _stored!.Read(weight);
             (_weight, _stored) = (weight, null);
             return _weight;
         }
@@ -158,13 +172,15 @@ public sealed class LinearLayer
             PackedMatMul.MatMul(_packed, operand, output, rows);
         else if (_weight is { } weight)
             Gemm.MatMul(operand, weight, output, rows, OutFeatures, InFeatures, transposeB: true);
+        else if (rows == 1 && _stored!.Half is { } half && Gemm.Backend is ManagedGemm { MultipliesHalfRows: true } managed)
+            managed.RowTimesHalfMatrix(operand, half(), output, OutFeatures, InFeatures);
         else
         {
             int length = OutFeatures * InFeatures;
             float[] converted = ArrayPool<float>.Shared.Rent(length);
             try
             {
-                _stored!(converted.AsSpan(0, length));
+                _stored!.Read(converted.AsSpan(0, length));
                 Gemm.MatMul(operand, converted.AsSpan(0, length), output, rows, OutFeatures, InFeatures, transposeB: true);
             }
             finally

@@ -33,7 +33,8 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
     /// Builds the model from an open checkpoint. By default every tensor is converted to float32 now and the
     /// checkpoint may be closed afterwards. With <paramref name="keepStoredWeights"/>, linear weights stored as
     /// F16 or BF16 stay in the memory-mapped file and are converted into a reused float32 buffer each time
-    /// their layer runs (half the memory of float32, at the cost of a conversion per layer per forward); the
+    /// their layer runs (half the memory of float32, at the cost of a conversion per layer per forward; decoding one token
+    /// with F16 weights multiplies them in place instead, <see cref="LinearLayer.Forward"/>); the
     /// checkpoint must then stay open while the model is used, and reading <see cref="LinearLayer.Weight"/>
     /// (calibrators, <see cref="NamedWeights"/>) converts that layer for good. The embedding and norms are always float32.
     /// </summary>
@@ -44,7 +45,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
         {
             string name = module + ".weight";
             return keepStoredWeights && checkpoint.Tensors[name].DType != DType.F32
-                ? new LinearLayer(module, inFeatures, outFeatures, destination => checkpoint.ReadFloat32(name, destination))
+                ? new LinearLayer(module, inFeatures, outFeatures, destination => checkpoint.ReadFloat32(name, destination), checkpoint.HalfView(name))
                 : new LinearLayer(module, inFeatures, outFeatures, checkpoint.ReadFloat32(name));
         });
     }

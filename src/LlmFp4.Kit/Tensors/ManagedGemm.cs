@@ -132,11 +132,40 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         int groups = (n + RowColumns - 1) / RowColumns;
         int threads = (long)n * k >= ParallelRowElements ? _threads : 1;
         nint xAddress = (nint)x, bAddress = (nint)b, cAddress = (nint)c;
-        For(groups, threads, group => RowTimesColumns((float*)xAddress, (float*)bAddress, transposeB, n, k, group * RowColumns, (float*)cAddress, alpha));
+        For(groups, threads, group => RowTimesColumns((float*)xAddress, (float*)bAddress, null, transposeB, n, k, group * RowColumns, (float*)cAddress, alpha));
     }
 
+    /// <summary>True where <see cref="RowTimesHalfMatrix"/> runs (the Vector512 matrix-vector kernel).</summary>
+    internal bool MultipliesHalfRows => _wide;
+
+    /// <summary>
+    /// <c>c[1×n] = x[1×k]·Wᵀ</c> for W [n×k] stored as IEEE binary16 (a memory-mapped F16 weight): the same bytes as
+    /// converting W to float32 and calling <c>MatMul(x, W, c, 1, n, k, transposeB: true)</c>, because the conversion is
+    /// exact and the product runs the same staged kernel in the same order; each 16×16 block of W is widened on its way
+    /// into the staging buffer, so the float32 matrix is never written out. Decoding one token with F16 weights reads half
+    /// the bytes of float32 weights instead of converting every layer into a buffer first.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The Vector512 kernel is off (<see cref="MultipliesHalfRows"/>).</exception>
+    internal void RowTimesHalfMatrix(ReadOnlySpan<float> x, ReadOnlySpan<Half> w, Span<float> c, int n, int k)
+    {
+        if (!_wide) throw new InvalidOperationException("RowTimesHalfMatrix needs the Vector512 matrix-vector kernel.");
+        if (x.Length < k || w.Length < (long)n * k || c.Length < n)
+            throw new ArgumentException($"RowTimesHalfMatrix: x {x.Length} (needs {k}), W {w.Length} (needs {(long)n * k}), c {c.Length} (needs {n}).");
+        c[..n].Clear();
+        if (n == 0 || k == 0) return;
+        int groups = (n + RowColumns - 1) / RowColumns;
+        int threads = (long)n * k >= ParallelRowElements ? _threads : 1;
+        fixed (float* px = x, pc = c)
+        fixed (Half* pw = w)
+        {
+            nint xAddress = (nint)px, wAddress = (nint)pw, cAddress = (nint)pc;
+            For(groups, threads, group => RowTimesColumns((float*)xAddress, null, (Half*)wAddress, true, n, k, group * RowColumns, (float*)cAddress, 1f));
+        }
+    }
+
+    /// <summary>One group of 128 columns of <see cref="RowTimesMatrix"/>; B is <paramref name="b"/>, or <paramref name="halfB"/> ([n×k] binary16) when that is set.</summary>
     [SkipLocalsInit]
-    private static void RowTimesColumns(float* x, float* b, bool transposeB, int n, int k, int j0, float* c, float alpha)
+    private static void RowTimesColumns(float* x, float* b, Half* halfB, bool transposeB, int n, int k, int j0, float* c, float alpha)
     {
         float* stage = stackalloc float[RowDepthChunk * RowColumns];
         float* sums = stackalloc float[RowColumns];
@@ -149,6 +178,12 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             for (int q = p0; q < p0 + kc; q += RowDepthChunk)
             {
                 int depth = Math.Min(RowDepthChunk, p0 + kc - q);
+                if (halfB is not null)
+                {
+                    StageHalfRows(halfB, k, q, depth, j0, cols, stage);
+                    RowKernel(x + q, stage, RowColumns, depth, sums);
+                    continue;
+                }
                 if (inPlace)
                 {
                     RowKernel(x + q, b + (long)q * n + j0, n, depth, sums);
@@ -213,6 +248,48 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                 for (int jj = j; jj < j + 16; jj++)
                     stage[p * RowColumns + jj] = jj < cols ? b[(long)(j0 + jj) * k + p0 + p] : 0;
         }
+    }
+
+    /// <summary>
+    /// <see cref="StageRows"/> for a [n×k] B of binary16 values: each 16×16 block is widened exactly into a float32 block
+    /// (<see cref="WidenHalf"/>) and transposed from there; partial blocks convert element by element.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void StageHalfRows(Half* b, int k, int p0, int depth, int j0, int cols, float* stage)
+    {
+        float* block = stackalloc float[16 * 16];
+        int blocked = depth / 16 * 16;
+        for (int j = 0; j < RowColumns; j += 16)
+        {
+            int p = 0;
+            if (j + 16 <= cols)
+                for (; p < blocked; p += 16)
+                {
+                    for (int r = 0; r < 16; r++)
+                        WidenHalf(Vector256.Load((ushort*)(b + (long)(j0 + j + r) * k + p0 + p))).Store(block + r * 16);
+                    Transpose16x16(block, 16, stage + p * RowColumns + j, RowColumns);
+                }
+            for (; p < depth; p++)
+                for (int jj = j; jj < j + 16; jj++)
+                    stage[p * RowColumns + jj] = jj < cols ? (float)b[(long)(j0 + jj) * k + p0 + p] : 0;
+        }
+    }
+
+    /// <summary>
+    /// Sixteen binary16 bit patterns as float32, exactly as <c>(float)Half</c>: the exponent and mantissa bits moved into
+    /// float32 position and multiplied by 2^112 (which rebiases normal numbers and normalises subnormals, exactly), the
+    /// exponent of ±∞ and NaN set to all ones (a NaN also quiet, as the conversion makes it), then the sign.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> WidenHalf(Vector256<ushort> bits)
+    {
+        var h = Avx512F.ConvertToVector512UInt32(bits);
+        var magnitude = (h & Vector512.Create(0x7FFFu)) << 13;
+        var finite = magnitude.AsSingle() * Vector512.Create(BitConverter.UInt32BitsToSingle(0x7780_0000u));
+        var special = Vector512.Equals(h & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u));
+        var quiet = ~Vector512.Equals(h & Vector512.Create(0x03FFu), Vector512<uint>.Zero) & Vector512.Create(0x0040_0000u);
+        var value = Vector512.ConditionalSelect(special.AsSingle(), (magnitude | quiet | Vector512.Create(0x7F80_0000u)).AsSingle(), finite);
+        return (value.AsUInt32() | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
     }
 
     /// <summary>

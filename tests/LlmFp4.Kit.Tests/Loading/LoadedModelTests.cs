@@ -59,6 +59,16 @@ public class LoadedModelTests
         for (int s = 0; s < Sequences.Length; s++)
             Assert.True(expected[s].AsSpan().SequenceEqual(actual[s]), $"{format} {dtype}: logits of sequence {s} differ");
 
+        // Decoding one token at a time (F16: the weights multiplied in place) gives the same logits at every step.
+        var (convertedCache, mappedCache) = (converted.CreateCache(Sequences[0].Length), mapped.CreateCache(Sequences[0].Length));
+        var (convertedLogits, mappedLogits) = (new float[config.VocabSize], new float[config.VocabSize]);
+        foreach (int token in Sequences[0])
+        {
+            converted.Decode([token], convertedCache, convertedLogits);
+            mapped.Decode([token], mappedCache, mappedLogits);
+            Assert.True(convertedLogits.AsSpan().SequenceEqual(mappedLogits), $"{format} {dtype}: decoded logits differ");
+        }
+
         // Reading a weight converts that layer for good; a closed checkpoint can no longer serve the others.
         var query = mapped.Layers[0].QProj;
         Assert.Equal(converted.Layers[0].QProj.Weight, query.Weight);

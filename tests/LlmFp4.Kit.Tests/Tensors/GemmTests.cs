@@ -113,6 +113,50 @@ public class GemmTests
     }
 
     [Fact]
+    public void WideningHalfBitsEqualsTheHalfConversionForEveryPattern()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;
+        var bits = new ushort[16];
+        var widened = new float[16];
+        for (int start = 0; start < 65536; start += 16)
+        {
+            for (int i = 0; i < 16; i++) bits[i] = (ushort)(start + i);
+            System.Runtime.Intrinsics.Vector512.CopyTo(ManagedGemm.WidenHalf(System.Runtime.Intrinsics.Vector256.Create(bits)), widened);
+            var halves = bits.Select(BitConverter.UInt16BitsToHalf).ToArray();
+            var library = new float[16];
+            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(halves, library);
+            for (int i = 0; i < 16; i++)
+            {
+                Assert.Equal(BitConverter.SingleToUInt32Bits((float)halves[i]), BitConverter.SingleToUInt32Bits(widened[i]));
+                Assert.Equal(BitConverter.SingleToUInt32Bits(library[i]), BitConverter.SingleToUInt32Bits(widened[i]));
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(16, 16)]
+    [InlineData(37, 70)]
+    [InlineData(128, 64)]
+    [InlineData(300, 600)]
+    [InlineData(768, 256)]
+    public void HalfWeightRowProductEqualsTheProductWithTheConvertedWeight(int n, int k)
+    {
+        var gemm = new ManagedGemm(useVector512: true, threads: 2);
+        if (!gemm.MultipliesHalfRows) return;
+        var random = new Random(n * 1000 + k);
+        // Normal, subnormal and zero halves: every exponent the conversion has a path for.
+        Half[] weight = [.. Enumerable.Range(0, n * k).Select(i => (Half)((random.NextDouble() * 2 - 1) * Math.Pow(2, -random.Next(0, 26))))];
+        float[] converted = [.. weight.Select(h => (float)h)];
+        var x = Random(k, 3);
+        var expected = new float[n];
+        gemm.MatMul(x, converted, expected, 1, n, k, transposeA: false, transposeB: true, alpha: 1, beta: 0);
+        var actual = Enumerable.Repeat(float.NaN, n).ToArray();
+        gemm.RowTimesHalfMatrix(x, weight, actual, n, k);
+        Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), actual.Select(BitConverter.SingleToUInt32Bits));
+    }
+
+    [Fact]
     public void ScalarDefinitionRoundsOncePerTermAndOncePerDepthBlock()
     {
         // 1 + 2⁻²⁴ + 2⁻²⁴: summed in float32 one term at a time each tiny term is lost (ties to even), in double it is not.

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
+using LlmFp4.Kit.Models;
 
 namespace LlmFp4.Kit.Models.Loading;
 
@@ -140,6 +142,22 @@ public sealed class LlamaCheckpoint : IDisposable
         {
             ArrayPool<float>.Shared.Return(stored);
         }
+    }
+
+    /// <summary>
+    /// Tensor <paramref name="name"/>'s binary16 values where they lie in the mapped file (valid while the checkpoint is
+    /// open), or null when it is not stored as F16 in Hugging Face order (another dtype, rows the loader permutes, or more
+    /// bytes than one span holds).
+    /// </summary>
+    internal LinearLayer.HalfWeightView? HalfView(string name)
+    {
+        var tensor = Find(name);
+        if (tensor.DType != DType.F16 || tensor.InterleavedRopeHeads != 0 || tensor.ByteLength > int.MaxValue) return null;
+        return () =>
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return MemoryMarshal.Cast<byte, Half>(tensor.Mapped.Bytes(tensor.Offset, (int)tensor.ByteLength));
+        };
     }
 
     /// <summary>All tensors as float32, by Hugging Face name, in <see cref="LlamaTensorLayout.Expected"/> order.</summary>
