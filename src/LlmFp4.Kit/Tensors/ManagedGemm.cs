@@ -255,6 +255,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// (<see cref="WidenHalf"/>) and transposed from there; partial blocks convert element by element.
     /// </summary>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StageHalfRows(Half* b, int k, int p0, int depth, int j0, int cols, float* stage)
     {
         float* block = stackalloc float[16 * 16];
