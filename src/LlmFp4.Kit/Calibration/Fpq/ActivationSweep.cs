@@ -242,10 +242,10 @@ internal sealed class ActivationSweep
     internal static void AddRows(ReadOnlySpan<double> factors, ReadOnlySpan<int> rows, ReadOnlySpan<float> matrix, int width, Span<double> y)
     {
         if (factors.Length != rows.Length) throw new ArgumentException("AddRows: one factor per row.");
-        if (rows.Length == 0) return;
+        if (y.Length != width) throw new ArgumentException("AddRows: y must have one element per matrix column.");
+        if (rows.Length == 0 || width == 0) return;
         foreach (int row in rows)
             if ((uint)row >= (uint)(matrix.Length / width)) throw new ArgumentOutOfRangeException(nameof(rows), $"AddRows: row {row} is outside the matrix.");
-        if (y.Length != width) throw new ArgumentException("AddRows: y must have one element per matrix column.");
         ref double target = ref MemoryMarshal.GetReference(y);
         ref float source = ref MemoryMarshal.GetReference(matrix);
         ref double factor = ref MemoryMarshal.GetReference(factors);
