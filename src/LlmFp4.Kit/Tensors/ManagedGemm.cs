@@ -68,7 +68,10 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
     {
-        ScaleC(c, beta);
+        // With beta = 0 the blocked path writes fma(s, alpha, +0) over C in its first depth block instead of clearing C
+        // and adding to it: the same values (the cleared C was +0), without a pass over C that the product then reads back.
+        bool overwrite = beta == 0 && k > 0 && alpha != 0 && m > 1;
+        if (!overwrite) ScaleC(c, beta);
         if (m == 0 || n == 0 || k == 0 || alpha == 0) return;
         if (m == 1 && _wide)
         {
@@ -110,7 +113,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                         int firstColPanel = colBlock * colPanelsPerBlock;
                         int lastColPanel = Math.Min(colPanels, firstColPanel + colPanelsPerBlock);
                         ComputeBlock((float*)aAddress, transposeA, m, k, p0, kc, firstRowPanel, lastRowPanel,
-                            (float*)packedAddress, firstColPanel, lastColPanel, n, (float*)cAddress, alpha);
+                            (float*)packedAddress, firstColPanel, lastColPanel, n, (float*)cAddress, alpha, overwrite && p0 == 0);
                     });
                 }
             }
@@ -192,7 +195,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                 StageRows(b, transposeB, n, k, q, depth, j0, cols, stage);
                 RowKernel(x + q, stage, RowColumns, depth, sums);
             }
-            AccumulatePartial(sums, RowColumns, c + j0, 0, alpha, 1, cols);
+            AccumulatePartial(sums, RowColumns, c + j0, 0, alpha, 1, cols, overwrite: false);
         }
     }
 
@@ -355,7 +358,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     }
 
     private void ComputeBlock(float* a, bool transposeA, int m, int k, int p0, int kc, int firstRowPanel, int lastRowPanel,
-        float* packedB, int firstColPanel, int lastColPanel, int n, float* c, float alpha)
+        float* packedB, int firstColPanel, int lastColPanel, int n, float* c, float alpha, bool overwrite)
     {
         int nr = _panelCols;
         int panels = lastRowPanel - firstRowPanel;
@@ -375,8 +378,8 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                         int i0 = (firstRowPanel + ip) * PanelRows, rows = Math.Min(PanelRows, m - i0);
                         float* aPanel = pa + (long)ip * PanelRows * kc;
                         float* cTile = c + (long)i0 * n + j0;
-                        if (_wide) Kernel6x32(kc, aPanel, bPanel, cTile, n, alpha, rows, cols);
-                        else Kernel6x16(kc, aPanel, bPanel, cTile, n, alpha, rows, cols);
+                        if (_wide) Kernel6x32(kc, aPanel, bPanel, cTile, n, alpha, rows, cols, overwrite);
+                        else Kernel6x16(kc, aPanel, bPanel, cTile, n, alpha, rows, cols, overwrite);
                     }
                 }
             }
@@ -438,7 +441,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x32(int kc, float* a, float* b, float* c, int ldc, float alpha, int rows, int cols)
+    private static void Kernel6x32(int kc, float* a, float* b, float* c, int ldc, float alpha, int rows, int cols, bool overwrite)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -463,23 +466,23 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         var scale = Vector512.Create(alpha);
         if (rows == PanelRows && cols == 32)
         {
-            Accumulate(c, c00, scale); Accumulate(c + 16, c01, scale); c += ldc;
-            Accumulate(c, c10, scale); Accumulate(c + 16, c11, scale); c += ldc;
-            Accumulate(c, c20, scale); Accumulate(c + 16, c21, scale); c += ldc;
-            Accumulate(c, c30, scale); Accumulate(c + 16, c31, scale); c += ldc;
-            Accumulate(c, c40, scale); Accumulate(c + 16, c41, scale); c += ldc;
-            Accumulate(c, c50, scale); Accumulate(c + 16, c51, scale);
+            Accumulate(c, c00, scale, overwrite); Accumulate(c + 16, c01, scale, overwrite); c += ldc;
+            Accumulate(c, c10, scale, overwrite); Accumulate(c + 16, c11, scale, overwrite); c += ldc;
+            Accumulate(c, c20, scale, overwrite); Accumulate(c + 16, c21, scale, overwrite); c += ldc;
+            Accumulate(c, c30, scale, overwrite); Accumulate(c + 16, c31, scale, overwrite); c += ldc;
+            Accumulate(c, c40, scale, overwrite); Accumulate(c + 16, c41, scale, overwrite); c += ldc;
+            Accumulate(c, c50, scale, overwrite); Accumulate(c + 16, c51, scale, overwrite);
             return;
         }
         float* tile = stackalloc float[PanelRows * 32];
         c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
         c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
         c40.Store(tile + 128); c41.Store(tile + 144); c50.Store(tile + 160); c51.Store(tile + 176);
-        AccumulatePartial(tile, 32, c, ldc, alpha, rows, cols);
+        AccumulatePartial(tile, 32, c, ldc, alpha, rows, cols, overwrite);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, int rows, int cols)
+    private static void Kernel6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, int rows, int cols, bool overwrite)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -504,34 +507,34 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         var scale = Vector256.Create(alpha);
         if (rows == PanelRows && cols == 16)
         {
-            Accumulate(c, c00, scale); Accumulate(c + 8, c01, scale); c += ldc;
-            Accumulate(c, c10, scale); Accumulate(c + 8, c11, scale); c += ldc;
-            Accumulate(c, c20, scale); Accumulate(c + 8, c21, scale); c += ldc;
-            Accumulate(c, c30, scale); Accumulate(c + 8, c31, scale); c += ldc;
-            Accumulate(c, c40, scale); Accumulate(c + 8, c41, scale); c += ldc;
-            Accumulate(c, c50, scale); Accumulate(c + 8, c51, scale);
+            Accumulate(c, c00, scale, overwrite); Accumulate(c + 8, c01, scale, overwrite); c += ldc;
+            Accumulate(c, c10, scale, overwrite); Accumulate(c + 8, c11, scale, overwrite); c += ldc;
+            Accumulate(c, c20, scale, overwrite); Accumulate(c + 8, c21, scale, overwrite); c += ldc;
+            Accumulate(c, c30, scale, overwrite); Accumulate(c + 8, c31, scale, overwrite); c += ldc;
+            Accumulate(c, c40, scale, overwrite); Accumulate(c + 8, c41, scale, overwrite); c += ldc;
+            Accumulate(c, c50, scale, overwrite); Accumulate(c + 8, c51, scale, overwrite);
             return;
         }
         float* tile = stackalloc float[PanelRows * 16];
         c00.Store(tile); c01.Store(tile + 8); c10.Store(tile + 16); c11.Store(tile + 24);
         c20.Store(tile + 32); c21.Store(tile + 40); c30.Store(tile + 48); c31.Store(tile + 56);
         c40.Store(tile + 64); c41.Store(tile + 72); c50.Store(tile + 80); c51.Store(tile + 88);
-        AccumulatePartial(tile, 16, c, ldc, alpha, rows, cols);
+        AccumulatePartial(tile, 16, c, ldc, alpha, rows, cols, overwrite);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(float* c, Vector512<float> sum, Vector512<float> alpha) =>
-        Vector512.FusedMultiplyAdd(sum, alpha, Vector512.Load(c)).Store(c);
+    private static void Accumulate(float* c, Vector512<float> sum, Vector512<float> alpha, bool overwrite) =>
+        Vector512.FusedMultiplyAdd(sum, alpha, overwrite ? Vector512<float>.Zero : Vector512.Load(c)).Store(c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(float* c, Vector256<float> sum, Vector256<float> alpha) =>
-        Vector256.FusedMultiplyAdd(sum, alpha, Vector256.Load(c)).Store(c);
+    private static void Accumulate(float* c, Vector256<float> sum, Vector256<float> alpha, bool overwrite) =>
+        Vector256.FusedMultiplyAdd(sum, alpha, overwrite ? Vector256<float>.Zero : Vector256.Load(c)).Store(c);
 
-    /// <summary>Edge tiles: the same single-rounding c + alpha·sum as the vector path, so edges match interiors.</summary>
-    private static void AccumulatePartial(float* tile, int tileStride, float* c, int ldc, float alpha, int rows, int cols)
+    /// <summary>Edge tiles: the same single-rounding c + alpha·sum as the vector path (c = +0 when overwriting), so edges match interiors.</summary>
+    private static void AccumulatePartial(float* tile, int tileStride, float* c, int ldc, float alpha, int rows, int cols, bool overwrite)
     {
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < cols; j++)
-                c[(long)r * ldc + j] = MathF.FusedMultiplyAdd(tile[r * tileStride + j], alpha, c[(long)r * ldc + j]);
+                c[(long)r * ldc + j] = MathF.FusedMultiplyAdd(tile[r * tileStride + j], alpha, overwrite ? 0f : c[(long)r * ldc + j]);
     }
 }
