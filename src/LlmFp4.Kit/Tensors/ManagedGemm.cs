@@ -405,6 +405,17 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                 for (int r = 0; r < rows; r++) target[r] = source[r];
             }
         }
+        else if (rows == PanelRows)
+        {
+            // Six row streams read in step so that the panel is written front to back.
+            float* s0 = a + (long)i0 * k + p0;
+            float* s1 = s0 + k, s2 = s1 + k, s3 = s2 + k, s4 = s3 + k, s5 = s4 + k;
+            for (int p = 0; p < kc; p++, destination += PanelRows)
+            {
+                destination[0] = s0[p]; destination[1] = s1[p]; destination[2] = s2[p];
+                destination[3] = s3[p]; destination[4] = s4[p]; destination[5] = s5[p];
+            }
+        }
         else
         {
             for (int r = 0; r < rows; r++)
