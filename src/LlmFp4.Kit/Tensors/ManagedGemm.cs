@@ -68,16 +68,21 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
     {
-        // With beta = 0 the blocked path writes fma(s, alpha, +0) over C in its first depth block instead of clearing C
-        // and adding to it: the same values (the cleared C was +0), without a pass over C that the product then reads back.
-        bool overwrite = beta == 0 && k > 0 && alpha != 0 && m > 1;
-        if (!overwrite) ScaleC(c, beta);
-        if (m == 0 || n == 0 || k == 0 || alpha == 0) return;
-        if (m == 1 && _wide)
+        if (m == 0 || n == 0 || k == 0 || alpha == 0)
         {
-            fixed (float* pa = a, pb = b, pc = c) RowTimesMatrix(pa, pb, transposeB, n, k, pc, alpha);
+            ScaleC(c, beta);
             return;
         }
+        if (m == 1 && _wide)
+        {
+            ScaleC(c, beta);
+            fixed (float* pa = a, pb = b, pc = c) RowTimesMatrix(pa, pb, null, transposeB, n, k, pc, alpha);
+            return;
+        }
+        // With beta = 0 the blocked path writes fma(s, alpha, +0) over C in its first depth block instead of clearing C
+        // and adding to it: the same values (the cleared C was +0), without a pass over C that the product then reads back.
+        bool overwrite = beta == 0;
+        if (!overwrite) ScaleC(c, beta);
 
         int nr = _panelCols;
         int rowPanels = (m + PanelRows - 1) / PanelRows;
@@ -128,14 +133,15 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// <c>c[1×n] += alpha · x[1×k] · op(B)</c> (x is contiguous whether A is transposed or not), 128 columns per task,
     /// in the tiled kernel's summation order. Chunks of 64 depth steps of B are staged in L1 as [64 × 128] (16×16
     /// register transposes when B is stored [n×k]; read in place when B is [k×n] and the group is whole), then
-    /// <see cref="RowKernel"/> runs 8 independent FMA chains over them.
+    /// <see cref="RowKernel"/> runs 8 independent FMA chains over them. B is <paramref name="b"/>, or <paramref name="halfB"/>
+    /// ([n×k] binary16, <see cref="RowTimesHalfMatrix"/>) when that is set.
     /// </summary>
-    private void RowTimesMatrix(float* x, float* b, bool transposeB, int n, int k, float* c, float alpha)
+    private void RowTimesMatrix(float* x, float* b, Half* halfB, bool transposeB, int n, int k, float* c, float alpha)
     {
         int groups = (n + RowColumns - 1) / RowColumns;
         int threads = (long)n * k >= ParallelRowElements ? _threads : 1;
-        nint xAddress = (nint)x, bAddress = (nint)b, cAddress = (nint)c;
-        For(groups, threads, group => RowTimesColumns((float*)xAddress, (float*)bAddress, null, transposeB, n, k, group * RowColumns, (float*)cAddress, alpha));
+        nint xAddress = (nint)x, bAddress = (nint)b, halfAddress = (nint)halfB, cAddress = (nint)c;
+        For(groups, threads, group => RowTimesColumns((float*)xAddress, (float*)bAddress, (Half*)halfAddress, transposeB, n, k, group * RowColumns, (float*)cAddress, alpha));
     }
 
     /// <summary>True where <see cref="RowTimesHalfMatrix"/> runs (the Vector512 matrix-vector kernel).</summary>
@@ -156,17 +162,12 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             throw new ArgumentException($"RowTimesHalfMatrix: x {x.Length} (needs {k}), W {w.Length} (needs {(long)n * k}), c {c.Length} (needs {n}).");
         c[..n].Clear();
         if (n == 0 || k == 0) return;
-        int groups = (n + RowColumns - 1) / RowColumns;
-        int threads = (long)n * k >= ParallelRowElements ? _threads : 1;
         fixed (float* px = x, pc = c)
         fixed (Half* pw = w)
-        {
-            nint xAddress = (nint)px, wAddress = (nint)pw, cAddress = (nint)pc;
-            For(groups, threads, group => RowTimesColumns((float*)xAddress, null, (Half*)wAddress, true, n, k, group * RowColumns, (float*)cAddress, 1f));
-        }
+            RowTimesMatrix(px, null, pw, true, n, k, pc, 1f);
     }
 
-    /// <summary>One group of 128 columns of <see cref="RowTimesMatrix"/>; B is <paramref name="b"/>, or <paramref name="halfB"/> ([n×k] binary16) when that is set.</summary>
+    /// <summary>One group of 128 columns of <see cref="RowTimesMatrix"/>.</summary>
     [SkipLocalsInit]
     private static void RowTimesColumns(float* x, float* b, Half* halfB, bool transposeB, int n, int k, int j0, float* c, float alpha)
     {
