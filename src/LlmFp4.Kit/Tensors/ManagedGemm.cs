@@ -29,6 +29,9 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     private const int RowPanelsPerBlock = 16;
     private const long SerialFlopLimit = 1 << 21;
 
+    /// <summary>Floats of packed B held at once (32 MB): every depth block of the models' products fits in one pass.</summary>
+    private const long PackedBudgetFloats = 8L << 20;
+
     /// <summary>Columns of C one matrix-vector task accumulates at once: 8 Vector512 chains hide the FMA latency.</summary>
     private const int RowColumns = 128;
 
@@ -94,21 +97,31 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         int colPanelsPerBlock = (colPanels + colBlocks - 1) / colBlocks;
         colBlocks = (colPanels + colPanelsPerBlock - 1) / colPanelsPerBlock;
         int tasks = rowBlocks * colBlocks;
+        // B is packed for as many depth blocks as fit the budget in one parallel pass, and each task then walks those
+        // blocks itself: two waits on the thread pool per pass instead of two per depth block (a Gram over 4096 tokens
+        // has 16 of them). A task owns its C tiles, so each element still takes its depth blocks in ascending order.
+        long blockFloats = (long)colPanels * nr * DepthBlock;
+        int depthBlocks = (k + DepthBlock - 1) / DepthBlock;
+        int blocksPerPass = (int)Math.Clamp(PackedBudgetFloats / blockFloats, 1, depthBlocks);
 
-        float[] packedB = ArrayPool<float>.Shared.Rent(colPanels * nr * DepthBlock);
+        int packChunks = Math.Min(colPanels, 4 * threads);
+        float[] packedB = ArrayPool<float>.Shared.Rent((int)(blocksPerPass * blockFloats));
         try
         {
             fixed (float* pa = a, pb = b, pc = c, pPacked = packedB)
             {
                 nint aAddress = (nint)pa, bAddress = (nint)pb, cAddress = (nint)pc, packedAddress = (nint)pPacked;
-                for (int p0 = 0; p0 < k; p0 += DepthBlock)
+                for (int first = 0; first < depthBlocks; first += blocksPerPass)
                 {
-                    int kc = Math.Min(DepthBlock, k - p0);
-                    For(colBlocks, threads, block =>
+                    int passBlocks = Math.Min(blocksPerPass, depthBlocks - first);
+                    For(packChunks * passBlocks, threads, job =>
                     {
-                        int first = block * colPanelsPerBlock, last = Math.Min(colPanels, first + colPanelsPerBlock);
-                        for (int jp = first; jp < last; jp++)
-                            PackB((float*)bAddress, transposeB, n, k, p0, kc, jp * nr, nr, (float*)packedAddress + (long)jp * nr * kc);
+                        int block = job / packChunks, chunk = job % packChunks;
+                        int p0 = (first + block) * DepthBlock, kc = Math.Min(DepthBlock, k - p0);
+                        float* packed = (float*)packedAddress + block * blockFloats;
+                        int firstPanel = chunk * colPanels / packChunks, lastPanel = (chunk + 1) * colPanels / packChunks;
+                        for (int jp = firstPanel; jp < lastPanel; jp++)
+                            PackB((float*)bAddress, transposeB, n, k, p0, kc, jp * nr, nr, packed + (long)jp * nr * kc);
                     });
                     For(tasks, threads, task =>
                     {
@@ -117,8 +130,13 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                         int lastRowPanel = Math.Min(rowPanels, firstRowPanel + RowPanelsPerBlock);
                         int firstColPanel = colBlock * colPanelsPerBlock;
                         int lastColPanel = Math.Min(colPanels, firstColPanel + colPanelsPerBlock);
-                        ComputeBlock((float*)aAddress, transposeA, m, k, p0, kc, firstRowPanel, lastRowPanel,
-                            (float*)packedAddress, firstColPanel, lastColPanel, n, (float*)cAddress, alpha, overwrite && p0 == 0);
+                        for (int block = 0; block < passBlocks; block++)
+                        {
+                            int p0 = (first + block) * DepthBlock, kc = Math.Min(DepthBlock, k - p0);
+                            ComputeBlock((float*)aAddress, transposeA, m, k, p0, kc, firstRowPanel, lastRowPanel,
+                                (float*)packedAddress + block * blockFloats, firstColPanel, lastColPanel, n, (float*)cAddress, alpha,
+                                overwrite && p0 == 0);
+                        }
                     });
                 }
             }
@@ -392,40 +410,77 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     }
 
     /// <summary>Packs op(A)[i0..i0+6, p0..p0+kc] as kc groups of 6 (rows past m are zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(float* a, bool transposeA, int m, int k, int p0, int kc, int i0, float* destination)
     {
         int rows = Math.Min(PanelRows, m - i0);
         if (rows < PanelRows) new Span<float>(destination, PanelRows * kc).Clear();
-        if (transposeA)
+        if (transposeA && rows == PanelRows)
         {
-            // A is [k×m]: op(A)[i, p] = a[p·m + i]; each depth step reads `rows` contiguous values.
-            for (int p = 0; p < kc; p++)
+            // A is [k×m]: op(A)[i, p] = a[p·m + i]; each depth step copies six contiguous values.
+            float* source = a + (long)p0 * m + i0;
+            for (int p = 0; p < kc; p++, source += m, destination += PanelRows)
             {
-                float* source = a + (long)(p0 + p) * m + i0;
-                float* target = destination + p * PanelRows;
-                for (int r = 0; r < rows; r++) target[r] = source[r];
+                Vector128.Store(Vector128.Load(source), destination);
+                *(ulong*)(destination + 4) = *(ulong*)(source + 4);
             }
         }
         else if (rows == PanelRows)
         {
-            // Six row streams read in step so that the panel is written front to back.
             float* s0 = a + (long)i0 * k + p0;
-            float* s1 = s0 + k, s2 = s1 + k, s3 = s2 + k, s4 = s3 + k, s5 = s4 + k;
-            for (int p = 0; p < kc; p++, destination += PanelRows)
-            {
-                destination[0] = s0[p]; destination[1] = s1[p]; destination[2] = s2[p];
-                destination[3] = s3[p]; destination[4] = s4[p]; destination[5] = s5[p];
-            }
+            int p = 0;
+            if (Avx512F.IsSupported)
+                for (; p <= kc - 16; p += 16, destination += 16 * PanelRows)
+                    InterleaveSixRows(s0 + p, k, destination);
+            PackRows(s0 + p, 1, k, kc - p, PanelRows, destination);
+        }
+        else if (transposeA)
+        {
+            PackRows(a + (long)p0 * m + i0, m, 1, kc, rows, destination);
         }
         else
         {
-            for (int r = 0; r < rows; r++)
-            {
-                float* source = a + (long)(i0 + r) * k + p0;
-                for (int p = 0; p < kc; p++) destination[p * PanelRows + r] = source[p];
-            }
+            PackRows(a + (long)i0 * k + p0, 1, k, kc, rows, destination);
         }
     }
+
+    /// <summary><c>destination[p·6 + r] = source[p·depthStride + r·rowStride]</c> for p &lt; depth, r &lt; rows: the plain packing.</summary>
+    private static void PackRows(float* source, int depthStride, int rowStride, int depth, int rows, float* destination)
+    {
+        for (int p = 0; p < depth; p++)
+            for (int r = 0; r < rows; r++)
+                destination[p * PanelRows + r] = source[(long)p * depthStride + (long)r * rowStride];
+    }
+
+    /// <summary>
+    /// Sixteen depth steps of six rows (row r at <c>source + r·stride</c>) written as 16 groups of 6, the layout of
+    /// <see cref="PackRows"/>: output vector q holds packed positions f = 16q … 16q + 15, i.e. row f mod 6 at step f / 6.
+    /// One two-source permute per row pair takes every position's value from its pair (index (f mod 2)·16 + f / 6), and
+    /// masks pick the pair. Only moves values.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InterleaveSixRows(float* source, int stride, float* destination)
+    {
+        var r0 = Vector512.Load(source); var r1 = Vector512.Load(source + stride);
+        var r2 = Vector512.Load(source + 2L * stride); var r3 = Vector512.Load(source + 3L * stride);
+        var r4 = Vector512.Load(source + 4L * stride); var r5 = Vector512.Load(source + 5L * stride);
+        for (int q = 0; q < PanelRows; q++)
+        {
+            var index = SixRowIndex[q];
+            var fromFirstPair = SixRowFirstPair[q].AsSingle();
+            var fromSecondPair = SixRowSecondPair[q].AsSingle();
+            var value = Vector512.ConditionalSelect(fromFirstPair, Avx512F.PermuteVar16x32x2(r0, index, r1),
+                Vector512.ConditionalSelect(fromSecondPair, Avx512F.PermuteVar16x32x2(r2, index, r3), Avx512F.PermuteVar16x32x2(r4, index, r5)));
+            value.Store(destination + 16 * q);
+        }
+    }
+
+    private static readonly Vector512<int>[] SixRowIndex = SixRowTable((f, _) => f % 6 % 2 * 16 + f / 6);
+    private static readonly Vector512<int>[] SixRowFirstPair = SixRowTable((f, _) => f % 6 / 2 == 0 ? -1 : 0);
+    private static readonly Vector512<int>[] SixRowSecondPair = SixRowTable((f, _) => f % 6 / 2 == 1 ? -1 : 0);
+
+    private static Vector512<int>[] SixRowTable(Func<int, int, int> entry) =>
+        [.. Enumerable.Range(0, PanelRows).Select(q => Vector512.Create([.. Enumerable.Range(0, 16).Select(i => entry(16 * q + i, i))]))];
 
     /// <summary>Packs op(B)[p0..p0+kc, j0..j0+nr] as kc rows of nr (columns past n are zero).</summary>
     private static void PackB(float* b, bool transposeB, int n, int k, int p0, int kc, int j0, int nr, float* destination)
