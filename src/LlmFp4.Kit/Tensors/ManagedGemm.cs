@@ -418,34 +418,29 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     private static void PackA(float* a, bool transposeA, int m, int k, int p0, int kc, int i0, float* destination)
     {
         int rows = Math.Min(PanelRows, m - i0);
-        if (rows < PanelRows) new Span<float>(destination, PanelRows * kc).Clear();
-        if (transposeA && rows == PanelRows)
+        // op(A)[i0 + r, p0 + p] = source[p·depthStride + r·rowStride], A being [m×k], or [k×m] when transposed.
+        float* source = a + (transposeA ? (long)p0 * m + i0 : (long)i0 * k + p0);
+        int depthStride = transposeA ? m : 1, rowStride = transposeA ? 1 : k;
+        int p = 0;
+        if (rows < PanelRows)
         {
-            // A is [k×m]: op(A)[i, p] = a[p·m + i]; each depth step copies six contiguous values.
-            float* source = a + (long)p0 * m + i0;
-            for (int p = 0; p < kc; p++, source += m, destination += PanelRows)
-            {
-                Vector128.Store(Vector128.Load(source), destination);
-                *(ulong*)(destination + 4) = *(ulong*)(source + 4);
-            }
-        }
-        else if (rows == PanelRows)
-        {
-            float* s0 = a + (long)i0 * k + p0;
-            int p = 0;
-            if (Avx512F.IsSupported)
-                for (; p <= kc - 16; p += 16, destination += 16 * PanelRows)
-                    InterleaveSixRows(s0 + p, k, destination);
-            PackRows(s0 + p, 1, k, kc - p, PanelRows, destination);
+            new Span<float>(destination, PanelRows * kc).Clear();
         }
         else if (transposeA)
         {
-            PackRows(a + (long)p0 * m + i0, m, 1, kc, rows, destination);
+            // Each depth step copies six contiguous values.
+            for (; p < kc; p++)
+            {
+                Vector128.Store(Vector128.Load(source + (long)p * m), destination + p * PanelRows);
+                *(ulong*)(destination + p * PanelRows + 4) = *(ulong*)(source + (long)p * m + 4);
+            }
         }
-        else
+        else if (Avx512F.IsSupported)
         {
-            PackRows(a + (long)i0 * k + p0, 1, k, kc, rows, destination);
+            for (; p <= kc - 16; p += 16)
+                InterleaveSixRows(source + p, k, destination + p * PanelRows);
         }
+        PackRows(source + (long)p * depthStride, depthStride, rowStride, kc - p, rows, destination + p * PanelRows);
     }
 
     /// <summary><c>destination[p·6 + r] = source[p·depthStride + r·rowStride]</c> for p &lt; depth, r &lt; rows: the plain packing.</summary>

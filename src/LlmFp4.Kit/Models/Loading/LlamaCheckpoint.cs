@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
-using LlmFp4.Kit.Models;
 
 namespace LlmFp4.Kit.Models.Loading;
 
