@@ -23,8 +23,11 @@ public sealed class LinearLayer
     /// <summary>A stored weight's binary16 values in place ([out × in], row-major), e.g. in a memory-mapped file.</summary>
     internal delegate ReadOnlySpan<Half> HalfWeightView();
 
-    /// <summary>A weight left in its stored form: how to convert it, and its F16 values in place when it has them.</summary>
-    private sealed record StoredWeight(WeightReader Read, HalfWeightView? Half);
+    /// <summary>
+    /// A weight left in its stored form: how to convert it, and, for F16 values, their input-major copy for one-token
+    /// products, built on the first such product (null inside when the weight holds ±∞ or NaN).
+    /// </summary>
+    private sealed record StoredWeight(WeightReader Read, Lazy<HalfColumns?>? HalfColumns);
 
     /// <summary>A layer that owns <paramref name="weight"/>, [<paramref name="outFeatures"/> × <paramref name="inFeatures"/>] row-major (held, not copied).</summary>
     /// <exception cref="ArgumentException">An empty name, non-positive features, or a weight whose length is not out · in.</exception>
@@ -45,11 +48,13 @@ public sealed class LinearLayer
 
     /// <summary>
     /// The stored-weight layer with the F16 values in place (<paramref name="half"/>, or null): decoding one token then
-    /// multiplies them directly (<see cref="ManagedGemm.RowTimesHalfMatrix"/>) instead of converting the whole weight.
+    /// multiplies a copy of them held input-major (<see cref="ManagedGemm.RowTimesHalfColumns"/>) instead of converting
+    /// the whole weight; the copy is made on the first decoded token.
     /// </summary>
     internal LinearLayer(string name, int inFeatures, int outFeatures, WeightReader storedWeight, HalfWeightView? half) : this(name, inFeatures, outFeatures)
     {
-        _stored = new StoredWeight(storedWeight ?? throw new ArgumentNullException(nameof(storedWeight)), half);
+        _stored = new StoredWeight(storedWeight ?? throw new ArgumentNullException(nameof(storedWeight)),
+            half is null ? null : new Lazy<HalfColumns?>(() => HalfColumns.FromRows(half(), outFeatures, inFeatures)));
     }
 
     private LinearLayer(string name, int inFeatures, int outFeatures)
@@ -135,9 +140,11 @@ public sealed class LinearLayer
 
     /// <summary>
     /// Bytes the weight keeps resident: the packed form's, 4 per float32 weight, or 2 per weight of a stored 16-bit
-    /// tensor (mapped from the file rather than held on the managed heap).
+    /// tensor (mapped from the file rather than held on the managed heap), plus 2 per weight once decoding a token has
+    /// made the input-major F16 copy.
     /// </summary>
-    public long WeightBytes => _packed?.ResidentBytes ?? (_weight is not null ? 4L * _weight.Length : 2L * OutFeatures * InFeatures);
+    public long WeightBytes => _packed?.ResidentBytes ?? (_weight is not null ? 4L * _weight.Length
+        : 2L * OutFeatures * InFeatures * (_stored!.HalfColumns is { IsValueCreated: true, Value: not null } ? 2 : 1));
 
     /// <summary>Fake-quantizes a copy of the input ([rows × InFeatures]) before the product; null = off.</summary>
     public ITensorQuantizer? InputQuantizer { get; set; }
@@ -172,8 +179,8 @@ public sealed class LinearLayer
             PackedMatMul.MatMul(_packed, operand, output, rows);
         else if (_weight is { } weight)
             Gemm.MatMul(operand, weight, output, rows, OutFeatures, InFeatures, transposeB: true);
-        else if (rows == 1 && _stored!.Half is { } half && Gemm.Backend is ManagedGemm { MultipliesHalfRows: true } managed)
-            managed.RowTimesHalfMatrix(operand, half(), output, OutFeatures, InFeatures);
+        else if (rows == 1 && Gemm.Backend is ManagedGemm { MultipliesHalfColumns: true } managed && _stored!.HalfColumns?.Value is { } columns)
+            managed.RowTimesHalfColumns(operand, columns, output);
         else
         {
             int length = OutFeatures * InFeatures;

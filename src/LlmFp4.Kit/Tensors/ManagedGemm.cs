@@ -156,7 +156,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// in the tiled kernel's summation order. Chunks of 64 depth steps of B are staged in L1 as [64 × 128] (16×16
     /// register transposes when B is stored [n×k]; read in place when B is [k×n] and the group is whole), then
     /// <see cref="RowKernel"/> runs 8 independent FMA chains over them. B is <paramref name="b"/>, or <paramref name="halfB"/>
-    /// ([n×k] binary16, <see cref="RowTimesHalfMatrix"/>) when that is set.
+    /// ([k×n] binary16, <see cref="RowTimesHalfColumns"/>) when that is set.
     /// </summary>
     private void RowTimesMatrix(float* x, float* b, Half* halfB, bool transposeB, int n, int k, float* c, float alpha)
     {
@@ -166,27 +166,28 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         For(groups, threads, group => RowTimesColumns((float*)xAddress, (float*)bAddress, (Half*)halfAddress, transposeB, n, k, group * RowColumns, (float*)cAddress, alpha));
     }
 
-    /// <summary>True where <see cref="RowTimesHalfMatrix"/> runs (the Vector512 matrix-vector kernel).</summary>
-    internal bool MultipliesHalfRows => _wide;
+    /// <summary>True where <see cref="RowTimesHalfColumns"/> runs (the Vector512 matrix-vector kernel).</summary>
+    internal bool MultipliesHalfColumns => _wide;
 
     /// <summary>
-    /// <c>c[1×n] = x[1×k]·Wᵀ</c> for W [n×k] stored as IEEE binary16 (a memory-mapped F16 weight): the same bytes as
-    /// converting W to float32 and calling <c>MatMul(x, W, c, 1, n, k, transposeB: true)</c>, because the conversion is
-    /// exact and the product runs the same staged kernel in the same order; each 16×16 block of W is widened on its way
-    /// into the staging buffer, so the float32 matrix is never written out. Decoding one token with F16 weights reads half
-    /// the bytes of float32 weights instead of converting every layer into a buffer first.
+    /// <c>c[1×n] = x[1×k]·Wᵀ</c> for a binary16 weight W [n×k] held input-major (<see cref="HalfColumns"/>): the same
+    /// bytes as converting W to float32 and calling <c>MatMul(x, W, c, 1, n, k, transposeB: true)</c>, because the
+    /// conversion is exact and every output sums the same terms in the same order; W's values are widened as the kernel
+    /// reads them, so the float32 matrix is never written out. Decoding one token with F16 weights reads half the bytes
+    /// of float32 weights instead of converting every layer into a buffer first.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The Vector512 kernel is off (<see cref="MultipliesHalfRows"/>).</exception>
-    internal void RowTimesHalfMatrix(ReadOnlySpan<float> x, ReadOnlySpan<Half> w, Span<float> c, int n, int k)
+    /// <exception cref="InvalidOperationException">The Vector512 kernel is off (<see cref="MultipliesHalfColumns"/>).</exception>
+    /// <exception cref="ArgumentException">x has fewer than W.Inputs values or c fewer than W.Outputs.</exception>
+    internal void RowTimesHalfColumns(ReadOnlySpan<float> x, HalfColumns w, Span<float> c)
     {
-        if (!_wide) throw new InvalidOperationException("RowTimesHalfMatrix needs the Vector512 matrix-vector kernel.");
-        if (x.Length < k || w.Length < (long)n * k || c.Length < n)
-            throw new ArgumentException($"RowTimesHalfMatrix: x {x.Length} (needs {k}), W {w.Length} (needs {(long)n * k}), c {c.Length} (needs {n}).");
+        if (!_wide) throw new InvalidOperationException("RowTimesHalfColumns needs the Vector512 matrix-vector kernel.");
+        int n = w.Outputs, k = w.Inputs;
+        if (x.Length < k || c.Length < n)
+            throw new ArgumentException($"RowTimesHalfColumns: x {x.Length} (needs {k}), c {c.Length} (needs {n}).");
         c[..n].Clear();
-        if (n == 0 || k == 0) return;
         fixed (float* px = x, pc = c)
-        fixed (Half* pw = w)
-            RowTimesMatrix(px, null, pw, true, n, k, pc, 1f);
+        fixed (Half* pw = w.Values)
+            RowTimesMatrix(px, null, pw, false, n, k, pc, 1f);
     }
 
     /// <summary>One group of 128 columns of <see cref="RowTimesMatrix"/>.</summary>
@@ -204,19 +205,20 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             for (int q = p0; q < p0 + kc; q += RowDepthChunk)
             {
                 int depth = Math.Min(RowDepthChunk, p0 + kc - q);
-                if (halfB is not null)
+                if (halfB is not null && inPlace)
+                    RowKernelHalf(x + q, halfB + (long)q * n + j0, n, depth, sums);
+                else if (halfB is not null)
                 {
-                    StageHalfRows(halfB, k, q, depth, j0, cols, stage);
+                    StageHalfColumns(halfB, n, q, depth, j0, cols, stage);
                     RowKernel(x + q, stage, RowColumns, depth, sums);
-                    continue;
                 }
-                if (inPlace)
-                {
+                else if (inPlace)
                     RowKernel(x + q, b + (long)q * n + j0, n, depth, sums);
-                    continue;
+                else
+                {
+                    StageRows(b, transposeB, n, k, q, depth, j0, cols, stage);
+                    RowKernel(x + q, stage, RowColumns, depth, sums);
                 }
-                StageRows(b, transposeB, n, k, q, depth, j0, cols, stage);
-                RowKernel(x + q, stage, RowColumns, depth, sums);
             }
             AccumulatePartial(sums, RowColumns, c + j0, 0, alpha, 1, cols, overwrite: false);
         }
@@ -242,6 +244,29 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             s5 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 80), s5);
             s6 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 96), s6);
             s7 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 112), s7);
+        }
+        s0.Store(sums); s1.Store(sums + 16); s2.Store(sums + 32); s3.Store(sums + 48);
+        s4.Store(sums + 64); s5.Store(sums + 80); s6.Store(sums + 96); s7.Store(sums + 112);
+    }
+
+    /// <summary><see cref="RowKernel"/> over binary16 rows, each widened exactly (<see cref="WidenFiniteHalf"/>) as it is read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowKernelHalf(float* x, Half* rows, int stride, int depth, float* sums)
+    {
+        Vector512<float> s0 = Vector512.Load(sums), s1 = Vector512.Load(sums + 16), s2 = Vector512.Load(sums + 32), s3 = Vector512.Load(sums + 48);
+        Vector512<float> s4 = Vector512.Load(sums + 64), s5 = Vector512.Load(sums + 80), s6 = Vector512.Load(sums + 96), s7 = Vector512.Load(sums + 112);
+        for (int p = 0; p < depth; p++, rows += stride)
+        {
+            var xp = Vector512.Create(x[p]);
+            short* r = (short*)rows;
+            s0 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r)), s0);
+            s1 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 16)), s1);
+            s2 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 32)), s2);
+            s3 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 48)), s3);
+            s4 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 64)), s4);
+            s5 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 80)), s5);
+            s6 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 96)), s6);
+            s7 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 112)), s7);
         }
         s0.Store(sums); s1.Store(sums + 16); s2.Store(sums + 32); s3.Store(sums + 48);
         s4.Store(sums + 64); s5.Store(sums + 80); s6.Store(sums + 96); s7.Store(sums + 112);
@@ -277,46 +302,35 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     }
 
     /// <summary>
-    /// <see cref="StageRows"/> for a [n×k] B of binary16 values: each 16×16 block is widened exactly into a float32 block
-    /// (<see cref="WidenHalf"/>) and transposed from there; partial blocks convert element by element.
+    /// The last, partial column group of a [k×n] binary16 B, widened into <paramref name="stage"/> as rows of
+    /// <see cref="RowColumns"/> (columns past <paramref name="cols"/> are zero): whole runs of 16 with
+    /// <see cref="WidenFiniteHalf"/>, the rest one by one.
     /// </summary>
-    [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StageHalfRows(Half* b, int k, int p0, int depth, int j0, int cols, float* stage)
+    private static void StageHalfColumns(Half* b, int n, int p0, int depth, int j0, int cols, float* stage)
     {
-        float* block = stackalloc float[16 * 16];
-        int blocked = depth / 16 * 16;
-        for (int j = 0; j < RowColumns; j += 16)
+        int whole = cols / 16 * 16;
+        for (int p = 0; p < depth; p++)
         {
-            int p = 0;
-            if (j + 16 <= cols)
-                for (; p < blocked; p += 16)
-                {
-                    for (int r = 0; r < 16; r++)
-                        WidenHalf(Vector256.Load((ushort*)(b + (long)(j0 + j + r) * k + p0 + p))).Store(block + r * 16);
-                    Transpose16x16(block, 16, stage + p * RowColumns + j, RowColumns);
-                }
-            for (; p < depth; p++)
-                for (int jj = j; jj < j + 16; jj++)
-                    stage[p * RowColumns + jj] = jj < cols ? (float)b[(long)(j0 + jj) * k + p0 + p] : 0;
+            Half* source = b + (long)(p0 + p) * n + j0;
+            float* target = stage + p * RowColumns;
+            int j = 0;
+            for (; j < whole; j += 16) WidenFiniteHalf(Vector256.Load((short*)(source + j))).Store(target + j);
+            for (; j < cols; j++) target[j] = (float)source[j];
+            new Span<float>(target + cols, RowColumns - cols).Clear();
         }
     }
 
     /// <summary>
-    /// Sixteen binary16 bit patterns as float32, exactly as <c>(float)Half</c>: the exponent and mantissa bits moved into
-    /// float32 position and multiplied by 2^112 (which rebiases normal numbers and normalises subnormals, exactly), the
-    /// exponent of ±∞ and NaN set to all ones (a NaN also quiet, as the conversion makes it), then the sign.
+    /// Sixteen finite binary16 values as float32, exactly as <c>(float)Half</c>: sign-extended to 32 bits and shifted so
+    /// the exponent and mantissa bits land in float32 position, the sign's copies above them masked away (the sign stays
+    /// in bit 31), then multiplied by 2^112, which rebiases normal numbers and normalises subnormals exactly. Wrong for ±∞
+    /// and NaN, whose all-ones exponent it would rebias too; <see cref="HalfColumns"/> holds no such value.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> WidenHalf(Vector256<ushort> bits)
+    internal static Vector512<float> WidenFiniteHalf(Vector256<short> bits)
     {
-        var h = Avx512F.ConvertToVector512UInt32(bits);
-        var magnitude = (h & Vector512.Create(0x7FFFu)) << 13;
-        var finite = magnitude.AsSingle() * Vector512.Create(BitConverter.UInt32BitsToSingle(0x7780_0000u));
-        var special = Vector512.Equals(h & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u));
-        var quiet = ~Vector512.Equals(h & Vector512.Create(0x03FFu), Vector512<uint>.Zero) & Vector512.Create(0x0040_0000u);
-        var value = Vector512.ConditionalSelect(special.AsSingle(), (magnitude | quiet | Vector512.Create(0x7F80_0000u)).AsSingle(), finite);
-        return (value.AsUInt32() | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
+        var moved = (Avx512F.ConvertToVector512Int32(bits) << 13) & Vector512.Create(unchecked((int)0x8FFF_E000));
+        return moved.AsSingle() * Vector512.Create(BitConverter.UInt32BitsToSingle(0x7780_0000u));
     }
 
     /// <summary>

@@ -114,24 +114,28 @@ public class GemmTests
     }
 
     [Fact]
-    public void WideningHalfBitsEqualsTheHalfConversionForEveryPattern()
+    public void WideningFiniteHalfBitsEqualsTheHalfConversionForEveryFinitePattern()
     {
         if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;
-        var bits = new ushort[16];
+        var bits = new short[16];
         var widened = new float[16];
+        int compared = 0;
         for (int start = 0; start < 65536; start += 16)
         {
-            for (int i = 0; i < 16; i++) bits[i] = (ushort)(start + i);
-            System.Runtime.Intrinsics.Vector512.CopyTo(ManagedGemm.WidenHalf(System.Runtime.Intrinsics.Vector256.Create(bits)), widened);
-            var halves = bits.Select(BitConverter.UInt16BitsToHalf).ToArray();
+            for (int i = 0; i < 16; i++) bits[i] = (short)(start + i);
+            System.Runtime.Intrinsics.Vector512.CopyTo(ManagedGemm.WidenFiniteHalf(System.Runtime.Intrinsics.Vector256.Create(bits)), widened);
+            var halves = bits.Select(b => BitConverter.Int16BitsToHalf(b)).ToArray();
             var library = new float[16];
             System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(halves, library);
             for (int i = 0; i < 16; i++)
             {
+                if (!Half.IsFinite(halves[i])) continue;
                 Assert.Equal(BitConverter.SingleToUInt32Bits((float)halves[i]), BitConverter.SingleToUInt32Bits(widened[i]));
                 Assert.Equal(BitConverter.SingleToUInt32Bits(library[i]), BitConverter.SingleToUInt32Bits(widened[i]));
+                compared++;
             }
         }
+        Assert.Equal(65536 - 2 * 1024, compared); // every pattern but the two all-ones exponents (±∞ and NaN)
     }
 
     [Theory]
@@ -141,20 +145,37 @@ public class GemmTests
     [InlineData(128, 64)]
     [InlineData(300, 600)]
     [InlineData(768, 256)]
+    [InlineData(688, 300)]
     public void HalfWeightRowProductEqualsTheProductWithTheConvertedWeight(int n, int k)
     {
         var gemm = new ManagedGemm(useVector512: true, threads: 2);
-        if (!gemm.MultipliesHalfRows) return;
+        if (!gemm.MultipliesHalfColumns) return;
         var random = new Random(n * 1000 + k);
-        // Normal, subnormal and zero halves: every exponent the conversion has a path for.
+        // Normal, subnormal and zero halves of both signs: every exponent the widening has a case for.
         Half[] weight = [.. Enumerable.Range(0, n * k).Select(i => (Half)((random.NextDouble() * 2 - 1) * Math.Pow(2, -random.Next(0, 26))))];
         float[] converted = [.. weight.Select(h => (float)h)];
         var x = Random(k, 3);
         var expected = new float[n];
         gemm.MatMul(x, converted, expected, 1, n, k, transposeA: false, transposeB: true, alpha: 1, beta: 0);
         var actual = Enumerable.Repeat(float.NaN, n).ToArray();
-        gemm.RowTimesHalfMatrix(x, weight, actual, n, k);
+        gemm.RowTimesHalfColumns(x, HalfColumns.FromRows(weight, n, k)!, actual);
         Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), actual.Select(BitConverter.SingleToUInt32Bits));
+    }
+
+    [Fact]
+    public void HalfColumnsHoldTheTransposedWeightAndRefuseNonFiniteValues()
+    {
+        Half[] weight = [.. Enumerable.Range(0, 3 * 70).Select(i => (Half)(i * 0.25))];
+        var columns = HalfColumns.FromRows(weight, 3, 70)!;
+        for (int o = 0; o < 3; o++)
+            for (int k = 0; k < 70; k++)
+                Assert.Equal(weight[o * 70 + k], columns.Values[k * 3 + o]);
+        foreach (var special in new[] { Half.PositiveInfinity, Half.NegativeInfinity, Half.NaN })
+        {
+            weight[2 * 70 + 69] = special;
+            Assert.Null(HalfColumns.FromRows(weight, 3, 70));
+        }
+        Assert.Throws<ArgumentException>(() => HalfColumns.FromRows(weight, 3, 71));
     }
 
     [Fact]
