@@ -6,14 +6,14 @@ using System.Runtime.Intrinsics.X86;
 namespace LlmFp4.Kit.Formats;
 
 /// <summary>
-/// Bit-plane storage of 6-bit FP6 E3M2 codes (the "4+2" layout of ZeroQuant(4+2) / FP6-LLM, docs/methods.md §9) and of 4-bit
-/// integer codes, with decoders to float32. Codes are stored in blocks of <see cref="BlockCodes"/> = 32:
+/// Bit-plane storage of 6-bit FP6 E3M2 codes (the "4+2" layout of ZeroQuant(4+2) / FP6-LLM, docs/methods.md §9), with
+/// decoders to float32. Codes are stored in blocks of <see cref="BlockCodes"/> = 32:
 /// <list type="bullet">
 /// <item>4-bit plane, 16 bytes per block: byte i holds the low 4 bits of code i (bits 0–3) and of code i + 16 (bits 4–7).</item>
-/// <item>2-bit plane (FP6 only), 8 bytes per block: byte i holds the high 2 bits of codes i, i + 8, i + 16, i + 24 in
+/// <item>2-bit plane, 8 bytes per block: byte i holds the high 2 bits of codes i, i + 8, i + 16, i + 24 in
 /// bits 0–1, 2–3, 4–5, 6–7.</item>
 /// </list>
-/// So an FP6 block takes 24 bytes (0.75 byte per code: M·K/4 + M·K/2 bytes for an M × K matrix) and an INT4 block 16.
+/// So a block takes 24 bytes (0.75 byte per code: M·K/4 + M·K/2 bytes for an M × K matrix).
 /// This order lets the decoder split the planes with a few whole-register shifts and masks. FP6 codes are
 /// sign (bit 5), exponent (bits 2–4), mantissa (bits 0–1) with bias 3, every code finite (<see cref="FpFormat.E3M2"/>).
 /// </summary>
@@ -23,12 +23,12 @@ public static class PackedCodes
     public const int BlockCodes = 32;
     /// <summary>Bytes of one FP6 block: 16 in the 4-bit plane plus 8 in the 2-bit plane.</summary>
     public const int Fp6BlockBytes = 24;
-    /// <summary>Bytes of one block's 4-bit plane (the whole of an INT4 block).</summary>
+    /// <summary>Bytes of one block's 4-bit plane.</summary>
     public const int FourBitBlockBytes = 16;
-    /// <summary>Bytes of one block's 2-bit plane (FP6 only).</summary>
+    /// <summary>Bytes of one block's 2-bit plane.</summary>
     public const int TwoBitBlockBytes = 8;
 
-    /// <summary>Whether <see cref="DecodeFp6Blocks"/> and <see cref="DecodeInt4Blocks"/> use AVX-512 here (else the scalar references).</summary>
+    /// <summary>Whether <see cref="DecodeFp6Blocks"/> uses AVX-512 here (else the scalar reference).</summary>
     public static bool IsVectorized => Avx512F.IsSupported;
 
     /// <summary>The E3M2 value of every 6-bit code, from <see cref="FpFormat.Decode"/>: the scalar reference table.</summary>
@@ -59,16 +59,6 @@ public static class PackedCodes
             int high = (twoBit[i % 8] >> (2 * (i / 8))) & 3;
             codes[i] = (byte)(high << 4 | low);
         }
-    }
-
-    /// <summary>Packs 32 4-bit codes (each 0..15) into a 16-byte block.</summary>
-    public static void PackFourBitBlock(ReadOnlySpan<byte> codes, Span<byte> fourBit)
-    {
-        if (codes.Length != BlockCodes || fourBit.Length != FourBitBlockBytes)
-            throw new ArgumentException($"PackFourBitBlock: need {BlockCodes} codes and {FourBitBlockBytes} bytes.");
-        for (int i = 0; i < BlockCodes; i++)
-            if (codes[i] > 15) throw new ArgumentException($"PackFourBitBlock: code {codes[i]} at {i} does not fit 4 bits.");
-        for (int i = 0; i < 16; i++) fourBit[i] = (byte)(codes[i] | codes[i + 16] << 4);
     }
 
     /// <summary>
@@ -121,44 +111,6 @@ public static class PackedCodes
             UnpackFp6Block(fourBit.Slice(b * FourBitBlockBytes, FourBitBlockBytes), twoBit.Slice(b * TwoBitBlockBytes, TwoBitBlockBytes), codes);
             for (int i = 0; i < BlockCodes; i++) destination[b * BlockCodes + i] = scale * Fp6Values[codes[i]];
         }
-    }
-
-    /// <summary>
-    /// destination[i] = (code i − <paramref name="zeroPoint"/>) · scale for the 4-bit codes of destination.Length / 32
-    /// consecutive blocks (the integer difference converted exactly, then one float32 product: <see cref="IntFormat.Decode"/>
-    /// bit for bit). AVX-512 where available, else <see cref="DecodeInt4BlocksScalar"/>.
-    /// </summary>
-    public static void DecodeInt4Blocks(ReadOnlySpan<byte> fourBit, int zeroPoint, float scale, Span<float> destination)
-    {
-        int blocks = CheckBlocks(destination.Length, fourBit.Length, int.MaxValue, "DecodeInt4Blocks");
-        if (!Avx512F.IsSupported)
-        {
-            DecodeInt4BlocksScalar(fourBit, zeroPoint, scale, destination);
-            return;
-        }
-        ref byte four = ref MemoryMarshal.GetReference(fourBit);
-        ref float target = ref MemoryMarshal.GetReference(destination);
-        var fifteen = Vector512.Create(15);
-        var zero = Vector512.Create(zeroPoint);
-        var scales = Vector512.Create(scale);
-        for (int b = 0; b < blocks; b++)
-        {
-            var nibbles = Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref four, (nuint)(b * FourBitBlockBytes)));
-            (Vector512.ConvertToSingle((nibbles & fifteen) - zero) * scales).StoreUnsafe(ref target, (nuint)(b * BlockCodes));
-            (Vector512.ConvertToSingle((nibbles >> 4) - zero) * scales).StoreUnsafe(ref target, (nuint)(b * BlockCodes + 16));
-        }
-    }
-
-    /// <summary>Scalar reference of <see cref="DecodeInt4Blocks"/>.</summary>
-    public static void DecodeInt4BlocksScalar(ReadOnlySpan<byte> fourBit, int zeroPoint, float scale, Span<float> destination)
-    {
-        int blocks = CheckBlocks(destination.Length, fourBit.Length, int.MaxValue, "DecodeInt4BlocksScalar");
-        for (int b = 0; b < blocks; b++)
-            for (int i = 0; i < 16; i++)
-            {
-                destination[b * BlockCodes + i] = (float)((fourBit[b * FourBitBlockBytes + i] & 15) - zeroPoint) * scale;
-                destination[b * BlockCodes + i + 16] = (float)((fourBit[b * FourBitBlockBytes + i] >> 4) - zeroPoint) * scale;
-            }
     }
 
     private static int CheckBlocks(int destinationLength, int fourBitLength, int twoBitLength, string what)

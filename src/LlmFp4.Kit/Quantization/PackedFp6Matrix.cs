@@ -1,3 +1,4 @@
+using System.Buffers;
 using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Tensors;
 
@@ -146,6 +147,24 @@ public sealed class PackedFp6Matrix : IPackedMatrix
             if (rest == 0) continue;
             Decode(block + full, 1, _scales[r], tail, vectorized);
             tail[..rest].CopyTo(row[(full * PackedCodes.BlockCodes)..]);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The rows are decoded as <see cref="DecodeRows(int, int, Span{float})"/> does and transposed (FP6 rows are stored one after another).</remarks>
+    public void DecodeColumns(int first, int count, Span<float> destination, int stride)
+    {
+        PackedWeights.CheckColumns(first, count, destination.Length, stride, Rows, Cols);
+        if (count == 0) return;
+        float[] rows = ArrayPool<float>.Shared.Rent(count * Cols);
+        try
+        {
+            DecodeRows(first, count, rows);
+            PackedWeights.Transpose(rows, count, Cols, destination, stride);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rows);
         }
     }
 

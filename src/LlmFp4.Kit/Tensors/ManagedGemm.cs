@@ -338,7 +338,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// shuffles, then 128-bit lane shuffles. Only moves values, so it cannot change a result.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose16x16(float* source, int sourceStride, float* target, int targetStride)
+    internal static void Transpose16x16(float* source, int sourceStride, float* target, int targetStride)
     {
         float* s = source;
         Vector512<float> r0 = Vector512.Load(s), r1 = Vector512.Load(s += sourceStride), r2 = Vector512.Load(s += sourceStride), r3 = Vector512.Load(s += sourceStride);

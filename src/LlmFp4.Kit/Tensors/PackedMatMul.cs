@@ -18,6 +18,13 @@ public interface IPackedMatrix
 
     /// <summary>Rows <paramref name="first"/>..first + count − 1 as float32 into <paramref name="destination"/> ([count × Cols], row-major).</summary>
     void DecodeRows(int first, int count, Span<float> destination);
+
+    /// <summary>
+    /// Rows <paramref name="first"/>..first + count − 1 as float32, transposed: W[first + r, k] into
+    /// <paramref name="destination"/>[k · <paramref name="stride"/> + r] (Cols rows of at least count floats). A product
+    /// reads a tile in this layout without transposing it (<see cref="PackedMatMul"/>).
+    /// </summary>
+    void DecodeColumns(int first, int count, Span<float> destination, int stride);
 }
 
 /// <summary>Products with packed weights, decoding tiles of weight rows on the fly.</summary>
@@ -34,7 +41,8 @@ public static class PackedMatMul
 
     /// <summary>
     /// <c>output[t, o] = Σ_k input[t, k] · W[o, k]</c> for t &lt; <paramref name="tokens"/> (a linear layer x·Wᵀ), W never
-    /// decoded whole: each tile of decoded rows is multiplied by <see cref="Gemm.MatMul"/>, so every output element has the
+    /// decoded whole: each tile of rows is decoded as columns ([in × rows], <see cref="IPackedMatrix.DecodeColumns"/>, the
+    /// layout the product reads without transposing) and multiplied by <see cref="Gemm.MatMul"/>, so every output element has the
     /// active backend's summation order and equals the float32 product with the decoded matrix bit for bit (with the
     /// managed kernel, on any machine). Below <see cref="GemmFromTokens"/> tokens (decoding) tiles of
     /// <see cref="FewTokenTileRows"/> rows are decoded and multiplied in parallel; from there on tiles of
@@ -71,9 +79,9 @@ public static class PackedMatMul
                 float[] decoded = ArrayPool<float>.Shared.Rent(count * cols), product = ArrayPool<float>.Shared.Rent(tokens * count);
                 try
                 {
-                    weight.DecodeRows(first, count, decoded.AsSpan(0, count * cols));
+                    weight.DecodeColumns(first, count, decoded.AsSpan(0, count * cols), count);
                     Gemm.MatMul(new ReadOnlySpan<float>((float*)inputAddress, tokens * cols), decoded.AsSpan(0, count * cols), product,
-                        tokens, count, cols, transposeB: true);
+                        tokens, count, cols);
                     var y = new Span<float>((float*)outputAddress, tokens * rows);
                     for (int t = 0; t < tokens; t++)
                         product.AsSpan(t * count, count).CopyTo(y.Slice(t * rows + first, count));
@@ -100,7 +108,7 @@ public static class PackedMatMul
             {
                 int count = Math.Min(GemmTileRows, rows - first);
                 DecodeParallel(weight, first, count, tile);
-                Gemm.MatMul(input, tile, product, tokens, count, cols, transposeB: true);
+                Gemm.MatMul(input, tile, product, tokens, count, cols);
                 for (int t = 0; t < tokens; t++)
                     product.AsSpan(t * count, count).CopyTo(output.Slice(t * rows + first, count));
             }
@@ -113,8 +121,8 @@ public static class PackedMatMul
     }
 
     /// <summary>
-    /// Rows first..first + count − 1 into <paramref name="destination"/>; in parallel slices from 64 Ki floats on, because
-    /// decoding is compute-bound and a small tile is not worth the scheduling.
+    /// Rows first..first + count − 1 into <paramref name="destination"/> as columns ([Cols × count]); in parallel slices
+    /// from 64 Ki floats on, because decoding is compute-bound and a small tile is not worth the scheduling.
     /// </summary>
     private static void DecodeParallel(IPackedMatrix weight, int first, int count, float[] destination)
     {
@@ -122,13 +130,13 @@ public static class PackedMatMul
         int cols = weight.Cols, slices = (count + sliceRows - 1) / sliceRows;
         if ((long)count * cols < 65_536)
         {
-            weight.DecodeRows(first, count, destination.AsSpan(0, count * cols));
+            weight.DecodeColumns(first, count, destination.AsSpan(0, count * cols), count);
             return;
         }
         Parallel.For(0, slices, slice =>
         {
             int start = slice * sliceRows, length = Math.Min(sliceRows, count - start);
-            weight.DecodeRows(first + start, length, destination.AsSpan(start * cols, length * cols));
+            weight.DecodeColumns(first + start, length, destination.AsSpan(start, count * cols - start), count);
         });
     }
 

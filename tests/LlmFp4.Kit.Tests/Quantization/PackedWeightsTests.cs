@@ -92,11 +92,62 @@ public class PackedWeightsTests
             PackedCodes.DecodeFp6BlocksScalar(fourBit, twoBit, scale, b);
             Assert.Equal(a.Select(BitConverter.SingleToInt32Bits), b.Select(BitConverter.SingleToInt32Bits));
         }
-        PackedCodes.DecodeInt4Blocks(fourBit, 8, 0.25f, a);
-        PackedCodes.DecodeInt4BlocksScalar(fourBit, 8, 0.25f, b);
-        Assert.Equal(a, b);
         Assert.Throws<ArgumentException>(() => PackedCodes.DecodeFp6Blocks(fourBit, twoBit, 1, new float[31]));
         Assert.Throws<ArgumentException>(() => PackedCodes.DecodeFp6Blocks(fourBit, twoBit[..8], 1, new float[64]));
+    }
+
+    [Theory]
+    [InlineData(1, 1, 0, 1)]
+    [InlineData(16, 64, 0, 16)]
+    [InlineData(37, 70, 0, 37)]
+    [InlineData(37, 70, 5, 27)]
+    [InlineData(48, 96, 16, 32)]
+    [InlineData(150, 33, 128, 22)]
+    public void Decoded_columns_are_the_decoded_rows_transposed_with_and_without_simd(int rows, int cols, int first, int count)
+    {
+        var weight = Random(rows * cols, rows + cols);
+        int stride = count + 3;
+        foreach (IPackedMatrix packed in new IPackedMatrix[]
+        {
+            PackedFp6Matrix.Quantize(weight, rows, cols),
+            PackedInt4Matrix.Quantize(weight, rows, cols, cols % 32 == 0 ? 32 : cols, symmetric: true),
+            PackedInt4Matrix.Quantize(weight, rows, cols, cols, symmetric: false),
+        })
+        {
+            var decoded = new float[count * cols];
+            packed.DecodeRows(first, count, decoded);
+            var columns = Enumerable.Repeat(float.NaN, (cols - 1) * stride + count).ToArray();
+            packed.DecodeColumns(first, count, columns, stride);
+            for (int r = 0; r < count; r++)
+                for (int k = 0; k < cols; k++)
+                    Assert.Equal(BitConverter.SingleToInt32Bits(decoded[r * cols + k]), BitConverter.SingleToInt32Bits(columns[k * stride + r]));
+            if (packed is PackedInt4Matrix int4)
+            {
+                var scalar = Enumerable.Repeat(float.NaN, columns.Length).ToArray();
+                int4.DecodeColumns(first, count, scalar, stride, vectorized: false);
+                Assert.Equal(columns.Select(BitConverter.SingleToInt32Bits), scalar.Select(BitConverter.SingleToInt32Bits));
+            }
+            Assert.Throws<ArgumentException>(() => packed.DecodeColumns(first, count, columns, count - 1));
+            Assert.Throws<ArgumentOutOfRangeException>(() => packed.DecodeColumns(first + 1, rows - first, new float[rows * cols], rows));
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(16, 16, 16)]
+    [InlineData(37, 70, 40)]
+    [InlineData(48, 96, 48)]
+    public void Tile_transpose_moves_every_value_as_the_scalar_definition(int rows, int cols, int stride)
+    {
+        var source = Random(rows * cols, rows * cols);
+        var fast = Enumerable.Repeat(float.NaN, (cols - 1) * stride + rows).ToArray();
+        var scalar = (float[])fast.Clone();
+        PackedWeights.Transpose(source, rows, cols, fast, stride);
+        PackedWeights.TransposeScalar(source, rows, cols, scalar, stride);
+        Assert.Equal(scalar.Select(BitConverter.SingleToInt32Bits), fast.Select(BitConverter.SingleToInt32Bits));
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                Assert.Equal(source[r * cols + c], fast[c * stride + r]);
     }
 
     [Fact]
@@ -132,7 +183,8 @@ public class PackedWeightsTests
             var expected = grid.Quantize(weight, rows, cols);
             var packed = PackedInt4Matrix.FromQuantized(expected, rows, cols, grid);
             Assert.Equal(expected, PackedMatMul.Decode(packed));
-            Assert.Equal(rows * 3 * 16 + rows * 3 * 5, packed.ResidentBytes);
+            // Rows padded to one strip of 16, 35 pairs of columns, and a 4-byte scale and a zero-point byte per (row, group).
+            Assert.Equal(16 * 35 + 16 * 3 * 5, packed.ResidentBytes);
         }
         var badGroup = IntQuantizer.MinMax(IntFormat.Symmetric(4), Granularity.PerGroup(48), weight, rows, cols);
         Assert.Contains("multiple of 32", Assert.Throws<ArgumentException>(() => PackedInt4Matrix.FromQuantized(badGroup.Quantize(weight, rows, cols), rows, cols, badGroup)).Message);
