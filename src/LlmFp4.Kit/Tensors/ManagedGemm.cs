@@ -166,8 +166,8 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         For(groups, threads, group => RowTimesColumns((float*)xAddress, (float*)bAddress, (Half*)halfAddress, transposeB, n, k, group * RowColumns, (float*)cAddress, alpha));
     }
 
-    /// <summary>True where <see cref="RowTimesHalfColumns"/> runs (the Vector512 matrix-vector kernel).</summary>
-    internal bool MultipliesHalfColumns => _wide;
+    /// <summary>True where <see cref="RowTimesHalfColumns"/> and <see cref="RowTimesInt4Columns"/> run (the Vector512 matrix-vector kernels).</summary>
+    internal bool MultipliesInputMajorWeights => _wide;
 
     /// <summary>
     /// <c>c[1×n] = x[1×k]·Wᵀ</c> for a binary16 weight W [n×k] held input-major (<see cref="HalfColumns"/>): the same
@@ -176,7 +176,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// reads them, so the float32 matrix is never written out. Decoding one token with F16 weights reads half the bytes
     /// of float32 weights instead of converting every layer into a buffer first.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The Vector512 kernel is off (<see cref="MultipliesHalfColumns"/>).</exception>
+    /// <exception cref="InvalidOperationException">The Vector512 kernel is off (<see cref="MultipliesInputMajorWeights"/>).</exception>
     /// <exception cref="ArgumentException">x has fewer than W.Inputs values or c fewer than W.Outputs.</exception>
     internal void RowTimesHalfColumns(ReadOnlySpan<float> x, HalfColumns w, Span<float> c)
     {
@@ -188,6 +188,111 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         fixed (float* px = x, pc = c)
         fixed (Half* pw = w.Values)
             RowTimesMatrix(px, null, pw, false, n, k, pc, 1f);
+    }
+
+    /// <summary>
+    /// <c>c[1×n] = x[1×k]·Wᵀ</c> for a 4-bit weight W [n×k] held input-major (<see cref="Int4Columns"/>): the same bytes
+    /// as decoding W to float32 and calling <c>MatMul(x, W, c, 1, n, k, transposeB: true)</c>, because every output sums
+    /// the same decoded terms in the same order (per 256-deep block from zero, k ascending, one FMA per term, then added
+    /// to c); the codes are decoded in registers as the kernel reads them, so no float32 tile is written out.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The Vector512 kernel is off (<see cref="MultipliesInputMajorWeights"/>).</exception>
+    /// <exception cref="ArgumentException">x has fewer than W.Inputs values or c fewer than W.Outputs.</exception>
+    internal void RowTimesInt4Columns(ReadOnlySpan<float> x, Int4Columns w, Span<float> c)
+    {
+        if (!_wide) throw new InvalidOperationException("RowTimesInt4Columns needs the Vector512 matrix-vector kernel.");
+        int n = w.Outputs, k = w.Inputs;
+        if (x.Length < k || c.Length < n)
+            throw new ArgumentException($"RowTimesInt4Columns: x {x.Length} (needs {k}), c {c.Length} (needs {n}).");
+        c[..n].Clear();
+        int groups = (n + RowColumns - 1) / RowColumns;
+        // Decoding makes a code cost several operations, so the product goes parallel at a quarter of float32's size.
+        int threads = (long)n * k >= ParallelRowElements / 4 ? _threads : 1;
+        fixed (float* px = x, pc = c)
+        {
+            nint xAddress = (nint)px, cAddress = (nint)pc;
+            For(groups, threads, group => Int4Columns((float*)xAddress, w, group * RowColumns, (float*)cAddress));
+        }
+    }
+
+    /// <summary>One group of 128 outputs of <see cref="RowTimesInt4Columns"/>, four strips of 16 at a time.</summary>
+    [SkipLocalsInit]
+    private static void Int4Columns(float* x, Int4Columns w, int j0, float* c)
+    {
+        // A pass of four strips may run past the group's last (re-reading the matrix's last strip): its sums land in
+        // columns past cols, which are never added to c.
+        float* sums = stackalloc float[RowColumns];
+        int cols = Math.Min(RowColumns, w.Outputs - j0), firstStrip = j0 / Tensors.Int4Columns.StripRows;
+        int strips = (cols + Tensors.Int4Columns.StripRows - 1) / Tensors.Int4Columns.StripRows;
+        fixed (byte* nibbles = w.Nibbles, zeros = w.Zeros)
+        fixed (float* scales = w.Scales)
+            for (int p0 = 0; p0 < w.Inputs; p0 += DepthBlock)
+            {
+                int end = Math.Min(w.Inputs, p0 + DepthBlock);
+                new Span<float>(sums, RowColumns).Clear();
+                for (int s = 0; s < strips; s += 4)
+                    for (int g0 = p0; g0 < end; g0 = Math.Min(end, (g0 / w.GroupSize + 1) * w.GroupSize))
+                    {
+                        int g1 = Math.Min(end, (g0 / w.GroupSize + 1) * w.GroupSize);
+                        RowKernelInt4(x, w, nibbles, zeros, scales, firstStrip + s, g0, g1, sums + s * Tensors.Int4Columns.StripRows);
+                    }
+                AccumulatePartial(sums, RowColumns, c + j0, 0, 1f, 1, cols, overwrite: false);
+            }
+    }
+
+    /// <summary>
+    /// <c>sums[16·i + l] = fma(x[p], W[16·(strip + i) + l, p], …)</c> for p = from … to − 1 ascending (inside one group) and
+    /// four strips i (those past the last strip read the last one again), each code decoded as <see cref="Int4Columns.Value"/>:
+    /// (n − z) converted exactly, times the scale.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowKernelInt4(float* x, Int4Columns w, byte* nibbles, byte* zeros, float* scales, int strip, int from, int to, float* sums)
+    {
+        const int lanes = Tensors.Int4Columns.StripRows;
+        int last = w.Strips - 1, g = from / w.GroupSize;
+        int s0 = strip, s1 = Math.Min(strip + 1, last), s2 = Math.Min(strip + 2, last), s3 = Math.Min(strip + 3, last);
+        var z0 = Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + (s0 * w.Groups + g) * lanes));
+        var z1 = Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + (s1 * w.Groups + g) * lanes));
+        var z2 = Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + (s2 * w.Groups + g) * lanes));
+        var z3 = Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + (s3 * w.Groups + g) * lanes));
+        var f0 = Vector512.Load(scales + (s0 * w.Groups + g) * lanes);
+        var f1 = Vector512.Load(scales + (s1 * w.Groups + g) * lanes);
+        var f2 = Vector512.Load(scales + (s2 * w.Groups + g) * lanes);
+        var f3 = Vector512.Load(scales + (s3 * w.Groups + g) * lanes);
+        byte* n0 = nibbles + (long)s0 * w.Pairs * lanes, n1 = nibbles + (long)s1 * w.Pairs * lanes;
+        byte* n2 = nibbles + (long)s2 * w.Pairs * lanes, n3 = nibbles + (long)s3 * w.Pairs * lanes;
+        Vector512<float> a0 = Vector512.Load(sums), a1 = Vector512.Load(sums + 16), a2 = Vector512.Load(sums + 32), a3 = Vector512.Load(sums + 48);
+        var fifteen = Vector512.Create(15);
+        int p = from;
+        for (; p + 1 < to; p += 2)
+        {
+            long offset = (long)(p / 2) * lanes;
+            var x0 = Vector512.Create(x[p]);
+            var x1 = Vector512.Create(x[p + 1]);
+            var c0 = Avx512F.ConvertToVector512Int32(Vector128.Load(n0 + offset));
+            var c1 = Avx512F.ConvertToVector512Int32(Vector128.Load(n1 + offset));
+            var c2 = Avx512F.ConvertToVector512Int32(Vector128.Load(n2 + offset));
+            var c3 = Avx512F.ConvertToVector512Int32(Vector128.Load(n3 + offset));
+            a0 = Vector512.FusedMultiplyAdd(x0, Vector512.ConvertToSingle((c0 & fifteen) - z0) * f0, a0);
+            a1 = Vector512.FusedMultiplyAdd(x0, Vector512.ConvertToSingle((c1 & fifteen) - z1) * f1, a1);
+            a2 = Vector512.FusedMultiplyAdd(x0, Vector512.ConvertToSingle((c2 & fifteen) - z2) * f2, a2);
+            a3 = Vector512.FusedMultiplyAdd(x0, Vector512.ConvertToSingle((c3 & fifteen) - z3) * f3, a3);
+            a0 = Vector512.FusedMultiplyAdd(x1, Vector512.ConvertToSingle((c0 >> 4) - z0) * f0, a0);
+            a1 = Vector512.FusedMultiplyAdd(x1, Vector512.ConvertToSingle((c1 >> 4) - z1) * f1, a1);
+            a2 = Vector512.FusedMultiplyAdd(x1, Vector512.ConvertToSingle((c2 >> 4) - z2) * f2, a2);
+            a3 = Vector512.FusedMultiplyAdd(x1, Vector512.ConvertToSingle((c3 >> 4) - z3) * f3, a3);
+        }
+        if (p < to)
+        {
+            // An odd last input: the low nibbles of its pair only.
+            long offset = (long)(p / 2) * lanes;
+            var x0 = Vector512.Create(x[p]);
+            a0 = Vector512.FusedMultiplyAdd(x0, Vector512.ConvertToSingle((Avx512F.ConvertToVector512Int32(Vector128.Load(n0 + offset)) & fifteen) - z0) * f0, a0);
+            a1 = Vector512.FusedMultiplyAdd(x0, Vector512.ConvertToSingle((Avx512F.ConvertToVector512Int32(Vector128.Load(n1 + offset)) & fifteen) - z1) * f1, a1);
+            a2 = Vector512.FusedMultiplyAdd(x0, Vector512.ConvertToSingle((Avx512F.ConvertToVector512Int32(Vector128.Load(n2 + offset)) & fifteen) - z2) * f2, a2);
+            a3 = Vector512.FusedMultiplyAdd(x0, Vector512.ConvertToSingle((Avx512F.ConvertToVector512Int32(Vector128.Load(n3 + offset)) & fifteen) - z3) * f3, a3);
+        }
+        a0.Store(sums); a1.Store(sums + 16); a2.Store(sums + 32); a3.Store(sums + 48);
     }
 
     /// <summary>One group of 128 columns of <see cref="RowTimesMatrix"/>.</summary>

@@ -149,7 +149,7 @@ public class GemmTests
     public void HalfWeightRowProductEqualsTheProductWithTheConvertedWeight(int n, int k)
     {
         var gemm = new ManagedGemm(useVector512: true, threads: 2);
-        if (!gemm.MultipliesHalfColumns) return;
+        if (!gemm.MultipliesInputMajorWeights) return;
         var random = new Random(n * 1000 + k);
         // Normal, subnormal and zero halves of both signs: every exponent the widening has a case for.
         Half[] weight = [.. Enumerable.Range(0, n * k).Select(i => (Half)((random.NextDouble() * 2 - 1) * Math.Pow(2, -random.Next(0, 26))))];
@@ -159,6 +159,37 @@ public class GemmTests
         gemm.MatMul(x, converted, expected, 1, n, k, transposeA: false, transposeB: true, alpha: 1, beta: 0);
         var actual = Enumerable.Repeat(float.NaN, n).ToArray();
         gemm.RowTimesHalfColumns(x, HalfColumns.FromRows(weight, n, k)!, actual);
+        Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), actual.Select(BitConverter.SingleToUInt32Bits));
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(16, 64, 32)]
+    [InlineData(37, 71, 71)]
+    [InlineData(128, 96, 32)]
+    [InlineData(300, 600, 128)]
+    [InlineData(688, 768, 384)]
+    [InlineData(150, 1000, 1000)]
+    public void Int4RowProductEqualsTheProductWithTheDecodedWeight(int n, int k, int groupSize)
+    {
+        var gemm = new ManagedGemm(useVector512: true, threads: 2);
+        if (!gemm.MultipliesInputMajorWeights) return;
+        var random = new Random(n * 1000 + k);
+        int groups = (k + groupSize - 1) / groupSize;
+        byte[] codes = [.. Enumerable.Range(0, n * k).Select(_ => (byte)random.Next(16))];
+        byte[] zeros = [.. Enumerable.Range(0, n * groups).Select(_ => (byte)random.Next(16))];
+        float[] scales = [.. Enumerable.Range(0, n * groups).Select(_ => (float)(random.NextDouble() * Math.Pow(2, -random.Next(0, 12))))];
+        var weight = Int4Columns.Pack(codes, zeros, scales, n, k, groupSize);
+        var decoded = new float[n * k];
+        for (int o = 0; o < n; o++)
+            for (int p = 0; p < k; p++)
+                decoded[o * k + p] = weight.Value(o, p);
+        Assert.Equal((float)(codes[0] - zeros[0]) * scales[0], decoded[0]);
+        var x = Random(k, 5);
+        var expected = new float[n];
+        gemm.MatMul(x, decoded, expected, 1, n, k, transposeA: false, transposeB: true, alpha: 1, beta: 0);
+        var actual = Enumerable.Repeat(float.NaN, n).ToArray();
+        gemm.RowTimesInt4Columns(x, weight, actual);
         Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), actual.Select(BitConverter.SingleToUInt32Bits));
     }
 
