@@ -151,16 +151,23 @@ public sealed class PackedFp6Matrix : IPackedMatrix
     }
 
     /// <inheritdoc />
-    /// <remarks>The rows are decoded as <see cref="DecodeRows(int, int, Span{float})"/> does and transposed (FP6 rows are stored one after another).</remarks>
+    /// <remarks>
+    /// FP6 rows are stored one after another, so rows are decoded 16 at a time (a block that stays in L1) and transposed
+    /// into place.
+    /// </remarks>
     public void DecodeColumns(int first, int count, Span<float> destination, int stride)
     {
         PackedWeights.CheckColumns(first, count, destination.Length, stride, Rows, Cols);
-        if (count == 0) return;
-        float[] rows = ArrayPool<float>.Shared.Rent(count * Cols);
+        const int strip = 16;
+        float[] rows = ArrayPool<float>.Shared.Rent(strip * Cols);
         try
         {
-            DecodeRows(first, count, rows);
-            PackedWeights.Transpose(rows, count, Cols, destination, stride);
+            for (int r = 0; r < count; r += strip)
+            {
+                int length = Math.Min(strip, count - r);
+                DecodeRows(first + r, length, rows);
+                PackedWeights.Transpose(rows.AsSpan(0, length * Cols), length, Cols, destination[r..], stride);
+            }
         }
         finally
         {
