@@ -1,3 +1,4 @@
+using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Models.Loading;
 using LlmFp4.Kit.Quantization;
 using LlmFp4.Kit.Tensors;
@@ -297,14 +298,10 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
         int hidden = Config.HiddenSize, heads = Config.NumAttentionHeads, kvHeads = Config.KeyValueHeads, kvWidth = kvHeads * Config.HeadDim;
         int past = cache?.Length ?? 0;
         float eps = (float)Config.RmsNormEps;
-        Span<float> residual = ws.Residual.AsSpan(0, tokens * hidden);
-        Span<float> normed = ws.Normed.AsSpan(0, tokens * hidden);
-        Span<float> projection = ws.Projection.AsSpan(0, tokens * hidden);
-
-        RmsNorm.Forward(residual, layer.InputNorm.Data, eps, normed);
-        layer.QProj.Forward(normed, ws.Query, tokens, ws.QuantizerInput, Observer);
-        layer.KProj.Forward(normed, ws.Key, tokens, ws.QuantizerInput, Observer);
-        layer.VProj.Forward(normed, ws.Value, tokens, ws.QuantizerInput, Observer);
+        Normalize(ws.Residual, layer.InputNorm.Data, eps, ws.Normed, tokens, hidden);
+        layer.QProj.Forward(ws.Normed, ws.Query, tokens, ws.QuantizerInput, Observer);
+        layer.KProj.Forward(ws.Normed, ws.Key, tokens, ws.QuantizerInput, Observer);
+        layer.VProj.Forward(ws.Normed, ws.Value, tokens, ws.QuantizerInput, Observer);
         int row = 0;
         foreach (int[] sequence in sequences)
         {
@@ -324,16 +321,38 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
             ws.Value.AsSpan(0, tokens * kvWidth).CopyTo(values.AsSpan(past * kvWidth));
         }
         CausalSelfAttention(sequences, keys, values, past, layer.ProbsMatMul.Quantizer);
-        layer.OProj.Forward(ws.Context, projection, tokens, ws.QuantizerInput, Observer);
-        System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
+        layer.OProj.Forward(ws.Context, ws.Projection, tokens, ws.QuantizerInput, Observer);
+        AddToResidual(tokens, hidden);
 
-        RmsNorm.Forward(residual, layer.PostAttentionNorm.Data, eps, normed);
+        Normalize(ws.Residual, layer.PostAttentionNorm.Data, eps, ws.Normed, tokens, hidden);
         int inner = Config.IntermediateSize;
-        layer.GateProj.Forward(normed, ws.Gate, tokens, ws.QuantizerInput, Observer);
-        layer.UpProj.Forward(normed, ws.Up, tokens, ws.QuantizerInput, Observer);
-        SwiGlu.Forward(ws.Gate.AsSpan(0, tokens * inner), ws.Up.AsSpan(0, tokens * inner), ws.Gate);
-        layer.DownProj.Forward(ws.Gate, projection, tokens, ws.QuantizerInput, Observer);
-        System.Numerics.Tensors.TensorPrimitives.Add(residual, projection, residual);
+        layer.GateProj.Forward(ws.Normed, ws.Gate, tokens, ws.QuantizerInput, Observer);
+        layer.UpProj.Forward(ws.Normed, ws.Up, tokens, ws.QuantizerInput, Observer);
+        // Split at multiples of SwiGlu's own 256-element chunks, so every chunk is computed as in one call.
+        FakeQuant.ForEachRowChunk((tokens * inner + 255) / 256, 256, parallel: true, (first, end) =>
+        {
+            int start = first * 256, length = Math.Min(tokens * inner, end * 256) - start;
+            SwiGlu.Forward(ws.Gate.AsSpan(start, length), ws.Up.AsSpan(start, length), ws.Gate.AsSpan(start, length));
+        });
+        layer.DownProj.Forward(ws.Gate, ws.Projection, tokens, ws.QuantizerInput, Observer);
+        AddToResidual(tokens, hidden);
+    }
+
+    // The element-wise steps run on row chunks in parallel for a large batch; each row's values do not depend on the split.
+
+    private static void Normalize(float[] x, float[] weight, float eps, float[] destination, int tokens, int hidden) =>
+        FakeQuant.ForEachRowChunk(tokens, hidden, parallel: true, (first, end) =>
+            RmsNorm.Forward(x.AsSpan(first * hidden, (end - first) * hidden), weight, eps, destination.AsSpan(first * hidden, (end - first) * hidden)));
+
+    /// <summary>The residual stream plus the block's projection, in place.</summary>
+    private void AddToResidual(int tokens, int hidden)
+    {
+        var ws = _workspace;
+        FakeQuant.ForEachRowChunk(tokens, hidden, parallel: true, (first, end) =>
+        {
+            var residual = ws.Residual.AsSpan(first * hidden, (end - first) * hidden);
+            System.Numerics.Tensors.TensorPrimitives.Add(residual, ws.Projection.AsSpan(first * hidden, (end - first) * hidden), residual);
+        });
     }
 
     /// <summary>The final norm and lm_head over the workspace's residual stream: logits [tokens × vocab].</summary>
@@ -346,8 +365,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
     /// <summary>The final norm of the workspace's residual stream into its normed buffer, lm_head's input.</summary>
     private void NormalizeFinal(int tokens)
     {
-        int values = tokens * Config.HiddenSize;
-        RmsNorm.Forward(_workspace.Residual.AsSpan(0, values), FinalNorm.Data, (float)Config.RmsNormEps, _workspace.Normed.AsSpan(0, values));
+        Normalize(_workspace.Residual, FinalNorm.Data, (float)Config.RmsNormEps, _workspace.Normed, tokens, Config.HiddenSize);
     }
 
     /// <summary>
