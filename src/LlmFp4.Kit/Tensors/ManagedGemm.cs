@@ -155,7 +155,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// <c>c[1×n] += alpha · x[1×k] · op(B)</c> (x is contiguous whether A is transposed or not), 128 columns per task,
     /// in the tiled kernel's summation order. Chunks of 64 depth steps of B are staged in L1 as [64 × 128] (16×16
     /// register transposes when B is stored [n×k]; read in place when B is [k×n] and the group is whole), then
-    /// <see cref="RowKernel"/> runs 8 independent FMA chains over them. B is <paramref name="b"/>, or <paramref name="halfB"/>
+    /// <see cref="RowKernel{TRow}"/> runs 8 independent FMA chains over them. B is <paramref name="b"/>, or <paramref name="halfB"/>
     /// ([k×n] binary16, <see cref="RowTimesHalfColumns"/>) when that is set.
     /// </summary>
     private void RowTimesMatrix(float* x, float* b, Half* halfB, bool transposeB, int n, int k, float* c, float alpha)
@@ -311,18 +311,18 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             {
                 int depth = Math.Min(RowDepthChunk, p0 + kc - q);
                 if (halfB is not null && inPlace)
-                    RowKernelHalf(x + q, halfB + (long)q * n + j0, n, depth, sums);
+                    RowKernel<Half16Row>(x + q, halfB + (long)q * n + j0, n, depth, sums);
                 else if (halfB is not null)
                 {
                     StageHalfColumns(halfB, n, q, depth, j0, cols, stage);
-                    RowKernel(x + q, stage, RowColumns, depth, sums);
+                    RowKernel<Float32Row>(x + q, stage, RowColumns, depth, sums);
                 }
                 else if (inPlace)
-                    RowKernel(x + q, b + (long)q * n + j0, n, depth, sums);
+                    RowKernel<Float32Row>(x + q, b + (long)q * n + j0, n, depth, sums);
                 else
                 {
                     StageRows(b, transposeB, n, k, q, depth, j0, cols, stage);
-                    RowKernel(x + q, stage, RowColumns, depth, sums);
+                    RowKernel<Float32Row>(x + q, stage, RowColumns, depth, sums);
                 }
             }
             AccumulatePartial(sums, RowColumns, c + j0, 0, alpha, 1, cols, overwrite: false);
@@ -331,50 +331,52 @@ public sealed unsafe class ManagedGemm : IGemmBackend
 
     /// <summary>
     /// <c>sums[j] = fma(x[p], rows[p·stride + j], sums[j])</c> for p ascending, j &lt; 128: the running sums live in 8
-    /// registers for the whole chunk (storing and reloading them between chunks does not change a value).
+    /// registers for the whole chunk (storing and reloading them between chunks does not change a value). The rows hold
+    /// float32 (<see cref="Float32Row"/>) or finite binary16 (<see cref="Half16Row"/>, widened exactly as they are read);
+    /// <paramref name="stride"/> counts elements.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowKernel(float* x, float* rows, int stride, int depth, float* sums)
+    private static void RowKernel<TRow>(float* x, void* rows, int stride, int depth, float* sums) where TRow : IRowValues
     {
         Vector512<float> s0 = Vector512.Load(sums), s1 = Vector512.Load(sums + 16), s2 = Vector512.Load(sums + 32), s3 = Vector512.Load(sums + 48);
         Vector512<float> s4 = Vector512.Load(sums + 64), s5 = Vector512.Load(sums + 80), s6 = Vector512.Load(sums + 96), s7 = Vector512.Load(sums + 112);
-        for (int p = 0; p < depth; p++, rows += stride)
+        byte* row = (byte*)rows;
+        long step = (long)stride * TRow.Bytes;
+        for (int p = 0; p < depth; p++, row += step)
         {
             var xp = Vector512.Create(x[p]);
-            s0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows), s0);
-            s1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 16), s1);
-            s2 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 32), s2);
-            s3 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 48), s3);
-            s4 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 64), s4);
-            s5 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 80), s5);
-            s6 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 96), s6);
-            s7 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(rows + 112), s7);
+            s0 = Vector512.FusedMultiplyAdd(xp, TRow.Load(row, 0), s0);
+            s1 = Vector512.FusedMultiplyAdd(xp, TRow.Load(row, 16), s1);
+            s2 = Vector512.FusedMultiplyAdd(xp, TRow.Load(row, 32), s2);
+            s3 = Vector512.FusedMultiplyAdd(xp, TRow.Load(row, 48), s3);
+            s4 = Vector512.FusedMultiplyAdd(xp, TRow.Load(row, 64), s4);
+            s5 = Vector512.FusedMultiplyAdd(xp, TRow.Load(row, 80), s5);
+            s6 = Vector512.FusedMultiplyAdd(xp, TRow.Load(row, 96), s6);
+            s7 = Vector512.FusedMultiplyAdd(xp, TRow.Load(row, 112), s7);
         }
         s0.Store(sums); s1.Store(sums + 16); s2.Store(sums + 32); s3.Store(sums + 48);
         s4.Store(sums + 64); s5.Store(sums + 80); s6.Store(sums + 96); s7.Store(sums + 112);
     }
 
-    /// <summary><see cref="RowKernel"/> over binary16 rows, each widened exactly (<see cref="WidenFiniteHalf"/>) as it is read.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowKernelHalf(float* x, Half* rows, int stride, int depth, float* sums)
+    /// <summary>How <see cref="RowKernel{TRow}"/> reads sixteen values of a row as float32.</summary>
+    private interface IRowValues
     {
-        Vector512<float> s0 = Vector512.Load(sums), s1 = Vector512.Load(sums + 16), s2 = Vector512.Load(sums + 32), s3 = Vector512.Load(sums + 48);
-        Vector512<float> s4 = Vector512.Load(sums + 64), s5 = Vector512.Load(sums + 80), s6 = Vector512.Load(sums + 96), s7 = Vector512.Load(sums + 112);
-        for (int p = 0; p < depth; p++, rows += stride)
-        {
-            var xp = Vector512.Create(x[p]);
-            short* r = (short*)rows;
-            s0 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r)), s0);
-            s1 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 16)), s1);
-            s2 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 32)), s2);
-            s3 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 48)), s3);
-            s4 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 64)), s4);
-            s5 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 80)), s5);
-            s6 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 96)), s6);
-            s7 = Vector512.FusedMultiplyAdd(xp, WidenFiniteHalf(Vector256.Load(r + 112)), s7);
-        }
-        s0.Store(sums); s1.Store(sums + 16); s2.Store(sums + 32); s3.Store(sums + 48);
-        s4.Store(sums + 64); s5.Store(sums + 80); s6.Store(sums + 96); s7.Store(sums + 112);
+        static abstract int Bytes { get; }
+        static abstract Vector512<float> Load(byte* row, int index);
+    }
+
+    private readonly struct Float32Row : IRowValues
+    {
+        public static int Bytes => sizeof(float);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load(byte* row, int index) => Vector512.Load((float*)row + index);
+    }
+
+    private readonly struct Half16Row : IRowValues
+    {
+        public static int Bytes => sizeof(short);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load(byte* row, int index) => WidenFiniteHalf(Vector256.Load((short*)row + index));
     }
 
     /// <summary>
