@@ -206,8 +206,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             throw new ArgumentException($"RowTimesInt4Columns: x {x.Length} (needs {k}), c {c.Length} (needs {n}).");
         c[..n].Clear();
         int groups = (n + RowColumns - 1) / RowColumns;
-        // Decoding makes a code cost several operations, so the product goes parallel at a quarter of float32's size.
-        int threads = (long)n * k >= ParallelRowElements / 4 ? _threads : 1;
+        int threads = (long)n * k >= ParallelRowElements ? _threads : 1;
         fixed (float* px = x, pc = c)
         {
             nint xAddress = (nint)px, cAddress = (nint)pc;
