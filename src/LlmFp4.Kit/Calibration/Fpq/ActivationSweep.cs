@@ -33,6 +33,9 @@ internal sealed class ActivationSweep
     /// <summary>Tokens per chunk: a chunk's products (rows × all outputs, double) stay in the core's caches.</summary>
     private const int ChunkTokens = 64;
 
+    /// <summary>How often <see cref="Errors"/> reports the chunks done.</summary>
+    private const int ProgressMilliseconds = 250;
+
     private readonly InputGroup _group;
     private readonly int _tokens, _in, _outputs;
     private readonly int[] _layerOffsets;        // into the stacked outputs of the (possibly narrowed) layers
@@ -107,17 +110,20 @@ internal sealed class ActivationSweep
         int layers = _layerOffsets.Length - 1;
         int chunks = (_tokens + ChunkTokens - 1) / ChunkTokens;
         var partial = new double[chunks][];
-        int batch = 4 * Environment.ProcessorCount;
-        for (int first = 0; first < chunks; first += batch)
+        // One parallel loop over every chunk, watched from the calling thread: batches of chunks with a report after each
+        // left a core idle at every batch's end while the other finished its last chunk.
+        int done = 0;
+        var sweep = Task.Run(() => Parallel.For(0, chunks, chunk =>
         {
-            Parallel.For(first, Math.Min(chunks, first + batch), chunk =>
-            {
-                var workspace = _workspaces.TryTake(out var w) ? w : new Workspace(ChunkTokens, _in, _outputs);
-                partial[chunk] = SweepChunk(chunk, grid, candidates, workspace);
-                _workspaces.Add(workspace);
-            });
-            progress?.Invoke(Math.Min(chunks, first + batch), chunks);
-        }
+            var workspace = _workspaces.TryTake(out var w) ? w : new Workspace(ChunkTokens, _in, _outputs);
+            partial[chunk] = SweepChunk(chunk, grid, candidates, workspace);
+            _workspaces.Add(workspace);
+            Interlocked.Increment(ref done);
+        }));
+        while (!((IAsyncResult)sweep).AsyncWaitHandle.WaitOne(ProgressMilliseconds))
+            progress?.Invoke(Volatile.Read(ref done), chunks);
+        sweep.GetAwaiter().GetResult();
+        progress?.Invoke(chunks, chunks);
 
         var errors = new double[layers][];
         for (int l = 0; l < layers; l++)
