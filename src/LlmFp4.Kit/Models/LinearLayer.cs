@@ -175,9 +175,7 @@ public sealed class LinearLayer
             quantizer.Apply(copy, rows, InFeatures);
             operand = copy;
         }
-        if (rows == 1 && _packed is PackedInt4Matrix int4 && Gemm.Backend is ManagedGemm { MultipliesInputMajorWeights: true } wide)
-            wide.RowTimesInt4Columns(operand, int4.Columns, output);
-        else if (_packed is not null)
+        if (_packed is not null)
             PackedMatMul.MatMul(_packed, operand, output, rows);
         else if (_weight is { } weight)
             Gemm.MatMul(operand, weight, output, rows, OutFeatures, InFeatures, transposeB: true);

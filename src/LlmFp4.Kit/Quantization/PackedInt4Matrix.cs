@@ -12,7 +12,9 @@ namespace LlmFp4.Kit.Quantization;
 /// </summary>
 public sealed class PackedInt4Matrix : IPackedMatrix
 {
-    private PackedInt4Matrix(int rows, int cols, int groupSize, Int4Columns columns) => (Rows, Cols, GroupSize, Columns) = (rows, cols, groupSize, columns);
+    private readonly Int4Columns _columns;
+
+    private PackedInt4Matrix(int rows, int cols, int groupSize, Int4Columns columns) => (Rows, Cols, GroupSize, _columns) = (rows, cols, groupSize, columns);
 
     /// <inheritdoc />
     public int Rows { get; }
@@ -21,11 +23,11 @@ public sealed class PackedInt4Matrix : IPackedMatrix
     /// <summary>Input channels per scale and zero point (a multiple of 32, or <see cref="Cols"/> for one group per row).</summary>
     public int GroupSize { get; }
 
-    /// <summary>The codes, zero points and scales in their input-major strips.</summary>
-    internal Int4Columns Columns { get; }
+    /// <inheritdoc />
+    Int4Columns? IPackedMatrix.Int4Columns => _columns;
 
     /// <inheritdoc />
-    public long ResidentBytes => Columns.Bytes;
+    public long ResidentBytes => _columns.Bytes;
 
     /// <summary>Min-max INT4 weights per group of <paramref name="groupSize"/> (symmetric codes −7..7, or asymmetric 0..15 with a zero point), round to nearest even.</summary>
     public static PackedInt4Matrix Quantize(ReadOnlySpan<float> weight, int rows, int cols, int groupSize = 128, bool symmetric = true)
@@ -103,7 +105,7 @@ public sealed class PackedInt4Matrix : IPackedMatrix
     public void DecodeColumns(int first, int count, Span<float> destination, int stride, bool vectorized)
     {
         PackedWeights.CheckColumns(first, count, destination.Length, stride, Rows, Cols);
-        Columns.DecodeColumns(first, count, destination, stride, vectorized);
+        _columns.DecodeColumns(first, count, destination, stride, vectorized);
     }
 
     /// <summary>Group size, shape and resident bytes.</summary>

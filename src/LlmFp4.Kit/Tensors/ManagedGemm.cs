@@ -210,19 +210,19 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         fixed (float* px = x, pc = c)
         {
             nint xAddress = (nint)px, cAddress = (nint)pc;
-            For(groups, threads, group => Int4Columns((float*)xAddress, w, group * RowColumns, (float*)cAddress));
+            For(groups, threads, group => Int4ColumnGroup((float*)xAddress, w, group * RowColumns, (float*)cAddress));
         }
     }
 
     /// <summary>One group of 128 outputs of <see cref="RowTimesInt4Columns"/>, four strips of 16 at a time.</summary>
     [SkipLocalsInit]
-    private static void Int4Columns(float* x, Int4Columns w, int j0, float* c)
+    private static void Int4ColumnGroup(float* x, Int4Columns w, int j0, float* c)
     {
         // A pass of four strips may run past the group's last (re-reading the matrix's last strip): its sums land in
         // columns past cols, which are never added to c.
         float* sums = stackalloc float[RowColumns];
-        int cols = Math.Min(RowColumns, w.Outputs - j0), firstStrip = j0 / Tensors.Int4Columns.StripRows;
-        int strips = (cols + Tensors.Int4Columns.StripRows - 1) / Tensors.Int4Columns.StripRows;
+        int cols = Math.Min(RowColumns, w.Outputs - j0), firstStrip = j0 / Int4Columns.StripRows;
+        int strips = (cols + Int4Columns.StripRows - 1) / Int4Columns.StripRows;
         fixed (byte* nibbles = w.Nibbles, zeros = w.Zeros)
         fixed (float* scales = w.Scales)
             for (int p0 = 0; p0 < w.Inputs; p0 += DepthBlock)
@@ -233,7 +233,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                     for (int g0 = p0; g0 < end; g0 = Math.Min(end, (g0 / w.GroupSize + 1) * w.GroupSize))
                     {
                         int g1 = Math.Min(end, (g0 / w.GroupSize + 1) * w.GroupSize);
-                        RowKernelInt4(x, w, nibbles, zeros, scales, firstStrip + s, g0, g1, sums + s * Tensors.Int4Columns.StripRows);
+                        RowKernelInt4(x, w, nibbles, zeros, scales, firstStrip + s, g0, g1, sums + s * Int4Columns.StripRows);
                     }
                 AccumulatePartial(sums, RowColumns, c + j0, 0, 1f, 1, cols, overwrite: false);
             }
@@ -247,7 +247,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowKernelInt4(float* x, Int4Columns w, byte* nibbles, byte* zeros, float* scales, int strip, int from, int to, float* sums)
     {
-        const int lanes = Tensors.Int4Columns.StripRows;
+        const int lanes = Int4Columns.StripRows;
         int last = w.Strips - 1, g = from / w.GroupSize;
         int s0 = strip, s1 = Math.Min(strip + 1, last), s2 = Math.Min(strip + 2, last), s3 = Math.Min(strip + 3, last);
         var z0 = Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + (s0 * w.Groups + g) * lanes));

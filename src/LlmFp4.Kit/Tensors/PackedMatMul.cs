@@ -25,6 +25,9 @@ public interface IPackedMatrix
     /// reads a tile in this layout without transposing it (<see cref="PackedMatMul"/>).
     /// </summary>
     void DecodeColumns(int first, int count, Span<float> destination, int stride);
+
+    /// <summary>The weight's input-major 4-bit strips when it is stored that way (one token is then multiplied in registers, <see cref="ManagedGemm.RowTimesInt4Columns"/>), else null.</summary>
+    internal Int4Columns? Int4Columns => null;
 }
 
 /// <summary>Products with packed weights, decoding tiles of weight rows on the fly.</summary>
@@ -47,7 +50,8 @@ public static class PackedMatMul
     /// managed kernel, on any machine). Below <see cref="GemmFromTokens"/> tokens (decoding) tiles of
     /// <see cref="FewTokenTileRows"/> rows are decoded and multiplied in parallel; from there on tiles of
     /// <see cref="GemmTileRows"/> rows are decoded one after another (each in parallel slices) and each GEMM parallelises.
-    /// NaN propagates as in a dot product.
+    /// One token with 4-bit strips and the managed Vector512 kernel skips the tiles: the codes are decoded in registers in
+    /// the same order (<see cref="ManagedGemm.RowTimesInt4Columns"/>). NaN propagates as in a dot product.
     /// </summary>
     public static void MatMul(IPackedMatrix weight, ReadOnlySpan<float> input, Span<float> output, int tokens)
     {
@@ -58,6 +62,11 @@ public static class PackedMatMul
         if (output.Length < (long)tokens * rows)
             throw new ArgumentException($"PackedMatMul: output has {output.Length} elements, needs {(long)tokens * rows} ({tokens} × {rows}).");
         if (tokens == 0) return;
+        if (tokens == 1 && weight.Int4Columns is { } columns && Gemm.Backend is ManagedGemm { MultipliesInputMajorWeights: true } wide)
+        {
+            wide.RowTimesInt4Columns(input[..cols], columns, output[..rows]);
+            return;
+        }
         if (tokens >= GemmFromTokens)
         {
             GemmTiles(weight, input[..(tokens * cols)], output[..(tokens * rows)], tokens);
