@@ -1,4 +1,5 @@
 using LlmFp4.Kit.Calibration;
+using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Quantization;
 using static LlmFp4.Kit.Tests.Calibration.CalibrationTestData;
 
@@ -44,16 +45,52 @@ public class KernelTests
     {
         var reference = RandomMatrix(1, length, 5);
         var products = RandomMatrix(1, length, 7).Select(v => (double)v * 1.000001).ToArray();
-        Assert.Equal(ActivationSweep.SquaredErrorScalar(reference, products, 0.73), ActivationSweep.SquaredError(reference, products, 0.73));
+        // As the sweep takes it: whole blocks a tile at a time (here 32 outputs), then the finish with the tail.
+        int whole = length / ActivationSweep.SquaredErrorLanes * ActivationSweep.SquaredErrorLanes;
+        var lanes = new double[ActivationSweep.SquaredErrorLanes];
+        for (int first = 0; first < whole; first += 32)
+        {
+            int width = Math.Min(32, whole - first);
+            ActivationSweep.AddSquaredErrorLanes(reference.AsSpan(first, width), products.AsSpan(first, width), 0.73, lanes);
+        }
+        Assert.Equal(ActivationSweep.SquaredErrorScalar(reference, products, 0.73),
+            ActivationSweep.FinishSquaredError(lanes, reference.AsSpan(whole), products.AsSpan(whole), 0.73));
 
         var a = products;
         var b = reference.Select(v => (double)v).ToArray();
-        var lanes = new double[8];
+        var dotLanes = new double[8];
         int blocks = length / 8 * 8;
-        for (int k = 0; k < blocks; k++) lanes[k % 8] = Math.FusedMultiplyAdd(a[k], b[k], lanes[k % 8]);
-        double total = lanes.Sum();
+        for (int k = 0; k < blocks; k++) dotLanes[k % 8] = Math.FusedMultiplyAdd(a[k], b[k], dotLanes[k % 8]);
+        double total = dotLanes.Sum();
         for (int k = blocks; k < length; k++) total = Math.FusedMultiplyAdd(a[k], b[k], total);
         Assert.Equal(total, Cholesky.Dot(a, b));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(16)]
+    [InlineData(37)]
+    [InlineData(700)]
+    public void Change_lists_equal_their_scalar_definition_bit_for_bit(int length)
+    {
+        var x = OutlierInputs(1, length, 11);
+        var divisors = RandomMatrix(1, length, 12).Select(v => 0.05f + MathF.Abs(v)).ToArray();
+        var ratios = Enumerable.Range(0, length).Select(j => MathF.ScaleB(1, j % 3)).ToArray();
+        foreach (var format in new[] { FpFormat.E2M1, FpFormat.E1M2, FpFormat.E3M0, FpFormat.E4M3 })
+        {
+            // Previous values: this format's own values with every third divisor halved, so some change and the rest stay.
+            var previous = new float[length];
+            ActivationSweep.ChangesScalar(format, x, [.. divisors.Select((d, j) => j % 3 == 0 ? d * 0.5f : d)], ratios, previous, new float[length], new int[length], new double[length]);
+            var (units, channels, changes) = (new float[length], new int[length], new double[length]);
+            var (unitsScalar, channelsScalar, changesScalar) = (new float[length], new int[length], new double[length]);
+            int count = ActivationSweep.Changes(format, x, divisors, ratios, units, previous, channels, changes);
+            int countScalar = ActivationSweep.ChangesScalar(format, x, divisors, ratios, unitsScalar, previous, channelsScalar, changesScalar);
+            Assert.Equal(countScalar, count);
+            Assert.Equal(unitsScalar, units);
+            Assert.Equal(channelsScalar[..count], channels[..count]);
+            Assert.Equal(changesScalar[..count], changes[..count]);
+            if (length >= 37) Assert.InRange(count, 1, length - 1);
+        }
     }
 
     [Theory]
@@ -64,7 +101,10 @@ public class KernelTests
     [InlineData(4099, 9)]
     public void Adding_rows_block_by_block_equals_one_axpy_per_row_bit_for_bit(int width, int count)
     {
-        var matrix = RandomMatrix(12, width, 9);
+        // y covers columns 3 … 3 + width of a wider matrix, as a tile of the sweep's outputs does.
+        const int offset = 3;
+        int stride = width + 7;
+        var matrix = RandomMatrix(12, stride, 9);
         int[] rows = [.. Enumerable.Range(0, count).Select(m => (m * 5 + 3) % 12)];
         double[] factors = [.. Enumerable.Range(0, count).Select(m => (m % 3 - 1.25) * (1 + m / 7.0))];
         var start = RandomMatrix(1, width, 10).Select(v => (double)v / 3).ToArray();
@@ -72,10 +112,11 @@ public class KernelTests
         var expected = (double[])start.Clone();
         for (int m = 0; m < count; m++)
             for (int i = 0; i < width; i++)
-                expected[i] = Math.FusedMultiplyAdd(factors[m], matrix[rows[m] * width + i], expected[i]);
+                expected[i] = Math.FusedMultiplyAdd(factors[m], matrix[rows[m] * stride + offset + i], expected[i]);
         var y = (double[])start.Clone();
-        ActivationSweep.AddRows(factors, rows, matrix, width, y);
+        ActivationSweep.AddRows(factors, rows, matrix.AsSpan(offset), stride, y);
         Assert.Equal(expected, y);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ActivationSweep.AddRows([1.0], [11], matrix.AsSpan(offset + 8), stride, y));
     }
 
     [Fact]

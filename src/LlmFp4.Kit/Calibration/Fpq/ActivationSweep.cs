@@ -33,11 +33,21 @@ internal sealed class ActivationSweep
     /// <summary>Tokens per chunk: a chunk's products (rows × all outputs, double) stay in the core's caches.</summary>
     private const int ChunkTokens = 64;
 
+    /// <summary>
+    /// Bytes of Ŵᵀ one tile of outputs reads (in × tile floats): they stay in the core's L2 while every candidate's changes
+    /// are added to the tile. Adding each token's changed rows of the whole Ŵᵀ read it from memory again and again once it
+    /// outgrew the cache (a TinyLlama-1.1B attention group's Ŵᵀ is 21 MB).
+    /// </summary>
+    private const int TileBytes = 512 * 1024;
+
+    /// <summary>The lanes of <see cref="SquaredErrorScalar"/>: element k of each whole block of 16 goes to lane k.</summary>
+    internal const int SquaredErrorLanes = 16;
+
     /// <summary>How often <see cref="Errors"/> reports the chunks done.</summary>
     private const int ProgressMilliseconds = 250;
 
     private readonly InputGroup _group;
-    private readonly int _tokens, _in, _outputs;
+    private readonly int _tokens, _in, _outputs, _tileWidth;
     private readonly int[] _layerOffsets;        // into the stacked outputs of the (possibly narrowed) layers
     private readonly int[] _layerOutputs;        // each layer's own outputs, for the mean
     private readonly float[] _weights;           // [outputs × in]: every layer's full-precision W, stacked
@@ -55,6 +65,7 @@ internal sealed class ActivationSweep
         _layerOffsets = new int[layers.Count + 1];
         for (int l = 0; l < layers.Count; l++) _layerOffsets[l + 1] = _layerOffsets[l] + equivalent[l].Outputs;
         _outputs = _layerOffsets[^1];
+        _tileWidth = Math.Max(SquaredErrorLanes, TileBytes / (sizeof(float) * _in) / SquaredErrorLanes * SquaredErrorLanes);
         _weights = new float[_outputs * _in];
         _quantizedColumns = new float[_in * _outputs];
         for (int l = 0; l < layers.Count; l++)
@@ -115,7 +126,7 @@ internal sealed class ActivationSweep
         int done = 0;
         var sweep = Task.Run(() => Parallel.For(0, chunks, chunk =>
         {
-            var workspace = _workspaces.TryTake(out var w) ? w : new Workspace(ChunkTokens, _in, _outputs);
+            var workspace = _workspaces.TryTake(out var w) ? w : new Workspace(ChunkTokens, _in, _outputs, _tileWidth);
             partial[chunk] = SweepChunk(chunk, grid, candidates, workspace);
             _workspaces.Add(workspace);
             Interlocked.Increment(ref done);
@@ -155,17 +166,34 @@ internal sealed class ActivationSweep
         return new Candidate(grid.Format.GridScale(shared), divisors, ratios);
     }
 
-    private sealed class Workspace(int rows, int inFeatures, int outputs)
+    private sealed class Workspace(int rows, int inFeatures, int outputs, int tileWidth)
     {
         public float[] Units = new float[rows * inFeatures];
         public float[] Previous = new float[rows * inFeatures];
         public readonly float[] Reference = new float[rows * outputs];
-        public readonly double[] Products = new double[rows * outputs];
-        public readonly int[] ChangedChannels = new int[inFeatures];
-        public readonly double[] Changes = new double[inFeatures];
+        public readonly double[] Products = new double[rows * tileWidth];
+        public int[] Starts = [];
+        public int[] Channels = [];
+        public double[] Changes = [];
+        public double[] Lanes = [];
+
+        /// <summary>Room for <paramref name="entries"/> changes, keeping the ones listed.</summary>
+        public void EnsureChanges(int entries)
+        {
+            if (Channels.Length >= entries) return;
+            int size = Math.Max(entries, 2 * Channels.Length);
+            Array.Resize(ref Channels, size);
+            Array.Resize(ref Changes, size);
+        }
     }
 
-    /// <summary>Σ of squared output errors per (candidate, layer) over one chunk of tokens, [candidate × layers].</summary>
+    /// <summary>
+    /// Σ of squared output errors per (candidate, layer) over one chunk of tokens, [candidate × layers]. First every
+    /// candidate's changes of U are listed (<see cref="ListChanges"/>); then each tile of one layer's outputs takes all of
+    /// them, candidate by candidate, so the tile's columns of Ŵᵀ stay in cache (<see cref="TileBytes"/>). Every output
+    /// still receives its additions in candidate order, channels ascending, and each layer's squared errors are summed in
+    /// <see cref="SquaredErrorScalar"/>'s order across its tiles.
+    /// </summary>
     private double[] SweepChunk(int chunk, ActivationGrid grid, Candidate[] candidates, Workspace w)
     {
         int t0 = chunk * ChunkTokens, rows = Math.Min(ChunkTokens, _tokens - t0);
@@ -173,85 +201,125 @@ internal sealed class ActivationSweep
         var x = _group.Inputs.AsSpan(t0 * _in, rows * _in);
         var reference = w.Reference.AsSpan(0, rows * _outputs);
         Gemm.MatMul(x, _weights, reference, rows, _outputs, _in, transposeB: true);
-        var products = w.Products.AsSpan(0, rows * _outputs);
-        products.Clear();
-        w.Previous.AsSpan(0, rows * _in).Clear();
+        ListChanges(grid.Format, x, rows, candidates, w);
+        if (w.Lanes.Length < candidates.Length * rows * SquaredErrorLanes) w.Lanes = new double[candidates.Length * rows * SquaredErrorLanes];
         var sums = new double[candidates.Length * layers];
-        for (int i = 0; i < candidates.Length; i++)
-        {
-            var candidate = candidates[i];
-            var units = w.Units.AsSpan(0, rows * _in);
-            for (int t = 0; t < rows; t++)
-                AddChanges(grid.Format, x.Slice(t * _in, _in), candidate, units.Slice(t * _in, _in),
-                    w.Previous.AsSpan(t * _in, _in), products.Slice(t * _outputs, _outputs), w);
-            for (int t = 0; t < rows; t++)
-                for (int l = 0; l < layers; l++)
-                {
-                    int start = t * _outputs + _layerOffsets[l], length = _layerOffsets[l + 1] - _layerOffsets[l];
-                    sums[i * layers + l] += SquaredError(reference.Slice(start, length), products.Slice(start, length), candidate.Scale);
-                }
-            (w.Units, w.Previous) = (w.Previous, w.Units);
-        }
+        for (int l = 0; l < layers; l++)
+            for (int first = _layerOffsets[l]; first < _layerOffsets[l + 1]; first += _tileWidth)
+            {
+                int width = Math.Min(_tileWidth, _layerOffsets[l + 1] - first), whole = width / SquaredErrorLanes * SquaredErrorLanes;
+                bool layerStarts = first == _layerOffsets[l], layerEnds = first + width == _layerOffsets[l + 1];
+                var columns = _quantizedColumns.AsSpan(first);
+                var products = w.Products.AsSpan(0, rows * width);
+                products.Clear();
+                for (int i = 0; i < candidates.Length; i++)
+                    for (int t = 0; t < rows; t++)
+                    {
+                        int list = i * rows + t, from = w.Starts[list], count = w.Starts[list + 1] - from;
+                        var y = products.Slice(t * width, width);
+                        AddRows(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns, _outputs, y);
+                        var r = reference.Slice(t * _outputs + first, width);
+                        var lanes = w.Lanes.AsSpan(list * SquaredErrorLanes, SquaredErrorLanes);
+                        if (layerStarts) lanes.Clear();
+                        AddSquaredErrorLanes(r[..whole], y[..whole], candidates[i].Scale, lanes);
+                        if (layerEnds) sums[i * layers + l] += FinishSquaredError(lanes, r[whole..], y[whole..], candidates[i].Scale);
+                    }
+            }
         return sums;
     }
 
     /// <summary>
-    /// One token: U = grid(x / s) · (s / S), the quantizer's values on the bias-0 grid with the per-channel power of two,
-    /// into <paramref name="units"/>; then y += (U − U_prev)[j] · Ŵᵀ[j, :] for every channel j where U changed, in
-    /// ascending j (<see cref="AddRows"/>).
+    /// Every candidate's changes of U for the chunk's tokens (<see cref="Changes"/>), candidate by candidate and token by
+    /// token, into the workspace's lists; list (i, t) is <c>Starts[i·rows + t] … Starts[i·rows + t + 1]</c>.
     /// </summary>
-    private void AddChanges(FpFormat format, ReadOnlySpan<float> x, Candidate candidate, Span<float> units, ReadOnlySpan<float> previous,
-        Span<double> y, Workspace workspace)
+    private void ListChanges(FpFormat format, ReadOnlySpan<float> x, int rows, Candidate[] candidates, Workspace w)
     {
-        var channels = workspace.ChangedChannels;
-        var changes = workspace.Changes;
-        int count = 0, j = 0;
-        if (Vector512.IsHardwareAccelerated && format.HasFastGrid)
+        if (w.Starts.Length < candidates.Length * rows + 1) w.Starts = new int[candidates.Length * rows + 1];
+        w.Previous.AsSpan(0, rows * _in).Clear();
+        int count = 0;
+        for (int i = 0; i < candidates.Length; i++)
         {
-            var grid = format.Grid;
-            ref float input = ref MemoryMarshal.GetReference(x);
-            ref float divisor = ref MemoryMarshal.GetArrayDataReference(candidate.Divisors);
-            ref float ratio = ref MemoryMarshal.GetArrayDataReference(candidate.Ratios);
-            ref float u = ref MemoryMarshal.GetReference(units);
-            ref float p = ref MemoryMarshal.GetReference(previous);
-            for (; j <= _in - Vector512<float>.Count; j += Vector512<float>.Count)
+            for (int t = 0; t < rows; t++)
             {
-                var value = grid.Quantize(Vector512.LoadUnsafe(ref input, (nuint)j) / Vector512.LoadUnsafe(ref divisor, (nuint)j)) * Vector512.LoadUnsafe(ref ratio, (nuint)j);
-                value.StoreUnsafe(ref u, (nuint)j);
-                uint changed = ~(uint)Vector512.Equals(value, Vector512.LoadUnsafe(ref p, (nuint)j)).ExtractMostSignificantBits() & 0xFFFFu;
-                while (changed != 0)
-                {
-                    int k = j + BitOperations.TrailingZeroCount(changed);
-                    changed &= changed - 1;
-                    channels[count] = k;
-                    changes[count++] = (double)units[k] - previous[k];
-                }
+                w.Starts[i * rows + t] = count;
+                w.EnsureChanges(count + _in);
+                count += Changes(format, x.Slice(t * _in, _in), candidates[i].Divisors, candidates[i].Ratios, w.Units.AsSpan(t * _in, _in),
+                    w.Previous.AsSpan(t * _in, _in), w.Channels.AsSpan(count, _in), w.Changes.AsSpan(count, _in));
+            }
+            (w.Units, w.Previous) = (w.Previous, w.Units);
+        }
+        w.Starts[candidates.Length * rows] = count;
+    }
+
+    /// <summary>
+    /// One token: U[j] = grid(x[j] / divisors[j]) · ratios[j], the quantizer's values on the bias-0 grid with the
+    /// per-channel power of two, into <paramref name="units"/>; then every channel j where U[j] ≠ previous[j], ascending,
+    /// into <paramref name="channels"/> with (double)U[j] − previous[j] into <paramref name="changes"/>. Returns how many.
+    /// <see cref="ChangesScalar"/> is the definition; the AVX-512 path finds sixteen channels' changes at a time.
+    /// </summary>
+    internal static int Changes(FpFormat format, ReadOnlySpan<float> x, ReadOnlySpan<float> divisors, ReadOnlySpan<float> ratios,
+        Span<float> units, ReadOnlySpan<float> previous, Span<int> channels, Span<double> changes)
+    {
+        int length = x.Length;
+        if (divisors.Length < length || ratios.Length < length || units.Length < length || previous.Length < length
+            || channels.Length < length || changes.Length < length)
+            throw new ArgumentException("Changes: divisors, ratios, units, previous values and both lists need one element per input.");
+        if (!Vector512.IsHardwareAccelerated || !format.HasFastGrid)
+            return ChangesScalar(format, x, divisors, ratios, units, previous, channels, changes);
+        var grid = format.Grid;
+        ref float input = ref MemoryMarshal.GetReference(x);
+        ref float divisor = ref MemoryMarshal.GetReference(divisors);
+        ref float ratio = ref MemoryMarshal.GetReference(ratios);
+        ref float u = ref MemoryMarshal.GetReference(units);
+        ref float p = ref MemoryMarshal.GetReference(previous);
+        int count = 0, j = 0;
+        for (; j <= length - Vector512<float>.Count; j += Vector512<float>.Count)
+        {
+            var value = grid.Quantize(Vector512.LoadUnsafe(ref input, (nuint)j) / Vector512.LoadUnsafe(ref divisor, (nuint)j)) * Vector512.LoadUnsafe(ref ratio, (nuint)j);
+            value.StoreUnsafe(ref u, (nuint)j);
+            uint changed = ~(uint)Vector512.Equals(value, Vector512.LoadUnsafe(ref p, (nuint)j)).ExtractMostSignificantBits() & 0xFFFFu;
+            while (changed != 0)
+            {
+                int k = j + BitOperations.TrailingZeroCount(changed);
+                changed &= changed - 1;
+                channels[count] = k;
+                changes[count++] = (double)units[k] - previous[k];
             }
         }
-        for (; j < _in; j++)
+        return count + ChangesScalar(format, x, divisors, ratios, units, previous, channels[count..], changes[count..], j);
+    }
+
+    /// <summary>Scalar definition of <see cref="Changes"/>, from input <paramref name="from"/> on.</summary>
+    internal static int ChangesScalar(FpFormat format, ReadOnlySpan<float> x, ReadOnlySpan<float> divisors, ReadOnlySpan<float> ratios,
+        Span<float> units, ReadOnlySpan<float> previous, Span<int> channels, Span<double> changes, int from = 0)
+    {
+        int count = 0;
+        for (int j = from; j < x.Length; j++)
         {
-            units[j] = RoundToGrid(format, x[j] / candidate.Divisors[j]) * candidate.Ratios[j];
+            units[j] = RoundToGrid(format, x[j] / divisors[j]) * ratios[j];
             if (units[j] == previous[j]) continue;
             channels[count] = j;
             changes[count++] = (double)units[j] - previous[j];
         }
-        AddRows(changes.AsSpan(0, count), channels.AsSpan(0, count), _quantizedColumns, _outputs, y);
+        return count;
     }
 
     /// <summary>
-    /// y += Σ_m factors[m] · matrix[rows[m], :] for a row-major matrix of <paramref name="width"/> columns, with every
+    /// y += Σ_m factors[m] · matrix[rows[m], 0 … y.Length) for a row-major matrix whose rows start
+    /// <paramref name="stride"/> floats apart (y may cover the first columns of a wider matrix), with every
     /// element rounded as y[i] = fma(a_m, x_m[i], … fma(a_1, x_1[i], y[i])) in the order given on every path (the
     /// scalar tail is the definition), so the bytes do not depend on the vector width. Each block of 32 (16 on AVX2) elements
     /// of y is held in registers while every row is added to it: y (double) moves through the cache once per token instead of once per
     /// changed channel, and the work left is the rows' loads, widenings and fmas.
     /// </summary>
-    internal static void AddRows(ReadOnlySpan<double> factors, ReadOnlySpan<int> rows, ReadOnlySpan<float> matrix, int width, Span<double> y)
+    internal static void AddRows(ReadOnlySpan<double> factors, ReadOnlySpan<int> rows, ReadOnlySpan<float> matrix, int stride, Span<double> y)
     {
         if (factors.Length != rows.Length) throw new ArgumentException("AddRows: one factor per row.");
-        if (y.Length != width) throw new ArgumentException("AddRows: y must have one element per matrix column.");
+        int width = y.Length;
+        if (stride < width) throw new ArgumentException("AddRows: rows must be at least as long as y.");
         if (rows.Length == 0 || width == 0) return;
         foreach (int row in rows)
-            if ((uint)row >= (uint)(matrix.Length / width)) throw new ArgumentOutOfRangeException(nameof(rows), $"AddRows: row {row} is outside the matrix.");
+            if (row < 0 || (long)row * stride + width > matrix.Length) throw new ArgumentOutOfRangeException(nameof(rows), $"AddRows: row {row} is outside the matrix.");
         ref double target = ref MemoryMarshal.GetReference(y);
         ref float source = ref MemoryMarshal.GetReference(matrix);
         ref double factor = ref MemoryMarshal.GetReference(factors);
@@ -268,7 +336,7 @@ internal sealed class ActivationSweep
                 for (int m = 0; m < count; m++)
                 {
                     var a = Vector512.Create(Unsafe.Add(ref factor, m));
-                    nuint start = (nuint)Unsafe.Add(ref row0, m) * (nuint)width + (nuint)i;
+                    nuint start = (nuint)Unsafe.Add(ref row0, m) * (nuint)stride + (nuint)i;
                     var (x0, x1) = Vector512.Widen(Vector512.LoadUnsafe(ref source, start));
                     var (x2, x3) = Vector512.Widen(Vector512.LoadUnsafe(ref source, start + 16));
                     y0 = Vector512.FusedMultiplyAdd(a, x0, y0);
@@ -288,7 +356,7 @@ internal sealed class ActivationSweep
                 for (int m = 0; m < count; m++)
                 {
                     var a = Vector512.Create(Unsafe.Add(ref factor, m));
-                    var (x0, x1) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)Unsafe.Add(ref row0, m) * (nuint)width + (nuint)i));
+                    var (x0, x1) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)Unsafe.Add(ref row0, m) * (nuint)stride + (nuint)i));
                     y0 = Vector512.FusedMultiplyAdd(a, x0, y0);
                     y1 = Vector512.FusedMultiplyAdd(a, x1, y1);
                 }
@@ -307,7 +375,7 @@ internal sealed class ActivationSweep
                 for (int m = 0; m < count; m++)
                 {
                     var a = Vector256.Create(Unsafe.Add(ref factor, m));
-                    nuint start = (nuint)Unsafe.Add(ref row0, m) * (nuint)width + (nuint)i;
+                    nuint start = (nuint)Unsafe.Add(ref row0, m) * (nuint)stride + (nuint)i;
                     var (x0, x1) = Vector256.Widen(Vector256.LoadUnsafe(ref source, start));
                     var (x2, x3) = Vector256.Widen(Vector256.LoadUnsafe(ref source, start + 8));
                     y0 = Vector256.FusedMultiplyAdd(a, x0, y0);
@@ -324,7 +392,7 @@ internal sealed class ActivationSweep
         for (; i < width; i++)
         {
             double sum = y[i];
-            for (int m = 0; m < count; m++) sum = Math.FusedMultiplyAdd(factors[m], matrix[rows[m] * width + i], sum);
+            for (int m = 0; m < count; m++) sum = Math.FusedMultiplyAdd(factors[m], matrix[rows[m] * stride + i], sum);
             y[i] = sum;
         }
     }
@@ -333,22 +401,22 @@ internal sealed class ActivationSweep
     private static float RoundToGrid(FpFormat format, float y) => format.HasFastGrid ? format.Grid.Quantize(y) : format.RoundToGridExact(y);
 
     /// <summary>
-    /// Σ (reference[k] − scale · products[k])² in double, in a fixed order on every width: element k of each whole block
-    /// of 16 goes to lane k (e = fma(−scale, y, r), lane = fma(e, e, lane)), lanes k and k + 8 are added, the eight sums
-    /// added in ascending order, then the tail in order. <see cref="SquaredErrorScalar"/> is this definition in plain loops.
+    /// The whole blocks' part of <see cref="SquaredErrorScalar"/>: lanes[k] = fma(e, e, lanes[k]) for element k of each
+    /// block of 16, e = fma(−scale, products[i], reference[i]), blocks in order; a sum can be taken a few blocks at a time. <paramref name="reference"/>'s length must be a multiple of 16; <paramref name="lanes"/> has 16.
     /// </summary>
-    internal static double SquaredError(ReadOnlySpan<float> reference, ReadOnlySpan<double> products, double scale)
+    internal static void AddSquaredErrorLanes(ReadOnlySpan<float> reference, ReadOnlySpan<double> products, double scale, Span<double> lanes)
     {
+        if (reference.Length % SquaredErrorLanes != 0 || products.Length != reference.Length || lanes.Length != SquaredErrorLanes)
+            throw new ArgumentException("AddSquaredErrorLanes: whole blocks of 16 products, one per reference value, and 16 lanes.");
         ref float r = ref MemoryMarshal.GetReference(reference);
         ref double y = ref MemoryMarshal.GetReference(products);
-        int i = 0, blocks = reference.Length / 16 * 16;
-        Span<double> lanes = stackalloc double[8];
+        ref double lane = ref MemoryMarshal.GetReference(lanes);
         if (Vector512.IsHardwareAccelerated)
         {
             var s = Vector512.Create(-scale);
-            var sum0 = Vector512<double>.Zero;
-            var sum1 = Vector512<double>.Zero;
-            for (; i < blocks; i += 16)
+            var sum0 = Vector512.LoadUnsafe(ref lane);
+            var sum1 = Vector512.LoadUnsafe(ref lane, 8);
+            for (int i = 0; i < reference.Length; i += 16)
             {
                 var (low, high) = Vector512.Widen(Vector512.LoadUnsafe(ref r, (nuint)i));
                 var e0 = Vector512.FusedMultiplyAdd(s, Vector512.LoadUnsafe(ref y, (nuint)i), low);
@@ -356,13 +424,17 @@ internal sealed class ActivationSweep
                 sum0 = Vector512.FusedMultiplyAdd(e0, e0, sum0);
                 sum1 = Vector512.FusedMultiplyAdd(e1, e1, sum1);
             }
-            (sum0 + sum1).CopyTo(lanes);
+            sum0.StoreUnsafe(ref lane);
+            sum1.StoreUnsafe(ref lane, 8);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
             var s = Vector256.Create(-scale);
-            Vector256<double> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
-            for (; i < blocks; i += 16)
+            var sum0 = Vector256.LoadUnsafe(ref lane);
+            var sum1 = Vector256.LoadUnsafe(ref lane, 4);
+            var sum2 = Vector256.LoadUnsafe(ref lane, 8);
+            var sum3 = Vector256.LoadUnsafe(ref lane, 12);
+            for (int i = 0; i < reference.Length; i += 16)
             {
                 var (a, b) = Vector256.Widen(Vector256.LoadUnsafe(ref r, (nuint)i));
                 var (c, d) = Vector256.Widen(Vector256.LoadUnsafe(ref r, (nuint)(i + 8)));
@@ -375,24 +447,41 @@ internal sealed class ActivationSweep
                 sum2 = Vector256.FusedMultiplyAdd(e2, e2, sum2);
                 sum3 = Vector256.FusedMultiplyAdd(e3, e3, sum3);
             }
-            (sum0 + sum2).CopyTo(lanes);
-            (sum1 + sum3).CopyTo(lanes[4..]);
+            sum0.StoreUnsafe(ref lane);
+            sum1.StoreUnsafe(ref lane, 4);
+            sum2.StoreUnsafe(ref lane, 8);
+            sum3.StoreUnsafe(ref lane, 12);
         }
         else
         {
-            return SquaredErrorScalar(reference, products, scale);
+            for (int i = 0; i < reference.Length; i++)
+            {
+                double e = Math.FusedMultiplyAdd(-scale, products[i], reference[i]);
+                lanes[i % SquaredErrorLanes] = Math.FusedMultiplyAdd(e, e, lanes[i % SquaredErrorLanes]);
+            }
         }
+    }
+
+    /// <summary>The rest of <see cref="SquaredErrorScalar"/>: Σ_k (lanes[k] + lanes[k + 8]) ascending, then the tail's squares in order.</summary>
+    internal static double FinishSquaredError(ReadOnlySpan<double> lanes, ReadOnlySpan<float> tailReference, ReadOnlySpan<double> tailProducts, double scale)
+    {
         double total = 0;
-        foreach (double lane in lanes) total += lane;
-        for (; i < reference.Length; i++)
+        for (int k = 0; k < SquaredErrorLanes / 2; k++) total += lanes[k] + lanes[k + SquaredErrorLanes / 2];
+        for (int i = 0; i < tailReference.Length; i++)
         {
-            double e = Math.FusedMultiplyAdd(-scale, products[i], reference[i]);
+            double e = Math.FusedMultiplyAdd(-scale, tailProducts[i], tailReference[i]);
             total = Math.FusedMultiplyAdd(e, e, total);
         }
         return total;
     }
 
-    /// <summary>Scalar definition of <see cref="SquaredError"/> (its order of operations in plain loops).</summary>
+    /// <summary>
+    /// Σ (reference[k] − scale · products[k])² in double, in the fixed order the sweep sums a layer's squared errors on every
+    /// vector width: element k of each whole block of 16 goes to lane k (e = fma(−scale, y, r), lane = fma(e, e, lane)),
+    /// lanes k and k + 8 are added, the eight sums added in ascending order, then the tail in order. The sweep takes it in
+    /// pieces, <see cref="AddSquaredErrorLanes"/> tile by tile then <see cref="FinishSquaredError"/>; this is the definition
+    /// in plain loops.
+    /// </summary>
     internal static double SquaredErrorScalar(ReadOnlySpan<float> reference, ReadOnlySpan<double> products, double scale)
     {
         var lanes = new double[16];
