@@ -124,7 +124,10 @@ internal sealed class ActivationSweep
         // One parallel loop over every chunk, watched from the calling thread: batches of chunks with a report after each
         // left a core idle at every batch's end while the other finished its last chunk.
         int done = 0;
-        var sweep = Task.Run(() => Parallel.For(0, chunks, chunk =>
+        // At most one chunk per core: the thread pool otherwise adds threads to a long loop (18 workspaces on two cores
+        // in a hidden-2048 sweep), each holding its own change lists, and the extra threads only share the same cores.
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
+        var sweep = Task.Run(() => Parallel.For(0, chunks, options, chunk =>
         {
             var workspace = _workspaces.TryTake(out var w) ? w : new Workspace(ChunkTokens, _in, _outputs, _tileWidth);
             partial[chunk] = SweepChunk(chunk, grid, candidates, workspace);
