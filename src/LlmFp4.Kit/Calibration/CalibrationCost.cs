@@ -38,8 +38,8 @@ public readonly record struct PowerLaw(double Coefficient, double Exponent)
 /// <see cref="PerParameter15"/> · P^1.5. The first term is work ∝ P at fixed tokens, the second how much faster than P
 /// the search grows. A profile (the result's <see cref="CalibrationResult.Timings"/>, <see cref="SearchStages"/>) puts
 /// most of both in the activation sweep of <see cref="FpqSearch"/> (75–90 % of the search at hidden 256 and 1024),
-/// whose work per changed input value grows with the layer's outputs and whose products leave the core's caches as
-/// layers widen; the weight candidates ([out × in]·[in × in] each, ∝ hidden³) were 7–15 % there.
+/// whose work per changed input value grows with the layer's outputs (it reads Ŵᵀ a tile of outputs at a time, so what
+/// it reads stays in L2 as layers widen); the weight candidates ([out × in]·[in × in] each, ∝ hidden³) were 7–15 % there.
 /// </summary>
 public readonly record struct LayerCostLaw(double PerParameter, double PerParameter15)
 {
@@ -226,21 +226,21 @@ public static class CalibrationCost
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
 
     /// <summary>
-    /// Fitted by <c>cost-curve</c> at commit fab6687 on a 2-core AMD EPYC (Zen 5) machine shared with other jobs (load
-    /// average 8–13 during the run; the CPU-second times discount the waiting), FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed
-    /// GEMM; the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. Those runs captured every
-    /// layer's inputs at once and the workspace is fitted net of them. The knob exponents are the ones the e2b0b1c run
-    /// measured at hidden 256 (2 layers, 26–43 s runs): checked against the paper's setting measured at hidden 1024 (one
-    /// layer, 1,327 CPU s; the file's "checks") they project 22.3 min, where this run's short knob points (22–30 s at load
-    /// 8–10: tokens 0.442, candidates 0.099, rounds 0.400) project 8.6 min.
+    /// Fitted by <c>cost-curve</c> at commit c4ec663 (the hidden-2048 point at 31ea8b2) on a 2-core AMD EPYC (Zen 5)
+    /// machine, load average 3–8 for the sizes; CPU seconds are each stage's wall seconds × the run's CPU/wall (1.9 with
+    /// both cores busy), FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in
+    /// benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of the weights and one block's captured inputs.
+    /// The knob exponents are the ones the e2b0b1c run measured at hidden 256 (2 layers, 26–43 s runs): checked against the
+    /// paper's setting measured at hidden 1024 (one layer, 1,316 CPU s; the file's "checks") they project 24.3 min, where
+    /// this run's short knob points (13–19 s at load 10–18: tokens 0.763, candidates 0.014, rounds 0.461) project 12.3 min.
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
-        CapturePerToken: new(2.833E-07, 0.5160),
-        DecoderLayer: new(5.184E-06, 5.834E-10),
-        LmHead: new(7.672E-12, 1.7046),
-        Embedding: new(3.031E-07, 0.8705),
+        CapturePerToken: new(1.842E-06, 0.3937),
+        DecoderLayer: new(5.164E-06, 9.889E-10),
+        LmHead: new(5.505E-12, 1.7221),
+        Embedding: new(6.203E-06, 0.7089),
         TokenExponent: 0.612, CandidateExponent: 0.332, RoundExponent: 0.628,
-        Workspace: new(8.85E+04, 0.5481));
+        Workspace: new(1.01E+05, 0.5434));
 
     /// <summary>
     /// TinyLlama-1.1B's proportions at hidden size <paramref name="hidden"/>: 22 layers, SwiGLU width 2.75 × hidden
