@@ -30,7 +30,7 @@ namespace LlmFp4.Kit.Calibration;
 /// </remarks>
 internal sealed class ActivationSweep
 {
-    /// <summary>Tokens per chunk: a chunk's products (rows × all outputs, double) stay in the core's caches.</summary>
+    /// <summary>Tokens per chunk: a tile's products for the chunk (rows × tile width, double) stay in the core's caches.</summary>
     private const int ChunkTokens = 64;
 
     /// <summary>
