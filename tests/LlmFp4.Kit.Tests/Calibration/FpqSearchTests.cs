@@ -77,6 +77,25 @@ public class FpqSearchTests
         }
     }
 
+    [Theory]
+    [InlineData(16)]
+    [InlineData(32)]
+    public void Sweep_curves_do_not_depend_on_the_output_tile_width(int tileWidth)
+    {
+        // Layers of 8, 24 and 32 (c narrowed) outputs: tiles of 16 split b and c and leave tails of 8 behind whole blocks.
+        var (group, layers) = Group();
+        var weights = layers.Select(l => (l.Weight, FpQuantizer.PerRow(FpFormat.E2M1, [.. Enumerable.Repeat(1.5, l.OutFeatures)]).Quantize(l.Weight, l.OutFeatures, In), l.OutFeatures)).ToList();
+        var multipliers = Grid.Multipliers();
+        foreach (bool preShifted in new[] { false, true })
+        {
+            var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, preShifted);
+            var oneTilePerLayer = new ActivationSweep(group, weights).Errors(grid, multipliers.Length);
+            var tiled = new ActivationSweep(group, weights, tileWidth).Errors(grid, multipliers.Length);
+            Assert.Equal(oneTilePerLayer, tiled);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ActivationSweep(group, weights, 24));
+    }
+
     [Fact]
     public void Pre_shifted_offsets_are_the_rounded_distance_to_the_shared_bias()
     {

@@ -54,9 +54,15 @@ internal sealed class ActivationSweep
     private readonly float[] _quantizedColumns;  // [in × outputs]: Ŵᵀ, so a changed input channel j adds one contiguous row
     private readonly ConcurrentBag<Workspace> _workspaces = [];
 
-    /// <summary>The sweep of <paramref name="group"/>'s layers with full-precision and quantized weights (each [outs × in]).</summary>
-    public ActivationSweep(InputGroup group, IReadOnlyList<(float[] Weight, float[] Quantized, int Outputs)> layers)
+    /// <summary>
+    /// The sweep of <paramref name="group"/>'s layers with full-precision and quantized weights (each [outs × in]).
+    /// <paramref name="tileWidth"/>: outputs per tile, a multiple of 16 (default: as many as <see cref="TileBytes"/> of Ŵᵀ
+    /// hold); the curves do not depend on it.
+    /// </summary>
+    public ActivationSweep(InputGroup group, IReadOnlyList<(float[] Weight, float[] Quantized, int Outputs)> layers, int? tileWidth = null)
     {
+        if (tileWidth is { } width && (width <= 0 || width % SquaredErrorLanes != 0))
+            throw new ArgumentOutOfRangeException(nameof(tileWidth), $"ActivationSweep: a tile is a positive multiple of {SquaredErrorLanes} outputs, got {width}.");
         _group = group;
         _tokens = group.Tokens;
         _in = group.Features;
@@ -65,7 +71,7 @@ internal sealed class ActivationSweep
         _layerOffsets = new int[layers.Count + 1];
         for (int l = 0; l < layers.Count; l++) _layerOffsets[l + 1] = _layerOffsets[l] + equivalent[l].Outputs;
         _outputs = _layerOffsets[^1];
-        _tileWidth = Math.Max(SquaredErrorLanes, TileBytes / (sizeof(float) * _in) / SquaredErrorLanes * SquaredErrorLanes);
+        _tileWidth = tileWidth ?? Math.Max(SquaredErrorLanes, TileBytes / (sizeof(float) * _in) / SquaredErrorLanes * SquaredErrorLanes);
         _weights = new float[_outputs * _in];
         _quantizedColumns = new float[_in * _outputs];
         for (int l = 0; l < layers.Count; l++)
