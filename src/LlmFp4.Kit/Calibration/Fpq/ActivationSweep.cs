@@ -71,7 +71,9 @@ internal sealed class ActivationSweep
         _layerOffsets = new int[layers.Count + 1];
         for (int l = 0; l < layers.Count; l++) _layerOffsets[l + 1] = _layerOffsets[l] + equivalent[l].Outputs;
         _outputs = _layerOffsets[^1];
-        _tileWidth = tileWidth ?? Math.Max(SquaredErrorLanes, TileBytes / (sizeof(float) * _in) / SquaredErrorLanes * SquaredErrorLanes);
+        // No wider than the widest layer: a tile never spans two layers, and each workspace holds one tile's products.
+        _tileWidth = Math.Min(tileWidth ?? Math.Max(SquaredErrorLanes, TileBytes / (sizeof(float) * _in) / SquaredErrorLanes * SquaredErrorLanes),
+            equivalent.Max(l => l.Outputs));
         _weights = new float[_outputs * _in];
         _quantizedColumns = new float[_in * _outputs];
         for (int l = 0; l < layers.Count; l++)
