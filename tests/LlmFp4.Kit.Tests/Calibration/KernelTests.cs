@@ -98,6 +98,7 @@ public class KernelTests
     [InlineData(16, 4)]
     [InlineData(37, 7)]
     [InlineData(48, 0)]
+    [InlineData(117, 6)]
     [InlineData(4099, 9)]
     public void Adding_rows_block_by_block_equals_one_axpy_per_row_bit_for_bit(int width, int count)
     {

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Numerics.Tensors;
 using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Quantization;
@@ -319,7 +320,7 @@ internal sealed class ActivationSweep
     /// y += Σ_m factors[m] · matrix[rows[m], 0 … y.Length) for a row-major matrix whose rows start
     /// <paramref name="stride"/> floats apart (y may cover the first columns of a wider matrix), with every
     /// element rounded as y[i] = fma(a_m, x_m[i], … fma(a_1, x_1[i], y[i])) in the order given on every path (the
-    /// scalar tail is the definition), so the bytes do not depend on the vector width. Each block of 32 (16 on AVX2) elements
+    /// scalar tail is the definition), so the bytes do not depend on the vector width. Each block of 64 (16 on AVX2) elements
     /// of y is held in registers while every row is added to it: y (double) moves through the cache once per token instead of once per
     /// changed channel, and the work left is the rows' loads, widenings and fmas.
     /// </summary>
@@ -336,29 +337,41 @@ internal sealed class ActivationSweep
         ref double factor = ref MemoryMarshal.GetReference(factors);
         ref int row0 = ref MemoryMarshal.GetReference(rows);
         int count = rows.Length, i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Avx512F.IsSupported)
         {
-            for (; i <= width - 32; i += 32)
+            // Eight chains of FMAs: with four, each waited on its previous FMA's latency. The widening reads eight floats
+            // straight from memory into each conversion.
+            for (; i <= width - 64; i += 64)
             {
                 var y0 = Vector512.LoadUnsafe(ref target, (nuint)i);
                 var y1 = Vector512.LoadUnsafe(ref target, (nuint)(i + 8));
                 var y2 = Vector512.LoadUnsafe(ref target, (nuint)(i + 16));
                 var y3 = Vector512.LoadUnsafe(ref target, (nuint)(i + 24));
+                var y4 = Vector512.LoadUnsafe(ref target, (nuint)(i + 32));
+                var y5 = Vector512.LoadUnsafe(ref target, (nuint)(i + 40));
+                var y6 = Vector512.LoadUnsafe(ref target, (nuint)(i + 48));
+                var y7 = Vector512.LoadUnsafe(ref target, (nuint)(i + 56));
                 for (int m = 0; m < count; m++)
                 {
                     var a = Vector512.Create(Unsafe.Add(ref factor, m));
-                    nuint start = (nuint)Unsafe.Add(ref row0, m) * (nuint)stride + (nuint)i;
-                    var (x0, x1) = Vector512.Widen(Vector512.LoadUnsafe(ref source, start));
-                    var (x2, x3) = Vector512.Widen(Vector512.LoadUnsafe(ref source, start + 16));
-                    y0 = Vector512.FusedMultiplyAdd(a, x0, y0);
-                    y1 = Vector512.FusedMultiplyAdd(a, x1, y1);
-                    y2 = Vector512.FusedMultiplyAdd(a, x2, y2);
-                    y3 = Vector512.FusedMultiplyAdd(a, x3, y3);
+                    ref float row = ref Unsafe.Add(ref source, (nuint)Unsafe.Add(ref row0, m) * (nuint)stride + (nuint)i);
+                    y0 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 0), y0);
+                    y1 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 8), y1);
+                    y2 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 16), y2);
+                    y3 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 24), y3);
+                    y4 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 32), y4);
+                    y5 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 40), y5);
+                    y6 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 48), y6);
+                    y7 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 56), y7);
                 }
                 y0.StoreUnsafe(ref target, (nuint)i);
                 y1.StoreUnsafe(ref target, (nuint)(i + 8));
                 y2.StoreUnsafe(ref target, (nuint)(i + 16));
                 y3.StoreUnsafe(ref target, (nuint)(i + 24));
+                y4.StoreUnsafe(ref target, (nuint)(i + 32));
+                y5.StoreUnsafe(ref target, (nuint)(i + 40));
+                y6.StoreUnsafe(ref target, (nuint)(i + 48));
+                y7.StoreUnsafe(ref target, (nuint)(i + 56));
             }
             for (; i <= width - 16; i += 16)
             {
@@ -367,9 +380,9 @@ internal sealed class ActivationSweep
                 for (int m = 0; m < count; m++)
                 {
                     var a = Vector512.Create(Unsafe.Add(ref factor, m));
-                    var (x0, x1) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)Unsafe.Add(ref row0, m) * (nuint)stride + (nuint)i));
-                    y0 = Vector512.FusedMultiplyAdd(a, x0, y0);
-                    y1 = Vector512.FusedMultiplyAdd(a, x1, y1);
+                    ref float row = ref Unsafe.Add(ref source, (nuint)Unsafe.Add(ref row0, m) * (nuint)stride + (nuint)i);
+                    y0 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 0), y0);
+                    y1 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 8), y1);
                 }
                 y0.StoreUnsafe(ref target, (nuint)i);
                 y1.StoreUnsafe(ref target, (nuint)(i + 8));
@@ -407,6 +420,11 @@ internal sealed class ActivationSweep
             y[i] = sum;
         }
     }
+
+    /// <summary>Eight floats from <paramref name="row"/>[<paramref name="offset"/>] on, widened to double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> Widen(ref float row, int offset) =>
+        Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref row, (nuint)offset));
 
     /// <summary>y rounded onto the format's integer-bias grid (the values a quantizer's output divided by its grid scale lies on).</summary>
     private static float RoundToGrid(FpFormat format, float y) => format.HasFastGrid ? format.Grid.Quantize(y) : format.RoundToGridExact(y);
