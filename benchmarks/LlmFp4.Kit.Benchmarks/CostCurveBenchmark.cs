@@ -182,6 +182,9 @@ internal static class CostCurveBenchmark
             ["decoder_layer_seconds"] = Group(name => name.StartsWith("model.layers.", StringComparison.Ordinal)) / shape.Layers,
             ["lm_head_seconds"] = Group(name => name == "lm_head_input"),
             ["embedding_seconds"] = result.Timings["embedding"],
+            // The search's parts over all groups (SearchStages), so a point shows where its time went.
+            ["search_seconds"] = new JsonObject(new[] { SearchStages.Grams, SearchStages.WeightCandidates, SearchStages.ActivationSweep }
+                .Select(stage => KeyValuePair.Create(stage, (JsonNode?)result.Timings.GetValueOrDefault(stage)))),
             ["peak_rss_bytes"] = PeakRss(),
             ["model_bytes"] = 4L * shape.Parameters,
             ["capture_bytes"] = 4L * set.TokenCount * shape.StreamedFeatures,

@@ -97,6 +97,30 @@ public class FpqSearchTests
     }
 
     [Fact]
+    public void Weight_candidates_score_the_same_one_at_a_time_and_stacked()
+    {
+        var (group, layers) = Group();
+        var multipliers = Grid.Multipliers();
+        var grids = new[] { new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, true) };
+        var layer = layers[1];
+        int rows = layer.OutFeatures;
+        var phase = new GramScorer(group, grids).BeginWeightPhase(layer.Weight, rows, (0, 3));
+        Assert.True(phase.Batch >= multipliers.Length);
+        var startBias = Ranges.RowBiases(FpFormat.E2M1, layer.Weight, rows, In);
+        var scales = multipliers.Select(m => startBias.Select(b => FpQuantizer.BiasScale(FpFormat.E2M1, m * b)).ToArray()).ToArray();
+
+        var stacked = scales.Select(_ => new double[rows]).ToArray();
+        phase.RowErrors(FpFormat.E2M1, scales, stacked);
+        for (int i = 0; i < scales.Length; i++)
+        {
+            var single = new[] { new double[rows] };
+            phase.RowErrors(FpFormat.E2M1, [scales[i]], single);
+            Assert.Equal(single[0], stacked[i]);
+        }
+        Assert.Throws<ArgumentException>(() => phase.RowErrors(FpFormat.E2M1, [], stacked));
+    }
+
+    [Fact]
     public void Pre_shifted_offsets_are_the_rounded_distance_to_the_shared_bias()
     {
         var (group, _) = Group();

@@ -243,7 +243,8 @@ internal sealed class FpqSearch
         var scoring = _scorer.BeginWeightPhase(layer.Weight, rows,
             _activations is null ? null : (state.ActivationFormat, state.ActivationIndex[state.ActivationFormat]));
         AddTime(SearchStages.Grams, clock);
-        var rowErrors = new double[rows];
+        var rowErrors = new double[scoring.Batch][];
+        for (int c = 0; c < rowErrors.Length; c++) rowErrors[c] = new double[rows];
         double normalizer = (double)_tokens * rows;
         var curves = new List<FormatCurve>();
         for (int f = 0; f < _weightFormats.Length; f++)
@@ -251,21 +252,26 @@ internal sealed class FpqSearch
             var best = Enumerable.Repeat(double.PositiveInfinity, rows).ToArray();
             var bestIndex = new int[rows];
             var errors = new double[_multipliers.Length];
-            for (int i = 0; i < _multipliers.Length; i++)
+            for (int first = 0; first < _multipliers.Length; first += scoring.Batch)
             {
-                scoring.RowErrors(_weightFormats[f], RowScales(state, f, _ => i), rowErrors);
-                double total = 0;
-                for (int r = 0; r < rows; r++)
+                int batch = Math.Min(scoring.Batch, _multipliers.Length - first);
+                scoring.RowErrors(_weightFormats[f], [.. Enumerable.Range(first, batch).Select(i => RowScales(state, f, _ => i))], rowErrors);
+                for (int i = first; i < first + batch; i++)
                 {
-                    total += rowErrors[r];
-                    if (rowErrors[r] < best[r])
+                    var candidateErrors = rowErrors[i - first];
+                    double total = 0;
+                    for (int r = 0; r < rows; r++)
                     {
-                        best[r] = rowErrors[r];
-                        bestIndex[r] = i;
+                        total += candidateErrors[r];
+                        if (candidateErrors[r] < best[r])
+                        {
+                            best[r] = candidateErrors[r];
+                            bestIndex[r] = i;
+                        }
                     }
+                    errors[i] = total / normalizer;
                 }
-                errors[i] = total / normalizer;
-                _context?.Report(CalibrationStage.Search, $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", i + 1, _multipliers.Length);
+                _context?.Report(CalibrationStage.Search, $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", first + batch, _multipliers.Length);
             }
             state.RowIndex[f] = bestIndex;
             curves.Add(new FormatCurve(Name(_weightFormats[f]), errors, -1, best.Sum() / normalizer));

@@ -78,25 +78,57 @@ internal sealed class GramScorer
         return new WeightPhase(weight, rows, cols, quantizedGram, cross, rowConstant);
     }
 
-    /// <summary>One weight phase: scores weight candidates against a fixed quantized input.</summary>
+    /// <summary>
+    /// One weight phase: scores weight candidates against a fixed quantized input, <see cref="Batch"/> candidates per
+    /// product: their differences D are stacked into one [batch·rows × in] matrix times the [in × in] Gram, since a
+    /// 256-row product kept the two cores only partly busy (232 GFLOP/s at 256 × 256 × 256 against 359 at 4096 × 256 × 256).
+    /// Every row of the product sums in the same order however many rows it has, so the errors do not depend on the batch.
+    /// </summary>
     internal sealed class WeightPhase(float[] weight, int rows, int cols, float[] quantizedGram, float[] cross, double[] rowConstant)
     {
-        private readonly float[] _difference = new float[rows * cols];
-        private readonly float[] _product = new float[rows * cols];
+        /// <summary>Rows of a stacked product worth making: from here on the GEMM keeps every core busy.</summary>
+        private const int StackedRows = 2048;
 
-        /// <summary>Σ over tokens of (O − Ô)² per output row, for the weight quantized with <paramref name="format"/> at per-row <paramref name="scales"/>.</summary>
-        public void RowErrors(FpFormat format, float[] scales, double[] rowErrors)
+        /// <summary>Floats of one stacked buffer at most, so that a batch never costs much memory.</summary>
+        private const long StackedFloats = 1L << 22;
+
+        /// <summary>Candidates scored per product: enough to stack about <see cref="StackedRows"/> rows, within <see cref="StackedFloats"/>.</summary>
+        public int Batch { get; } = (int)Math.Clamp(Math.Min((StackedRows + rows - 1) / rows, StackedFloats / ((long)rows * cols)), 1, StackedRows);
+
+        private float[] _difference = [];
+        private float[] _product = [];
+
+        /// <summary>
+        /// Σ over tokens of (O − Ô)² per output row, for the weight quantized with <paramref name="format"/> at each
+        /// candidate's per-row <paramref name="scales"/> (at most <see cref="Batch"/> candidates), into
+        /// <paramref name="rowErrors"/>[candidate][row].
+        /// </summary>
+        public void RowErrors(FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors)
         {
-            FpQuantizer.QuantizeMatrix(weight, rows, cols, format, Granularity.PerRow, scales, _difference);
-            TensorPrimitives.Subtract(_difference, weight, _difference);
-            Gemm.MatMul(_difference, quantizedGram, _product, rows, cols, cols);
-            // errors[j] = constant[j] + 2·d_j·cross_j + d_j·(D H)_j, for every row j (in parallel over fixed row chunks).
-            Parallel.For(0, (rows + 63) / 64, chunk =>
+            int batch = scales.Count, size = rows * cols;
+            if (batch == 0 || batch > Batch || rowErrors.Length < batch)
+                throw new ArgumentException($"RowErrors: 1 to {Batch} candidates, with one row-error array each.");
+            if (_difference.Length < batch * size)
             {
-                for (int r = chunk * 64; r < Math.Min(rows, chunk * 64 + 64); r++)
+                _difference = new float[Batch * size];
+                _product = new float[Batch * size];
+            }
+            for (int c = 0; c < batch; c++)
+            {
+                var difference = _difference.AsSpan(c * size, size);
+                FpQuantizer.QuantizeMatrix(weight, rows, cols, format, Granularity.PerRow, scales[c], difference);
+                TensorPrimitives.Subtract(difference, weight, difference);
+            }
+            Gemm.MatMul(_difference, quantizedGram, _product, batch * rows, cols, cols);
+            // errors[j] = constant[j] + 2·d_j·cross_j + d_j·(D H)_j, for every row j (in parallel over fixed row chunks).
+            Parallel.For(0, (batch * rows + 63) / 64, chunk =>
+            {
+                for (int stacked = chunk * 64; stacked < Math.Min(batch * rows, chunk * 64 + 64); stacked++)
                 {
-                    var d = _difference.AsSpan(r * cols, cols);
-                    rowErrors[r] = rowConstant[r] + 2 * DoubleSums.Dot(d, cross.AsSpan(r * cols, cols)) + DoubleSums.Dot(d, _product.AsSpan(r * cols, cols));
+                    int r = stacked % rows;
+                    var d = _difference.AsSpan(stacked * cols, cols);
+                    rowErrors[stacked / rows][r] = rowConstant[r] + 2 * DoubleSums.Dot(d, cross.AsSpan(r * cols, cols))
+                        + DoubleSums.Dot(d, _product.AsSpan(stacked * cols, cols));
                 }
             });
         }
