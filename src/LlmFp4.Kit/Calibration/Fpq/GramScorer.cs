@@ -113,12 +113,12 @@ internal sealed class GramScorer
                 _difference = new float[Batch * size];
                 _product = new float[Batch * size];
             }
-            for (int c = 0; c < batch; c++)
+            Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, c =>
             {
                 var difference = _difference.AsSpan(c * size, size);
                 FpQuantizer.QuantizeMatrix(weight, rows, cols, format, Granularity.PerRow, scales[c], difference);
                 TensorPrimitives.Subtract(difference, weight, difference);
-            }
+            });
             Gemm.MatMul(_difference, quantizedGram, _product, batch * rows, cols, cols);
             // errors[j] = constant[j] + 2·d_j·cross_j + d_j·(D H)_j, for every row j (in parallel over fixed row chunks).
             Parallel.For(0, (batch * rows + 63) / 64, chunk =>
