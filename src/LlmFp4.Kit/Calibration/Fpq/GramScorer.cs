@@ -93,7 +93,7 @@ internal sealed class GramScorer
         private const long StackedFloats = 1L << 22;
 
         /// <summary>Candidates scored per product: enough to stack about <see cref="StackedRows"/> rows, within <see cref="StackedFloats"/>.</summary>
-        public int Batch { get; } = (int)Math.Clamp(Math.Min((StackedRows + rows - 1) / rows, StackedFloats / ((long)rows * cols)), 1, StackedRows);
+        public int Batch { get; } = (int)Math.Max(1, Math.Min((StackedRows + rows - 1) / rows, StackedFloats / ((long)rows * cols)));
 
         private float[] _difference = [];
         private float[] _product = [];
