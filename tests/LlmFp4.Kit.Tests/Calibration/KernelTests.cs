@@ -120,6 +120,29 @@ public class KernelTests
         Assert.Throws<ArgumentOutOfRangeException>(() => ActivationSweep.AddRows([1.0], [11], matrix.AsSpan(offset + 8), stride, y));
     }
 
+    [Theory]
+    [InlineData(150, 0, 150)]
+    [InlineData(150, 70, 80)]
+    [InlineData(200, 128, 48)]
+    [InlineData(40, 0, 40)]
+    public void Adding_a_triangle_skips_only_zeros_bit_for_bit(int triangle, int firstOutput, int width)
+    {
+        // Rows are input channels of the transposed upper triangle: channel j reaches outputs 0 … j. The tile covers the
+        // outputs firstOutput … firstOutput + width, blocks of 64 from its start.
+        int stride = triangle + 5;
+        var matrix = RandomMatrix(triangle, stride, 13);
+        for (int j = 0; j < triangle; j++)
+            for (int o = j + 1; o < stride; o++) matrix[j * stride + o] = 0;
+        int[] channels = [.. Enumerable.Range(0, triangle).Where(j => j % 7 == 2 || j % 11 == 5)];
+        double[] factors = [.. channels.Select(j => (j % 5 - 2.5) / 3)];
+        var start = RandomMatrix(1, width, 14).Select(v => (double)v).ToArray();
+        var expected = (double[])start.Clone();
+        ActivationSweep.AddRows(factors, channels, matrix.AsSpan(firstOutput), stride, expected);
+        var y = (double[])start.Clone();
+        ActivationSweep.AddTriangle(factors, channels, matrix.AsSpan(firstOutput), stride, firstOutput, y);
+        Assert.Equal(expected, y);
+    }
+
     [Fact]
     public void Semidefinite_cholesky_reproduces_the_matrix_and_zeroes_dependent_columns()
     {
@@ -152,6 +175,10 @@ public class KernelTests
         var xq = FpQuantizer.PerTensor(LlmFp4.Kit.Formats.FpFormat.Create(2, 1, 0), -1.5).Quantize(x, tokens, inFeatures);
         var (narrowW, narrowQ, rows) = ActivationSweep.Narrowed(w, q, outs, inFeatures);
         Assert.Equal(2 * inFeatures, rows);
+        // The quantized side is [A; 0] with A upper triangular: exact zeros the sweep may skip.
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < inFeatures; j++)
+                if (i >= inFeatures || j < i) Assert.Equal(0f, narrowQ[i * inFeatures + j]);
         double wide = DirectMse(x, tokens, inFeatures, w, outs, new FixedInput(xq), q) * outs;
         double narrow = DirectMse(x, tokens, inFeatures, narrowW, rows, new FixedInput(xq), narrowQ) * rows;
         Assert.Equal(wide, narrow, wide * 1e-5);
