@@ -226,21 +226,21 @@ public static class CalibrationCost
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
 
     /// <summary>
-    /// Fitted by <c>cost-curve</c> at commit c4ec663 (the hidden-2048 point at 31ea8b2) on a 2-core AMD EPYC (Zen 5)
-    /// machine, load average 3–8 for the sizes; CPU seconds are each stage's wall seconds × the run's CPU/wall (1.9 with
-    /// both cores busy), FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in
-    /// benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of the weights and one block's captured inputs.
-    /// The knob exponents are the ones the e2b0b1c run measured at hidden 256 (2 layers, 26–43 s runs): checked against the
-    /// paper's setting measured at hidden 1024 (one layer, 1,316 CPU s; the file's "checks") they project 24.3 min, where
-    /// this run's short knob points (13–19 s at load 10–18: tokens 0.763, candidates 0.014, rounds 0.461) project 12.3 min.
+    /// Fitted by <c>cost-curve</c> at commit 6fa0138 on a 2-core AMD EPYC (Zen 5) machine, load average 1.1–2.7; CPU seconds
+    /// are each stage's wall seconds × the run's CPU/wall (1.9 with both cores busy), FPQ W4A4 (<c>fpq:4/4/4</c>) on the
+    /// managed GEMM; the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is
+    /// fitted net of the weights and one block's captured inputs. The knob exponents are the ones the e2b0b1c run measured
+    /// at hidden 256 (2 layers, 26–43 s runs): against the paper's setting measured at hidden 1024 (one layer, 1,554 CPU s
+    /// at 6fa0138; the file's "checks") they project 19.8 min, where this run's short knob points (9–14 s: tokens 0.774,
+    /// candidates 0.159, rounds 0.469) project 14.2 min.
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
-        CapturePerToken: new(1.842E-06, 0.3937),
-        DecoderLayer: new(5.164E-06, 9.889E-10),
-        LmHead: new(5.505E-12, 1.7221),
-        Embedding: new(6.203E-06, 0.7089),
+        CapturePerToken: new(6.576E-06, 0.3211),
+        DecoderLayer: new(3.353E-06, 8.738E-10),
+        LmHead: new(1.282E-11, 1.6702),
+        Embedding: new(3.873E-05, 0.6024),
         TokenExponent: 0.612, CandidateExponent: 0.332, RoundExponent: 0.628,
-        Workspace: new(1.01E+05, 0.5434));
+        Workspace: new(8.092E+04, 0.5527));
 
     /// <summary>
     /// TinyLlama-1.1B's proportions at hidden size <paramref name="hidden"/>: 22 layers, SwiGLU width 2.75 × hidden
