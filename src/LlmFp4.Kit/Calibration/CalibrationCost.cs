@@ -189,7 +189,8 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
     /// capture = tokens × <see cref="CapturePerToken"/>(parameters); each searched part = its power law at the measured
     /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
     /// (the embedding has no tokens); peak = float32 weights + the inputs the calibration holds at once (an FPQ search
-    /// captures block by block: tokens × <see cref="LlamaShape.StreamedFeatures"/> floats) + <see cref="Workspace"/>(parameters).
+    /// captures block by block: tokens × <see cref="LlamaShape.StreamedFeatures"/> floats) + <see cref="Workspace"/>(parameters)
+    /// + the change lists a search of several rounds keeps (<see cref="KeptChangeBytes"/>).
     /// </summary>
     /// <exception cref="ArgumentException">A setting with no tokens, candidates or rounds.</exception>
     public CostProjection Project(LlamaShape shape, CostSetting setting)
@@ -207,7 +208,22 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
             shape.Layers * DecoderLayer.At(shape.LayerParameters) * search,
             LmHead.At(head) * search,
             Embedding.At(head) * knobs,
-            4L * shape.Parameters + captured + (long)Workspace.At(shape.Parameters));
+            4L * shape.Parameters + captured + (long)Workspace.At(shape.Parameters) + KeptChangeBytes(shape, setting));
+    }
+
+    /// <summary>
+    /// Bytes of the change lists the activation sweep keeps between rounds for the largest input group (<see cref="KeptChanges"/>;
+    /// none with one round): 6 per change, with the share of inputs that change per candidate step measured on the
+    /// default model at the paper's setting (<c>fpq:4/4/4</c>, three formats: 2.8 % in the hidden-wide groups, 1.5 % in
+    /// down_proj's), at most <see cref="KeptChanges.DefaultBudgetBytes"/>.
+    /// </summary>
+    public static long KeptChangeBytes(LlamaShape shape, CostSetting setting)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(setting);
+        if (setting.Rounds < 2) return 0;
+        double changingInputs = Math.Max(0.028 * shape.HiddenSize, 0.015 * shape.IntermediateSize);
+        return (long)Math.Min(KeptChanges.DefaultBudgetBytes, 6 * 3.0 * setting.Steps * setting.Tokens * changingInputs);
     }
 }
 

@@ -63,6 +63,20 @@ public class CalibrationCostTests
     }
 
     [Fact]
+    public void A_search_of_several_rounds_adds_its_kept_change_lists_to_the_peak_within_their_budget()
+    {
+        var cost = CalibrationCost.Fitted;
+        var small = CalibrationCost.TinyLlamaShape(256);
+        var setting = CalibrationCost.PaperSetting;
+        Assert.Equal(0, CostModel.KeptChangeBytes(small, setting with { Rounds = 1 }));
+        long kept = CostModel.KeptChangeBytes(small, setting);
+        // hidden 256, FFN 704: down_proj's 1.5 % of 704 inputs outweighs 2.8 % of 256; 6 bytes, 3 formats, k = 100, 16,384 tokens.
+        Assert.Equal((long)(6 * 3.0 * 100 * 16384 * (0.015 * 704)), kept);
+        Assert.Equal(kept, cost.Project(small, setting).PeakBytes - cost.Project(small, setting with { Rounds = 1 }).PeakBytes);
+        Assert.Equal(KeptChanges.DefaultBudgetBytes, CostModel.KeptChangeBytes(CalibrationCost.TinyLlamaShape(2048), setting));
+    }
+
+    [Fact]
     public void Knob_exponents_scale_the_searched_parts_as_stated()
     {
         var model = new CostModel(new CostSetting(8, 512, 10, 1), 2, new(1e-9, 1), new(1e-6, 1.2), new(1e-6, 1.1), new(1e-7, 1),

@@ -97,6 +97,36 @@ public class FpqSearchTests
     }
 
     [Fact]
+    public void Kept_change_lists_give_the_curves_of_listing_again_with_any_budget()
+    {
+        var (group, layers) = Group();
+        // Inputs of at most 1/4 start at an exponent bias near 6, so the multipliers move the scale over a factor of about
+        // 2^7 and a value changes several times after the first candidate: each change must start from the last one.
+        group.Inputs = [.. group.Inputs.Select(v => v / 64)];
+        var multipliers = Grid.Multipliers();
+        int count = multipliers.Length;
+        List<(float[], float[], int)> QuantizedAt(double bias) =>
+            [.. layers.Select(l => (l.Weight, FpQuantizer.PerRow(FpFormat.E2M1, [.. Enumerable.Repeat(bias, l.OutFeatures)]).Quantize(l.Weight, l.OutFeatures, In), l.OutFeatures))];
+        foreach (bool preShifted in new[] { false, true })
+        {
+            var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, preShifted);
+            // Round one keeps its lists; round two sweeps other weights with lists rebuilt from what was kept.
+            var everything = new KeptChanges(long.MaxValue);
+            Assert.Equal(new ActivationSweep(group, QuantizedAt(1.5)).Errors(grid, count), new ActivationSweep(group, QuantizedAt(1.5), kept: everything).Errors(grid, count));
+            Assert.True(everything.KeptBytes > 0);
+            var listedAgain = new ActivationSweep(group, QuantizedAt(2.5)).Errors(grid, count);
+            Assert.Equal(listedAgain, new ActivationSweep(group, QuantizedAt(2.5), kept: everything).Errors(grid, count));
+
+            // The chunks hold 64 and 32 tokens: three quarters of the bytes keep one of them, whichever comes first.
+            var part = new KeptChanges(everything.KeptBytes * 3 / 4);
+            new ActivationSweep(group, QuantizedAt(1.5), kept: part).Errors(grid, count);
+            Assert.InRange(part.KeptBytes, 1, everything.KeptBytes - 1);
+            Assert.Equal(listedAgain, new ActivationSweep(group, QuantizedAt(2.5), kept: part).Errors(grid, count));
+            Assert.Null(everything.Find(grid, 0, count - 1));
+        }
+    }
+
+    [Fact]
     public void Weight_candidates_score_the_same_one_at_a_time_and_stacked()
     {
         var (group, layers) = Group();

@@ -54,18 +54,22 @@ internal sealed class ActivationSweep
     private readonly bool[] _narrowed;           // the layer is scored through its narrowed equivalent (see Narrowed)
     private readonly float[] _weights;           // [outputs × in]: every layer's full-precision W, stacked
     private readonly float[] _quantizedColumns;  // [in × outputs]: Ŵᵀ, so a changed input channel j adds one contiguous row
+    private readonly KeptChanges? _kept;
     private readonly ConcurrentBag<Workspace> _workspaces = [];
 
     /// <summary>
     /// The sweep of <paramref name="group"/>'s layers with full-precision and quantized weights (each [outs × in]).
     /// <paramref name="tileWidth"/>: outputs per tile, a multiple of 16 (default: as many as <see cref="TileBytes"/> of Ŵᵀ
-    /// hold); the curves do not depend on it.
+    /// hold); the curves do not depend on it. <paramref name="kept"/>: change lists kept from an earlier sweep of the same
+    /// group's inputs, and where this one keeps its own (<see cref="KeptChanges"/>).
     /// </summary>
-    public ActivationSweep(InputGroup group, IReadOnlyList<(float[] Weight, float[] Quantized, int Outputs)> layers, int? tileWidth = null)
+    public ActivationSweep(InputGroup group, IReadOnlyList<(float[] Weight, float[] Quantized, int Outputs)> layers, int? tileWidth = null,
+        KeptChanges? kept = null)
     {
         if (tileWidth is { } width && (width <= 0 || width % SquaredErrorLanes != 0))
             throw new ArgumentOutOfRangeException(nameof(tileWidth), $"ActivationSweep: a tile is a positive multiple of {SquaredErrorLanes} outputs, got {width}.");
         _group = group;
+        _kept = kept;
         _tokens = group.Tokens;
         _in = group.Features;
         _layerOutputs = [.. layers.Select(l => l.Outputs)];
@@ -194,6 +198,7 @@ internal sealed class ActivationSweep
         public int[] Starts = [];
         public int[] Channels = [];
         public double[] Changes = [];
+        public float[] NewUnits = [];
         public double[] Lanes = [];
 
         /// <summary>Room for <paramref name="entries"/> changes, keeping the ones listed.</summary>
@@ -203,6 +208,7 @@ internal sealed class ActivationSweep
             int size = Math.Max(entries, 2 * Channels.Length);
             Array.Resize(ref Channels, size);
             Array.Resize(ref Changes, size);
+            Array.Resize(ref NewUnits, size);
         }
     }
 
@@ -220,7 +226,8 @@ internal sealed class ActivationSweep
         var x = _group.Inputs.AsSpan(t0 * _in, rows * _in);
         var reference = w.Reference.AsSpan(0, rows * _outputs);
         Gemm.MatMul(x, _weights, reference, rows, _outputs, _in, transposeB: true);
-        ListChanges(grid.Format, x, rows, candidates, w);
+        if (w.Starts.Length < candidates.Length * rows + 1) w.Starts = new int[candidates.Length * rows + 1];
+        ListOrFindChanges(grid, chunk, x, rows, candidates, w);
         if (w.Lanes.Length < candidates.Length * rows * SquaredErrorLanes) w.Lanes = new double[candidates.Length * rows * SquaredErrorLanes];
         var sums = new double[candidates.Length * layers];
         for (int l = 0; l < layers; l++)
@@ -263,12 +270,53 @@ internal sealed class ActivationSweep
     }
 
     /// <summary>
-    /// Every candidate's changes of U for the chunk's tokens (<see cref="Changes"/>), candidate by candidate and token by
-    /// token, into the workspace's lists; list (i, t) is <c>Starts[i·rows + t] … Starts[i·rows + t + 1]</c>.
+    /// <see cref="ListChanges"/>, with candidates 1 … count − 1 rebuilt from <see cref="_kept"/> when an earlier sweep kept
+    /// them: candidate 0 is listed again, which leaves its U in the workspace, and each kept (channel, new U) becomes the
+    /// change U − previous U that listing would have written, bit for bit. Otherwise the lists are made and, budget
+    /// allowing, kept.
     /// </summary>
-    private void ListChanges(FpFormat format, ReadOnlySpan<float> x, int rows, Candidate[] candidates, Workspace w)
+    private void ListOrFindChanges(ActivationGrid grid, int chunk, ReadOnlySpan<float> x, int rows, Candidate[] candidates, Workspace w)
     {
-        if (w.Starts.Length < candidates.Length * rows + 1) w.Starts = new int[candidates.Length * rows + 1];
+        if (_kept?.Find(grid, chunk, candidates.Length) is { } kept)
+        {
+            ListChanges(grid.Format, x, rows, candidates.AsSpan(0, 1), w);
+            int count = w.Starts[rows];
+            w.EnsureChanges(count + kept.Units.Length);
+            for (int list = 0; list < kept.Starts.Length - 1; list++)
+            {
+                var previous = w.Previous.AsSpan(list % rows * _in, _in);
+                w.Starts[rows + list] = count;
+                for (int e = kept.Starts[list]; e < kept.Starts[list + 1]; e++)
+                {
+                    int channel = kept.Channels[e];
+                    float unit = kept.Units[e];
+                    w.Channels[count] = channel;
+                    w.Changes[count++] = (double)unit - previous[channel];
+                    previous[channel] = unit;
+                }
+            }
+            w.Starts[candidates.Length * rows] = count;
+            return;
+        }
+        bool keep = _kept is not null && candidates.Length > 1 && _in <= ushort.MaxValue + 1;
+        ListChanges(grid.Format, x, rows, candidates, w, keep);
+        if (!keep) return;
+        int from = w.Starts[rows], to = w.Starts[candidates.Length * rows];
+        var starts = new int[(candidates.Length - 1) * rows + 1];
+        for (int list = 0; list < starts.Length; list++) starts[list] = w.Starts[rows + list] - from;
+        var channels = new ushort[to - from];
+        for (int e = 0; e < channels.Length; e++) channels[e] = (ushort)w.Channels[from + e];
+        _kept!.Keep(grid, chunk, candidates.Length, starts, channels, w.NewUnits.AsSpan(from, to - from));
+    }
+
+    /// <summary>
+    /// Every candidate's changes of U for the chunk's tokens (<see cref="Changes"/>), candidate by candidate and token by
+    /// token, into the workspace's lists; list (i, t) is <c>Starts[i·rows + t] … Starts[i·rows + t + 1]</c>. With
+    /// <paramref name="newUnits"/>, each change's new U also goes to <c>NewUnits</c>, for <see cref="KeptChanges"/>.
+    /// The last candidate's U is left in <c>Previous</c>.
+    /// </summary>
+    private void ListChanges(FpFormat format, ReadOnlySpan<float> x, int rows, ReadOnlySpan<Candidate> candidates, Workspace w, bool newUnits = false)
+    {
         w.Previous.AsSpan(0, rows * _in).Clear();
         int count = 0;
         for (int i = 0; i < candidates.Length; i++)
@@ -277,8 +325,11 @@ internal sealed class ActivationSweep
             {
                 w.Starts[i * rows + t] = count;
                 w.EnsureChanges(count + _in);
-                count += Changes(format, x.Slice(t * _in, _in), candidates[i].Divisors, candidates[i].Ratios, w.Units.AsSpan(t * _in, _in),
+                int listed = Changes(format, x.Slice(t * _in, _in), candidates[i].Divisors, candidates[i].Ratios, w.Units.AsSpan(t * _in, _in),
                     w.Previous.AsSpan(t * _in, _in), w.Channels.AsSpan(count, _in), w.Changes.AsSpan(count, _in));
+                if (newUnits)
+                    for (int e = count; e < count + listed; e++) w.NewUnits[e] = w.Units[t * _in + w.Channels[e]];
+                count += listed;
             }
             (w.Units, w.Previous) = (w.Previous, w.Units);
         }

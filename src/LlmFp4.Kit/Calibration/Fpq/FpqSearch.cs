@@ -73,6 +73,7 @@ internal sealed class FpqSearch
     private readonly FpFormat[] _weightFormats, _activationFormats;
     private readonly ActivationGrid[] _grids;
     private readonly GramScorer _scorer;
+    private readonly KeptChanges? _keptChanges;
 
     /// <summary>
     /// Prepares the search of <paramref name="group"/>'s layers; <paramref name="context"/>, when given, gets the progress
@@ -94,6 +95,7 @@ internal sealed class FpqSearch
         _activationFormats = activations is null ? [] : [.. activations.SearchFormats];
         _grids = [.. _activationFormats.Select(f => new ActivationGrid(f, group.Inputs, _tokens, _in, _multipliers, preShifted))];
         _scorer = new GramScorer(group, _grids);
+        _keptChanges = settings.Rounds > 1 && activations is not null ? new KeptChanges(KeptChanges.DefaultBudgetBytes) : null;
     }
 
     public IReadOnlyList<LayerSearchResult> Run()
@@ -285,7 +287,7 @@ internal sealed class FpqSearch
     private Dictionary<LayerState, IReadOnlyList<FormatCurve>> ActivationPhase(List<LayerState> states, int round)
     {
         var clock = Stopwatch.StartNew();
-        var sweep = new ActivationSweep(_group, [.. states.Select(s => (s.Weight, QuantizedWeight(s), s.Layer.OutFeatures))]);
+        var sweep = new ActivationSweep(_group, [.. states.Select(s => (s.Weight, QuantizedWeight(s), s.Layer.OutFeatures))], kept: _keptChanges);
         var errors = states.Select(_ => new double[_activationFormats.Length][]).ToArray();
         for (int f = 0; f < _activationFormats.Length; f++)
         {
