@@ -86,13 +86,13 @@ public class FpqSearchTests
         var (group, layers) = Group();
         var weights = layers.Select(l => (l.Weight, FpQuantizer.PerRow(FpFormat.E2M1, [.. Enumerable.Repeat(1.5, l.OutFeatures)]).Quantize(l.Weight, l.OutFeatures, In), l.OutFeatures)).ToList();
         var multipliers = Grid.Multipliers();
-        foreach (bool preShifted in new[] { false, true })
-        {
-            var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, preShifted);
-            var oneTilePerLayer = new ActivationSweep(group, weights).Errors(grid, multipliers.Length);
-            var tiled = new ActivationSweep(group, weights, tileWidth).Errors(grid, multipliers.Length);
-            Assert.Equal(oneTilePerLayer, tiled);
-        }
+        ActivationGrid[] grids = [.. new[] { false, true }.Select(preShifted => new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, preShifted))];
+        var oneTilePerLayer = new ActivationSweep(group, weights).Errors(grids, multipliers.Length);
+        var tiled = new ActivationSweep(group, weights, tileWidth).Errors(grids, multipliers.Length);
+        Assert.Equal(oneTilePerLayer, tiled);
+        // Sweeping the grids together shares each chunk's reference product; each grid's curves are those of its own sweep.
+        for (int f = 0; f < grids.Length; f++)
+            Assert.Equal(new ActivationSweep(group, weights, tileWidth).Errors([grids[f]], multipliers.Length)[0], tiled[f]);
         Assert.Throws<ArgumentOutOfRangeException>(() => new ActivationSweep(group, weights, 24));
     }
 
@@ -112,16 +112,16 @@ public class FpqSearchTests
             var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, preShifted);
             // Round one keeps its lists; round two sweeps other weights with lists rebuilt from what was kept.
             var everything = new KeptChanges(long.MaxValue);
-            Assert.Equal(new ActivationSweep(group, QuantizedAt(1.5)).Errors(grid, count), new ActivationSweep(group, QuantizedAt(1.5), kept: everything).Errors(grid, count));
+            Assert.Equal(new ActivationSweep(group, QuantizedAt(1.5)).Errors([grid], count), new ActivationSweep(group, QuantizedAt(1.5), kept: everything).Errors([grid], count));
             Assert.True(everything.KeptBytes > 0);
-            var listedAgain = new ActivationSweep(group, QuantizedAt(2.5)).Errors(grid, count);
-            Assert.Equal(listedAgain, new ActivationSweep(group, QuantizedAt(2.5), kept: everything).Errors(grid, count));
+            var listedAgain = new ActivationSweep(group, QuantizedAt(2.5)).Errors([grid], count);
+            Assert.Equal(listedAgain, new ActivationSweep(group, QuantizedAt(2.5), kept: everything).Errors([grid], count));
 
             // The chunks hold 64 and 32 tokens: three quarters of the bytes keep one of them, whichever comes first.
             var part = new KeptChanges(everything.KeptBytes * 3 / 4);
-            new ActivationSweep(group, QuantizedAt(1.5), kept: part).Errors(grid, count);
+            new ActivationSweep(group, QuantizedAt(1.5), kept: part).Errors([grid], count);
             Assert.InRange(part.KeptBytes, 1, everything.KeptBytes - 1);
-            Assert.Equal(listedAgain, new ActivationSweep(group, QuantizedAt(2.5), kept: part).Errors(grid, count));
+            Assert.Equal(listedAgain, new ActivationSweep(group, QuantizedAt(2.5), kept: part).Errors([grid], count));
             Assert.Null(everything.Find(grid, 0, count - 1));
         }
     }

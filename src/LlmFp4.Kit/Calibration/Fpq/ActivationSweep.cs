@@ -131,15 +131,16 @@ internal sealed class ActivationSweep
     private sealed record Candidate(double Scale, float[] Divisors, float[] Ratios);
 
     /// <summary>
-    /// errors[l][i] = mean((X·W_lᵀ − X̂_i·Ŵ_lᵀ)²) over tokens and layer l's outputs, for candidates i = 0 … count − 1 of
-    /// <paramref name="grid"/>. <paramref name="progress"/> gets (chunks done, chunks) on the calling thread.
+    /// errors[f][l][i] = mean((X·W_lᵀ − X̂_i·Ŵ_lᵀ)²) over tokens and layer l's outputs, for candidates i = 0 … count − 1 of
+    /// each of <paramref name="grids"/> (one per activation format). <paramref name="progress"/> gets (chunks done,
+    /// chunks) on the calling thread.
     /// </summary>
-    public double[][] Errors(ActivationGrid grid, int count, Action<int, int>? progress = null)
+    public double[][][] Errors(IReadOnlyList<ActivationGrid> grids, int count, Action<int, int>? progress = null)
     {
-        var candidates = Enumerable.Range(0, count).Select(i => CandidateOf(grid, i)).ToArray();
+        var candidates = grids.Select(grid => Enumerable.Range(0, count).Select(i => CandidateOf(grid, i)).ToArray()).ToArray();
         int layers = _layerOffsets.Length - 1;
         int chunks = (_tokens + ChunkTokens - 1) / ChunkTokens;
-        var partial = new double[chunks][];
+        var partial = new double[chunks][][];
         // One parallel loop over every chunk, watched from the calling thread: batches of chunks with a report after each
         // left a core idle at every batch's end while the other finished its last chunk.
         int done = 0;
@@ -149,7 +150,7 @@ internal sealed class ActivationSweep
         var sweep = Task.Run(() => Parallel.For(0, chunks, options, chunk =>
         {
             var workspace = _workspaces.TryTake(out var w) ? w : new Workspace(ChunkTokens, _in, _outputs, _tileWidth);
-            partial[chunk] = SweepChunk(chunk, grid, candidates, workspace);
+            partial[chunk] = SweepChunk(chunk, grids, candidates, workspace);
             _workspaces.Add(workspace);
             Interlocked.Increment(ref done);
         }));
@@ -158,16 +159,20 @@ internal sealed class ActivationSweep
         sweep.GetAwaiter().GetResult();
         progress?.Invoke(chunks, chunks);
 
-        var errors = new double[layers][];
-        for (int l = 0; l < layers; l++)
+        var errors = new double[grids.Count][][];
+        for (int f = 0; f < grids.Count; f++)
         {
-            errors[l] = new double[count];
-            double normalizer = (double)_tokens * _layerOutputs[l];
-            for (int i = 0; i < count; i++)
+            errors[f] = new double[layers][];
+            for (int l = 0; l < layers; l++)
             {
-                double total = 0;
-                for (int c = 0; c < chunks; c++) total += partial[c][i * layers + l];
-                errors[l][i] = total / normalizer;
+                errors[f][l] = new double[count];
+                double normalizer = (double)_tokens * _layerOutputs[l];
+                for (int i = 0; i < count; i++)
+                {
+                    double total = 0;
+                    for (int c = 0; c < chunks; c++) total += partial[c][f][i * layers + l];
+                    errors[f][l][i] = total / normalizer;
+                }
             }
         }
         return errors;
@@ -213,35 +218,49 @@ internal sealed class ActivationSweep
     }
 
     /// <summary>
-    /// Σ of squared output errors per (candidate, layer) over one chunk of tokens, [candidate × layers]. First every
-    /// candidate's changes of U are listed (<see cref="ListChanges"/>); then each tile of one layer's outputs takes all of
-    /// them, candidate by candidate, so the tile's columns of Ŵᵀ stay in cache (<see cref="TileBytes"/>). Every output
-    /// still receives its additions in candidate order, channels ascending, and each layer's squared errors are summed in
-    /// <see cref="SquaredErrorScalar"/>'s order across its tiles.
+    /// Σ of squared output errors per (candidate, layer) over one chunk of tokens, [format][candidate × layers]. The
+    /// reference X·Wᵀ and the narrowed layers' candidate-free part are computed once for every format
+    /// (<see cref="ScoreCandidates"/> does the rest).
     /// </summary>
-    private double[] SweepChunk(int chunk, ActivationGrid grid, Candidate[] candidates, Workspace w)
+    private double[][] SweepChunk(int chunk, IReadOnlyList<ActivationGrid> grids, Candidate[][] candidates, Workspace w)
     {
         int t0 = chunk * ChunkTokens, rows = Math.Min(ChunkTokens, _tokens - t0);
         int layers = _layerOffsets.Length - 1;
         var x = _group.Inputs.AsSpan(t0 * _in, rows * _in);
         var reference = w.Reference.AsSpan(0, rows * _outputs);
         Gemm.MatMul(x, _weights, reference, rows, _outputs, _in, transposeB: true);
+        // A narrowed layer's last in outputs have a zero quantized side: their squared error is Σ r², the same for every
+        // candidate, so it is summed once (token by token, in SquaredErrorScalar's order) and added to each.
+        var candidateFree = new double[layers];
+        for (int l = 0; l < layers; l++)
+            if (_narrowed[l])
+                for (int t = 0; t < rows; t++)
+                    candidateFree[l] += SquaredErrorScalar(reference.Slice(t * _outputs + _layerOffsets[l] + _in, _in), w.Zeros, 0);
+        var sums = new double[grids.Count][];
+        for (int f = 0; f < grids.Count; f++)
+            sums[f] = ScoreCandidates(chunk, grids[f], candidates[f], x, reference, candidateFree, w);
+        return sums;
+    }
+
+    /// <summary>
+    /// Σ of squared output errors per (candidate, layer) of one format over one chunk, [candidate × layers]. First every
+    /// candidate's changes of U are listed (<see cref="ListChanges"/>); then each tile of one layer's outputs takes all of
+    /// them, candidate by candidate, so the tile's columns of Ŵᵀ stay in cache (<see cref="TileBytes"/>). Every output
+    /// still receives its additions in candidate order, channels ascending, and each layer's squared errors are summed in
+    /// <see cref="SquaredErrorScalar"/>'s order across its tiles.
+    /// </summary>
+    private double[] ScoreCandidates(int chunk, ActivationGrid grid, Candidate[] candidates, ReadOnlySpan<float> x, ReadOnlySpan<float> reference,
+        double[] candidateFree, Workspace w)
+    {
+        int rows = x.Length / _in, layers = _layerOffsets.Length - 1;
         if (w.Starts.Length < candidates.Length * rows + 1) w.Starts = new int[candidates.Length * rows + 1];
         ListOrFindChanges(grid, chunk, x, rows, candidates, w);
         if (w.Lanes.Length < candidates.Length * rows * SquaredErrorLanes) w.Lanes = new double[candidates.Length * rows * SquaredErrorLanes];
         var sums = new double[candidates.Length * layers];
         for (int l = 0; l < layers; l++)
         {
-            // A narrowed layer's last in outputs have a zero quantized side: their squared error is Σ r², the same for
-            // every candidate, so it is summed once (token by token, in SquaredErrorScalar's order) and added to each.
             int scoredEnd = _narrowed[l] ? _layerOffsets[l] + _in : _layerOffsets[l + 1];
-            if (_narrowed[l])
-            {
-                double candidateFree = 0;
-                for (int t = 0; t < rows; t++)
-                    candidateFree += SquaredErrorScalar(reference.Slice(t * _outputs + scoredEnd, _in), w.Zeros, 0);
-                for (int i = 0; i < candidates.Length; i++) sums[i * layers + l] = candidateFree;
-            }
+            for (int i = 0; i < candidates.Length; i++) sums[i * layers + l] = candidateFree[l];
             for (int first = _layerOffsets[l]; first < scoredEnd; first += _tileWidth)
             {
                 int width = Math.Min(_tileWidth, scoredEnd - first), whole = width / SquaredErrorLanes * SquaredErrorLanes;

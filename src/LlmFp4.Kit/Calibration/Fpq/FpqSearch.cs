@@ -288,13 +288,8 @@ internal sealed class FpqSearch
     {
         var clock = Stopwatch.StartNew();
         var sweep = new ActivationSweep(_group, [.. states.Select(s => (s.Weight, QuantizedWeight(s), s.Layer.OutFeatures))], kept: _keptChanges);
-        var errors = states.Select(_ => new double[_activationFormats.Length][]).ToArray();
-        for (int f = 0; f < _activationFormats.Length; f++)
-        {
-            string item = $"{_group.Name} round {round} activations {Name(_activationFormats[f])}";
-            var curves = sweep.Errors(_grids[f], _multipliers.Length, (done, total) => _context?.Report(CalibrationStage.Search, item, done, total));
-            for (int l = 0; l < states.Count; l++) errors[l][f] = curves[l];
-        }
+        string item = $"{_group.Name} round {round} activations";
+        var errors = sweep.Errors(_grids, _multipliers.Length, (done, total) => _context?.Report(CalibrationStage.Search, item, done, total));
 
         var result = new Dictionary<LayerState, IReadOnlyList<FormatCurve>>();
         for (int l = 0; l < states.Count; l++)
@@ -303,7 +298,7 @@ internal sealed class FpqSearch
             var curves = new List<FormatCurve>();
             for (int f = 0; f < _activationFormats.Length; f++)
             {
-                var e = errors[l][f];
+                var e = errors[f][l];
                 int best = ArgMin(e);
                 state.ActivationIndex[f] = best;
                 curves.Add(new FormatCurve(Name(_activationFormats[f]), e, best, e[best]));
