@@ -12,7 +12,7 @@ using LlmFp4.Kit.Tensors;
 namespace LlmFp4.Kit.Calibration;
 
 /// <summary>
-/// The activation curves of <see cref="FpqSearch"/>: for every candidate of one activation format, mean((X·Wᵀ − X̂·Ŵᵀ)²)
+/// The activation curves of <see cref="FpqSearch"/>: for every candidate of each activation format, mean((X·Wᵀ − X̂·Ŵᵀ)²)
 /// of every layer of an input group, the layers' quantized weights Ŵ held fixed. Each candidate's quantized input is
 /// X̂ = S_i·U_i, a scale S_i times values U_i on the format's bias-0 grid (times the pre-shift's power of two per channel).
 /// Consecutive candidates differ by a few percent in their bias, so U changes in few places (about 0.3–9 % of them on the
@@ -26,8 +26,11 @@ namespace LlmFp4.Kit.Calibration;
 /// <see cref="FakeQuant.Divisor(float)"/> of <see cref="FpFormat.GridScale"/>). It scores S·U in double, so it differs from
 /// the quantizer's float32 X̂ only by the rounding of that last product (at most half an ulp per element).</para>
 /// <para>Y and the squared errors are in double; the reference X·Wᵀ is a float32 GEMM. Tokens are split into fixed chunks
-/// that run in parallel, each sweeping all candidates; chunk sums are added in chunk order, so the curves do not depend on
-/// the thread count.</para>
+/// that run in parallel, each sweeping all candidates of every format; chunk sums are added in chunk order, so the curves
+/// do not depend on the thread count.</para>
+/// <para>Where U changes depends only on the inputs and the grid, not on Ŵ: a later round of the same group's search,
+/// which sweeps other weights over the same candidates, takes the change lists an earlier sweep kept
+/// (<see cref="KeptChanges"/>) instead of rounding every input again.</para>
 /// </remarks>
 internal sealed class ActivationSweep
 {
