@@ -111,19 +111,36 @@ public class FpqSearchTests
         {
             var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, preShifted);
             // Round one keeps its lists; round two sweeps other weights with lists rebuilt from what was kept.
-            var everything = new KeptChanges(long.MaxValue);
+            // A third of the values change per candidate here, more than the default share allows: keep at any share.
+            var everything = new KeptChanges(long.MaxValue, maxChangeShare: 1);
             Assert.Equal(new ActivationSweep(group, QuantizedAt(1.5)).Errors([grid], count), new ActivationSweep(group, QuantizedAt(1.5), kept: everything).Errors([grid], count));
             Assert.True(everything.KeptBytes > 0);
             var listedAgain = new ActivationSweep(group, QuantizedAt(2.5)).Errors([grid], count);
             Assert.Equal(listedAgain, new ActivationSweep(group, QuantizedAt(2.5), kept: everything).Errors([grid], count));
 
             // The chunks hold 64 and 32 tokens: three quarters of the bytes keep one of them, whichever comes first.
-            var part = new KeptChanges(everything.KeptBytes * 3 / 4);
+            var part = new KeptChanges(everything.KeptBytes * 3 / 4, maxChangeShare: 1);
             new ActivationSweep(group, QuantizedAt(1.5), kept: part).Errors([grid], count);
             Assert.InRange(part.KeptBytes, 1, everything.KeptBytes - 1);
             Assert.Equal(listedAgain, new ActivationSweep(group, QuantizedAt(2.5), kept: part).Errors([grid], count));
             Assert.Null(everything.Find(grid, 0, count - 1));
         }
+    }
+
+    [Fact]
+    public void Lists_with_too_many_changes_are_not_kept_and_their_grid_is_no_longer_wanted()
+    {
+        var (group, _) = Group();
+        var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, Grid.Multipliers(), true);
+        var kept = new KeptChanges(long.MaxValue);
+        // 4 tokens × 16 inputs, 3 candidates: two lists of changes per token after candidate 0, at most 1/8 of 128 values.
+        int allowed = (int)(KeptChanges.MaxChangeShare * 4 * 16 * 2);
+        Assert.True(kept.Wants(grid));
+        kept.Keep(grid, 0, 3, 4 * 16, new int[9], new ushort[allowed], new float[allowed]);
+        Assert.NotNull(kept.Find(grid, 0, 3));
+        kept.Keep(grid, 1, 3, 4 * 16, new int[9], new ushort[allowed + 1], new float[allowed + 1]);
+        Assert.Null(kept.Find(grid, 1, 3));
+        Assert.False(kept.Wants(grid));
     }
 
     [Fact]

@@ -320,7 +320,7 @@ internal sealed class ActivationSweep
             w.Starts[candidates.Length * rows] = count;
             return;
         }
-        bool keep = _kept is not null && candidates.Length > 1 && _in <= ushort.MaxValue + 1;
+        bool keep = _kept is not null && candidates.Length > 1 && _in <= ushort.MaxValue + 1 && _kept.Wants(grid);
         ListChanges(grid.Format, x, rows, candidates, w, keep);
         if (!keep) return;
         int from = w.Starts[rows], to = w.Starts[candidates.Length * rows];
@@ -328,7 +328,7 @@ internal sealed class ActivationSweep
         for (int list = 0; list < starts.Length; list++) starts[list] = w.Starts[rows + list] - from;
         var channels = new ushort[to - from];
         for (int e = 0; e < channels.Length; e++) channels[e] = (ushort)w.Channels[from + e];
-        _kept!.Keep(grid, chunk, candidates.Length, starts, channels, w.NewUnits.AsSpan(from, to - from));
+        _kept!.Keep(grid, chunk, candidates.Length, (long)rows * _in, starts, channels, w.NewUnits.AsSpan(from, to - from));
     }
 
     /// <summary>
