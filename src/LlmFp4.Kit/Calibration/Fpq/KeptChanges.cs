@@ -16,7 +16,7 @@ namespace LlmFp4.Kit.Calibration;
 internal sealed class KeptChanges(long budgetBytes, double maxChangeShare = KeptChanges.MaxChangeShare)
 {
     /// <summary>
-    /// The budget <see cref="FpqSearch"/> gives each input group: the default model's groups fit in 130–330 MB (paper
+    /// The budget <see cref="FpqSearch"/> gives each input group: the default model's groups keep 194–331 MB (paper
     /// setting); a 2048-wide group keeps part of its chunks.
     /// </summary>
     public const long DefaultBudgetBytes = 1L << 30;
