@@ -97,6 +97,23 @@ public class FpqSearchTests
     }
 
     [Fact]
+    public void Sweep_curves_are_the_same_with_the_products_in_registers_and_in_memory()
+    {
+        // In = 80: a dense layer of 144 outputs and one of 200 narrowed to 160, of which the triangle's 80 are scored. Tiles
+        // of 16 keep every product in memory; the default tile (160) and tiles of 64 hold whole blocks of 64 in registers
+        // and leave 16 of each layer to memory.
+        const int inFeatures = 80;
+        LinearLayer[] layers = [new("dense", inFeatures, 144, RandomMatrix(144, inFeatures, 5)), new("narrowed", inFeatures, 200, RandomMatrix(200, inFeatures, 6, 0.1))];
+        var group = new InputGroup("wide_input", layers) { Tokens = Tokens, Inputs = OutlierInputs(Tokens, inFeatures, 7) };
+        var weights = layers.Select(l => (l.Weight, FpQuantizer.PerRow(FpFormat.E2M1, [.. Enumerable.Repeat(1.5, l.OutFeatures)]).Quantize(l.Weight, l.OutFeatures, inFeatures), l.OutFeatures)).ToList();
+        var multipliers = Grid.Multipliers();
+        ActivationGrid[] grids = [.. new[] { false, true }.Select(preShifted => new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, inFeatures, multipliers, preShifted))];
+        var inMemory = new ActivationSweep(group, weights, 16).Errors(grids, multipliers.Length);
+        Assert.Equal(inMemory, new ActivationSweep(group, weights).Errors(grids, multipliers.Length));
+        Assert.Equal(inMemory, new ActivationSweep(group, weights, 64).Errors(grids, multipliers.Length));
+    }
+
+    [Fact]
     public void Kept_change_lists_give_the_curves_of_listing_again_with_any_budget()
     {
         var (group, layers) = Group();

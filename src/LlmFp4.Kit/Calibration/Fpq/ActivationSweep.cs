@@ -248,8 +248,9 @@ internal sealed class ActivationSweep
     /// <summary>
     /// Σ of squared output errors per (candidate, layer) of one format over one chunk, [candidate × layers]. First every
     /// candidate's changes of U are listed (<see cref="ListChanges"/>); then each tile of one layer's outputs takes all of
-    /// them, candidate by candidate, so the tile's columns of Ŵᵀ stay in cache (<see cref="TileBytes"/>). Every output
-    /// still receives its additions in candidate order, channels ascending, and each layer's squared errors are summed in
+    /// them, so the tile's columns of Ŵᵀ stay in cache (<see cref="TileBytes"/>): its whole blocks of 64 outputs token by
+    /// token through every candidate (<see cref="SweepBlock"/>), the rest candidate by candidate. Every output still
+    /// receives its additions in candidate order, channels ascending, and each layer's squared errors are summed in
     /// <see cref="SquaredErrorScalar"/>'s order across its tiles.
     /// </summary>
     private double[] ScoreCandidates(int chunk, ActivationGrid grid, Candidate[] candidates, ReadOnlySpan<float> x, ReadOnlySpan<float> reference,
@@ -267,24 +268,33 @@ internal sealed class ActivationSweep
             for (int first = _layerOffsets[l]; first < scoredEnd; first += _tileWidth)
             {
                 int width = Math.Min(_tileWidth, scoredEnd - first), whole = width / SquaredErrorLanes * SquaredErrorLanes;
-                bool layerStarts = first == _layerOffsets[l], layerEnds = first + width == scoredEnd;
+                bool layerEnds = first + width == scoredEnd;
+                int triangleStart = _narrowed[l] ? first - _layerOffsets[l] : -1;
                 var columns = _quantizedColumns.AsSpan(first);
-                var products = w.Products.AsSpan(0, rows * width);
+                if (first == _layerOffsets[l]) w.Lanes.AsSpan(0, candidates.Length * rows * SquaredErrorLanes).Clear();
+                // Whole blocks of 64 outputs go through every candidate with their products in registers; the rest of the
+                // tile (and every output without AVX-512) takes the same additions and squares through memory.
+                int inRegisters = Avx512F.IsSupported ? width / 64 * 64 : 0, rest = width - inRegisters;
+                for (int t = 0; t < rows; t++)
+                    for (int b = 0; b < inRegisters; b += 64)
+                        SweepBlock(w, rows, t, candidates, columns[b..], _outputs, reference.Slice(t * _outputs + first + b, 64),
+                            triangleStart < 0 ? -1 : triangleStart + b);
+                if (rest == 0 && !layerEnds) continue;
+                var products = w.Products.AsSpan(0, rows * rest);
                 products.Clear();
                 for (int i = 0; i < candidates.Length; i++)
                     for (int t = 0; t < rows; t++)
                     {
                         int list = i * rows + t, from = w.Starts[list], count = w.Starts[list + 1] - from;
-                        var y = products.Slice(t * width, width);
-                        if (_narrowed[l])
-                            AddTriangle(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns, _outputs, first - _layerOffsets[l], y);
+                        var y = products.Slice(t * rest, rest);
+                        if (triangleStart >= 0)
+                            AddTriangle(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns[inRegisters..], _outputs, triangleStart + inRegisters, y);
                         else
-                            AddRows(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns, _outputs, y);
-                        var r = reference.Slice(t * _outputs + first, width);
+                            AddRows(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns[inRegisters..], _outputs, y);
+                        var r = reference.Slice(t * _outputs + first + inRegisters, rest);
                         var lanes = w.Lanes.AsSpan(list * SquaredErrorLanes, SquaredErrorLanes);
-                        if (layerStarts) lanes.Clear();
-                        AddSquaredErrorLanes(r[..whole], y[..whole], candidates[i].Scale, lanes);
-                        if (layerEnds) sums[i * layers + l] += FinishSquaredError(lanes, r[whole..], y[whole..], candidates[i].Scale);
+                        AddSquaredErrorLanes(r[..(whole - inRegisters)], y[..(whole - inRegisters)], candidates[i].Scale, lanes);
+                        if (layerEnds) sums[i * layers + l] += FinishSquaredError(lanes, r[(whole - inRegisters)..], y[(whole - inRegisters)..], candidates[i].Scale);
                     }
             }
         }
@@ -429,6 +439,60 @@ internal sealed class ActivationSweep
             changes[count++] = (double)units[j] - previous[j];
         }
         return count;
+    }
+
+    /// <summary>
+    /// Outputs b … b + 63 of one tile for token <paramref name="t"/> and every candidate in turn: what <see cref="AddRows"/>
+    /// (or <see cref="AddTriangle"/>, from channel <paramref name="triangleStart"/> on when it is not −1) and then
+    /// <see cref="AddSquaredErrorLanes"/> do for these outputs, candidate by candidate, with the same roundings in the same
+    /// order, but with the 64 products and their reference held in registers from the first candidate to the last instead
+    /// of stored and read back for each. <paramref name="columns"/> starts at the block's first output.
+    /// </summary>
+    private static void SweepBlock(Workspace w, int rows, int t, Candidate[] candidates, ReadOnlySpan<float> columns, int stride,
+        ReadOnlySpan<float> reference, int triangleStart)
+    {
+        ref float source = ref MemoryMarshal.GetReference(columns);
+        ref float r = ref MemoryMarshal.GetReference(reference);
+        var r0 = Widen(ref r, 0); var r1 = Widen(ref r, 8); var r2 = Widen(ref r, 16); var r3 = Widen(ref r, 24);
+        var r4 = Widen(ref r, 32); var r5 = Widen(ref r, 40); var r6 = Widen(ref r, 48); var r7 = Widen(ref r, 56);
+        Vector512<double> y0 = default, y1 = default, y2 = default, y3 = default, y4 = default, y5 = default, y6 = default, y7 = default;
+        var channels = w.Channels;
+        var changes = w.Changes;
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            int list = i * rows + t, m = w.Starts[list], end = w.Starts[list + 1];
+            if (triangleStart >= 0)
+                while (m < end && channels[m] < triangleStart) m++;
+            for (; m < end; m++)
+            {
+                int channel = channels[m];
+                if ((ulong)(uint)channel * (ulong)stride + 64 > (ulong)columns.Length) throw new ArgumentOutOfRangeException(nameof(columns), $"SweepBlock: channel {channel} is outside the matrix.");
+                var a = Vector512.Create(changes[m]);
+                ref float row = ref Unsafe.Add(ref source, (nuint)channel * (nuint)stride);
+                y0 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 0), y0);
+                y1 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 8), y1);
+                y2 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 16), y2);
+                y3 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 24), y3);
+                y4 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 32), y4);
+                y5 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 40), y5);
+                y6 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 48), y6);
+                y7 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 56), y7);
+            }
+            var s = Vector512.Create(-candidates[i].Scale);
+            ref double lane = ref w.Lanes[list * SquaredErrorLanes];
+            var sum0 = Vector512.LoadUnsafe(ref lane);
+            var sum1 = Vector512.LoadUnsafe(ref lane, 8);
+            var e = Vector512.FusedMultiplyAdd(s, y0, r0); sum0 = Vector512.FusedMultiplyAdd(e, e, sum0);
+            e = Vector512.FusedMultiplyAdd(s, y1, r1); sum1 = Vector512.FusedMultiplyAdd(e, e, sum1);
+            e = Vector512.FusedMultiplyAdd(s, y2, r2); sum0 = Vector512.FusedMultiplyAdd(e, e, sum0);
+            e = Vector512.FusedMultiplyAdd(s, y3, r3); sum1 = Vector512.FusedMultiplyAdd(e, e, sum1);
+            e = Vector512.FusedMultiplyAdd(s, y4, r4); sum0 = Vector512.FusedMultiplyAdd(e, e, sum0);
+            e = Vector512.FusedMultiplyAdd(s, y5, r5); sum1 = Vector512.FusedMultiplyAdd(e, e, sum1);
+            e = Vector512.FusedMultiplyAdd(s, y6, r6); sum0 = Vector512.FusedMultiplyAdd(e, e, sum0);
+            e = Vector512.FusedMultiplyAdd(s, y7, r7); sum1 = Vector512.FusedMultiplyAdd(e, e, sum1);
+            sum0.StoreUnsafe(ref lane);
+            sum1.StoreUnsafe(ref lane, 8);
+        }
     }
 
     /// <summary>
