@@ -446,7 +446,9 @@ internal sealed class ActivationSweep
     /// (or <see cref="AddTriangle"/>, from channel <paramref name="triangleStart"/> on when it is not −1) and then
     /// <see cref="AddSquaredErrorLanes"/> do for these outputs, candidate by candidate, with the same roundings in the same
     /// order, but with the 64 products and their reference held in registers from the first candidate to the last instead
-    /// of stored and read back for each. <paramref name="columns"/> starts at the block's first output.
+    /// of stored and read back for each. <paramref name="columns"/> starts at the block's first output. Eight chains of
+    /// FMAs: with the four of a 32-wide block each waited on its previous FMA's latency; the widening reads eight floats
+    /// straight from memory into each conversion.
     /// </summary>
     private static void SweepBlock(Workspace w, int rows, int t, Candidate[] candidates, ReadOnlySpan<float> columns, int stride,
         ReadOnlySpan<float> reference, int triangleStart)
@@ -499,9 +501,10 @@ internal sealed class ActivationSweep
     /// y += Σ_m factors[m] · matrix[rows[m], 0 … y.Length) for a row-major matrix whose rows start
     /// <paramref name="stride"/> floats apart (y may cover the first columns of a wider matrix), with every
     /// element rounded as y[i] = fma(a_m, x_m[i], … fma(a_1, x_1[i], y[i])) in the order given on every path (the
-    /// scalar tail is the definition), so the bytes do not depend on the vector width. Each block of 64 (16 on AVX2) elements
-    /// of y is held in registers while every row is added to it: y (double) moves through the cache once per token instead of once per
-    /// changed channel, and the work left is the rows' loads, widenings and fmas.
+    /// scalar tail is the definition), so the bytes do not depend on the vector width. Each block of 16 elements of y is
+    /// held in registers while every row is added to it: y (double) moves through the cache once per call instead of once
+    /// per row. The sweep runs its whole blocks of 64 outputs through <see cref="SweepBlock"/>, which keeps them in
+    /// registers across candidates too, and only the rest of a tile through this.
     /// </summary>
     internal static void AddRows(ReadOnlySpan<double> factors, ReadOnlySpan<int> rows, ReadOnlySpan<float> matrix, int stride, Span<double> y)
     {
@@ -518,40 +521,6 @@ internal sealed class ActivationSweep
         int count = rows.Length, i = 0;
         if (Avx512F.IsSupported)
         {
-            // Eight chains of FMAs: with four, each waited on its previous FMA's latency. The widening reads eight floats
-            // straight from memory into each conversion.
-            for (; i <= width - 64; i += 64)
-            {
-                var y0 = Vector512.LoadUnsafe(ref target, (nuint)i);
-                var y1 = Vector512.LoadUnsafe(ref target, (nuint)(i + 8));
-                var y2 = Vector512.LoadUnsafe(ref target, (nuint)(i + 16));
-                var y3 = Vector512.LoadUnsafe(ref target, (nuint)(i + 24));
-                var y4 = Vector512.LoadUnsafe(ref target, (nuint)(i + 32));
-                var y5 = Vector512.LoadUnsafe(ref target, (nuint)(i + 40));
-                var y6 = Vector512.LoadUnsafe(ref target, (nuint)(i + 48));
-                var y7 = Vector512.LoadUnsafe(ref target, (nuint)(i + 56));
-                for (int m = 0; m < count; m++)
-                {
-                    var a = Vector512.Create(Unsafe.Add(ref factor, m));
-                    ref float row = ref Unsafe.Add(ref source, (nuint)Unsafe.Add(ref row0, m) * (nuint)stride + (nuint)i);
-                    y0 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 0), y0);
-                    y1 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 8), y1);
-                    y2 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 16), y2);
-                    y3 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 24), y3);
-                    y4 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 32), y4);
-                    y5 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 40), y5);
-                    y6 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 48), y6);
-                    y7 = Vector512.FusedMultiplyAdd(a, Widen(ref row, 56), y7);
-                }
-                y0.StoreUnsafe(ref target, (nuint)i);
-                y1.StoreUnsafe(ref target, (nuint)(i + 8));
-                y2.StoreUnsafe(ref target, (nuint)(i + 16));
-                y3.StoreUnsafe(ref target, (nuint)(i + 24));
-                y4.StoreUnsafe(ref target, (nuint)(i + 32));
-                y5.StoreUnsafe(ref target, (nuint)(i + 40));
-                y6.StoreUnsafe(ref target, (nuint)(i + 48));
-                y7.StoreUnsafe(ref target, (nuint)(i + 56));
-            }
             for (; i <= width - 16; i += 16)
             {
                 var y0 = Vector512.LoadUnsafe(ref target, (nuint)i);
