@@ -280,6 +280,9 @@ internal sealed class ActivationSweep
                         SweepBlock(w, rows, t, candidates, columns[b..], _outputs, reference.Slice(t * _outputs + first + b, 64),
                             triangleStart < 0 ? -1 : triangleStart + b);
                 if (rest == 0 && !layerEnds) continue;
+                // With no rest (every tile a multiple of 64 outputs, as on the default model) only the layer's last lanes
+                // are summed here: the additions and squares of empty spans were thousands of calls per chunk.
+                int restWhole = whole - inRegisters;
                 var products = w.Products.AsSpan(0, rows * rest);
                 products.Clear();
                 for (int i = 0; i < candidates.Length; i++)
@@ -287,14 +290,17 @@ internal sealed class ActivationSweep
                     {
                         int list = i * rows + t, from = w.Starts[list], count = w.Starts[list + 1] - from;
                         var y = products.Slice(t * rest, rest);
-                        if (triangleStart >= 0)
-                            AddTriangle(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns[inRegisters..], _outputs, triangleStart + inRegisters, y);
-                        else
-                            AddRows(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns[inRegisters..], _outputs, y);
                         var r = reference.Slice(t * _outputs + first + inRegisters, rest);
                         var lanes = w.Lanes.AsSpan(list * SquaredErrorLanes, SquaredErrorLanes);
-                        AddSquaredErrorLanes(r[..(whole - inRegisters)], y[..(whole - inRegisters)], candidates[i].Scale, lanes);
-                        if (layerEnds) sums[i * layers + l] += FinishSquaredError(lanes, r[(whole - inRegisters)..], y[(whole - inRegisters)..], candidates[i].Scale);
+                        if (rest > 0)
+                        {
+                            if (triangleStart >= 0)
+                                AddTriangle(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns[inRegisters..], _outputs, triangleStart + inRegisters, y);
+                            else
+                                AddRows(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns[inRegisters..], _outputs, y);
+                            AddSquaredErrorLanes(r[..restWhole], y[..restWhole], candidates[i].Scale, lanes);
+                        }
+                        if (layerEnds) sums[i * layers + l] += FinishSquaredError(lanes, r[restWhole..], y[restWhole..], candidates[i].Scale);
                     }
             }
         }
