@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Quantization;
 
@@ -190,7 +191,8 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
     /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
     /// (the embedding has no tokens); peak = float32 weights + the inputs the calibration holds at once (an FPQ search
     /// captures block by block: tokens × <see cref="LlamaShape.StreamedFeatures"/> floats) + <see cref="Workspace"/>(parameters)
-    /// + the change lists a search of several rounds keeps (<see cref="KeptChangeBytes"/>).
+    /// + the change lists a search of several rounds keeps (<see cref="KeptChangeBytes"/>) + the weight sweep's
+    /// workspace (<see cref="WeightSweepBytes"/>).
     /// </summary>
     /// <exception cref="ArgumentException">A setting with no tokens, candidates or rounds.</exception>
     public CostProjection Project(LlamaShape shape, CostSetting setting)
@@ -208,7 +210,23 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
             shape.Layers * DecoderLayer.At(shape.LayerParameters) * search,
             LmHead.At(head) * search,
             Embedding.At(head) * knobs,
-            4L * shape.Parameters + captured + (long)Workspace.At(shape.Parameters) + KeptChangeBytes(shape, setting));
+            4L * shape.Parameters + captured + (long)Workspace.At(shape.Parameters) + KeptChangeBytes(shape, setting)
+            + WeightSweepBytes(shape, setting));
+    }
+
+    /// <summary>
+    /// Bytes <see cref="WeightCodeSweep"/> holds for the largest weight phase where the 4-bit weight formats go through it
+    /// (<see cref="WeightCodeSweep.Pays"/> at k + 1 candidates; none otherwise): v in double for every weight of the
+    /// layer, and the [in × in] Gram and cross Gram copied as float32 tiles. The head's phase (vocabulary × hidden) or
+    /// down_proj's (hidden × FFN, FFN-wide Grams), whichever is larger.
+    /// </summary>
+    public static long WeightSweepBytes(LlamaShape shape, CostSetting setting)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(setting);
+        if (!WeightCodeSweep.Pays(FpFormat.E2M1, setting.Steps + 1)) return 0;
+        static long Phase(long rows, long inputs) => 8 * rows * inputs + 2 * 4 * inputs * inputs;
+        return Math.Max(Phase(shape.VocabSize, shape.HiddenSize), Phase(shape.HiddenSize, shape.IntermediateSize));
     }
 
     /// <summary>

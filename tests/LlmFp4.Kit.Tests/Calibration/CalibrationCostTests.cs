@@ -77,6 +77,23 @@ public class CalibrationCostTests
     }
 
     [Fact]
+    public void Many_candidates_add_the_weight_sweeps_workspace_to_the_peak()
+    {
+        var cost = CalibrationCost.Fitted;
+        var shape = CalibrationCost.TinyLlamaShape(2048);
+        var setting = CalibrationCost.PaperSetting;
+        // The head's phase: v for 32,000 × 2048 weights in double, the 2048 × 2048 Grams twice in float32; down_proj's
+        // (2048 × 5632 weights, 5632-wide Grams) is smaller.
+        long sweep = CostModel.WeightSweepBytes(shape, setting);
+        Assert.Equal(8L * 32000 * 2048 + 8L * 2048 * 2048, sweep);
+        Assert.Equal(0, CostModel.WeightSweepBytes(shape, setting with { Steps = 20 }));
+        // The kept change lists grow with k too; the rest of the peak does not.
+        var fewer = setting with { Steps = 20 };
+        Assert.Equal(sweep, cost.Project(shape, setting).PeakBytes - CostModel.KeptChangeBytes(shape, setting)
+            - (cost.Project(shape, fewer).PeakBytes - CostModel.KeptChangeBytes(shape, fewer)));
+    }
+
+    [Fact]
     public void Knob_exponents_scale_the_searched_parts_as_stated()
     {
         var model = new CostModel(new CostSetting(8, 512, 10, 1), 2, new(1e-9, 1), new(1e-6, 1.2), new(1e-6, 1.1), new(1e-7, 1),

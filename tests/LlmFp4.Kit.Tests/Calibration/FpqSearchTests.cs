@@ -174,11 +174,11 @@ public class FpqSearchTests
         var scales = multipliers.Select(m => startBias.Select(b => FpQuantizer.BiasScale(FpFormat.E2M1, m * b)).ToArray()).ToArray();
 
         var stacked = scales.Select(_ => new double[rows]).ToArray();
-        phase.RowErrors(FpFormat.E2M1, scales, stacked);
+        phase.RowErrors(FpFormat.E2M1, scales, stacked, sweep: false);
         for (int i = 0; i < scales.Length; i++)
         {
             var single = new[] { new double[rows] };
-            phase.RowErrors(FpFormat.E2M1, [scales[i]], single);
+            phase.RowErrors(FpFormat.E2M1, [scales[i]], single, sweep: false);
             Assert.Equal(single[0], stacked[i]);
         }
         Assert.Throws<ArgumentException>(() => phase.RowErrors(FpFormat.E2M1, [], stacked));
@@ -230,12 +230,15 @@ public class FpqSearchTests
     [InlineData(6, true, true, true)]
     [InlineData(4, false, true, false)]
     [InlineData(4, true, false, true)]
-    public void Fast_search_chooses_the_formats_and_biases_of_the_reference_search(int bits, bool preShifted, bool searchWeights, bool searchActivations)
+    [InlineData(4, false, true, true, 40)]
+    [InlineData(4, false, true, false, 40)]
+    public void Fast_search_chooses_the_formats_and_biases_of_the_reference_search(int bits, bool preShifted, bool searchWeights, bool searchActivations, int steps = 12)
     {
         var (group, _) = Group();
         var weights = searchWeights ? QuantSpec.Fp(bits, Granularity.PerRow) : null;
         var activations = searchActivations ? QuantSpec.Fp(bits, preShifted ? Granularity.PerColumn : Granularity.PerTensor) : null;
-        var settings = new SearchSettings { Steps = 12, Rounds = 3 };
+        // 41 candidates: 4-bit weights go through WeightCodeSweep, 13 through the dense products.
+        var settings = new SearchSettings { Steps = steps, Rounds = 3 };
         var fast = new FpqSearch(group, weights, activations, settings, preShifted).Run();
         var reference = ReferenceFpqSearch.Run(group, weights, activations, settings, preShifted);
         Assert.Equal(reference.Count, fast.Count);

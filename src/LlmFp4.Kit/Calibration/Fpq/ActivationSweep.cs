@@ -596,7 +596,7 @@ internal sealed class ActivationSweep
 
     /// <summary>Eight floats from <paramref name="row"/>[<paramref name="offset"/>] on, widened to double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<double> Widen(ref float row, int offset) =>
+    internal static Vector512<double> Widen(ref float row, int offset) =>
         Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref row, (nuint)offset));
 
     /// <summary>y rounded onto the format's integer-bias grid (the values a quantizer's output divided by its grid scale lies on).</summary>

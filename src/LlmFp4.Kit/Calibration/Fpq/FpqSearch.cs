@@ -45,7 +45,9 @@ public static class SearchStages
 /// <para>Weight phase (X̂ fixed): for output channel j, ‖O_j − Ô_j‖² = w_jᵀ(ΔᵀΔ)w_j + 2 d_j·((X̂ᵀΔ) w_j) + d_jᵀ(X̂ᵀX̂) d_j;
 /// every term is an error, so no large numbers cancel. The three in×in Gram matrices are computed once per activation
 /// setting; a candidate then costs one [out × in]·[in × in] product, and every row is scored at once, so each picks its
-/// own best candidate.</para>
+/// own best candidate. Formats with few grid values at many candidates (4 bits at the paper's k = 100) are scored instead
+/// by <see cref="WeightCodeSweep"/>, which walks each row's candidates in grid order and updates d_jᵀ(X̂ᵀX̂)d_j only
+/// where a quantized code changed, in double.</para>
 /// <para>Activation phase (Ŵ fixed): the candidates of one format are swept in grid order and the products X̂·Ŵᵀ are
 /// updated only where a quantized input value changed from the previous candidate (<see cref="ActivationSweep"/>); the
 /// quantized values change in a few percent of places from one candidate to the next, so a candidate costs a product
@@ -245,7 +247,7 @@ internal sealed class FpqSearch
         var scoring = _scorer.BeginWeightPhase(layer.Weight, rows,
             _activations is null ? null : (state.ActivationFormat, state.ActivationIndex[state.ActivationFormat]));
         AddTime(SearchStages.Grams, clock);
-        var rowErrors = new double[scoring.Batch][];
+        var rowErrors = new double[_multipliers.Length][];
         for (int c = 0; c < rowErrors.Length; c++) rowErrors[c] = new double[rows];
         double normalizer = (double)_tokens * rows;
         var curves = new List<FormatCurve>();
@@ -254,27 +256,23 @@ internal sealed class FpqSearch
             var best = Enumerable.Repeat(double.PositiveInfinity, rows).ToArray();
             var bestIndex = new int[rows];
             var errors = new double[_multipliers.Length];
-            for (int first = 0; first < _multipliers.Length; first += scoring.Batch)
+            scoring.RowErrors(_weightFormats[f], [.. Enumerable.Range(0, _multipliers.Length).Select(i => RowScales(state, f, _ => i))], rowErrors);
+            for (int i = 0; i < _multipliers.Length; i++)
             {
-                int batch = Math.Min(scoring.Batch, _multipliers.Length - first);
-                scoring.RowErrors(_weightFormats[f], [.. Enumerable.Range(first, batch).Select(i => RowScales(state, f, _ => i))], rowErrors);
-                for (int i = first; i < first + batch; i++)
+                var candidateErrors = rowErrors[i];
+                double total = 0;
+                for (int r = 0; r < rows; r++)
                 {
-                    var candidateErrors = rowErrors[i - first];
-                    double total = 0;
-                    for (int r = 0; r < rows; r++)
+                    total += candidateErrors[r];
+                    if (candidateErrors[r] < best[r])
                     {
-                        total += candidateErrors[r];
-                        if (candidateErrors[r] < best[r])
-                        {
-                            best[r] = candidateErrors[r];
-                            bestIndex[r] = i;
-                        }
+                        best[r] = candidateErrors[r];
+                        bestIndex[r] = i;
                     }
-                    errors[i] = total / normalizer;
                 }
-                _context?.Report(CalibrationStage.Search, $"{layer.Name} round {round} weights {Name(_weightFormats[f])}", first + batch, _multipliers.Length);
+                errors[i] = total / normalizer;
             }
+            _context?.Report(CalibrationStage.Search, $"{layer.Name} round {round} weights", f + 1, _weightFormats.Length);
             state.RowIndex[f] = bestIndex;
             curves.Add(new FormatCurve(Name(_weightFormats[f]), errors, -1, best.Sum() / normalizer));
         }

@@ -64,27 +64,27 @@ internal sealed class GramScorer
             errorGram = grams.ErrorGram;
         }
 
-        // Per row: ‖Δ w_j‖² and (X̂ᵀΔ) w_j, fixed for this phase.
+        // Per row: ‖Δ w_j‖², fixed for this phase.
         var rowConstant = new double[rows];
-        var cross = new float[rows * cols];
-        if (crossGram is not null && errorGram is not null)
+        if (errorGram is not null)
         {
-            Gemm.MatMul(weight, crossGram, cross, rows, cols, cols, transposeB: true);
             var errorTimesW = new float[rows * cols];
             Gemm.MatMul(weight, errorGram, errorTimesW, rows, cols, cols);
             for (int r = 0; r < rows; r++)
                 rowConstant[r] = DoubleSums.Dot(errorTimesW.AsSpan(r * cols, cols), weight.AsSpan(r * cols, cols));
         }
-        return new WeightPhase(weight, rows, cols, quantizedGram, cross, rowConstant);
+        return new WeightPhase(weight, rows, cols, quantizedGram, crossGram, rowConstant);
     }
 
     /// <summary>
-    /// One weight phase: scores weight candidates against a fixed quantized input, <see cref="Batch"/> candidates per
-    /// product: their differences D are stacked into one [batch·rows × in] matrix times the [in × in] Gram, since a
-    /// 256-row product kept the two cores only partly busy (232 GFLOP/s at 256 × 256 × 256 against 359 at 4096 × 256 × 256).
-    /// Every row of the product sums in the same order however many rows it has, so the errors do not depend on the batch.
+    /// One weight phase: scores weight candidates against a fixed quantized input, one format at a time. Formats with few
+    /// grid values at many candidates go through <see cref="WeightCodeSweep"/>; the others through dense products,
+    /// <see cref="Batch"/> candidates per product: their differences D are stacked into one [batch·rows × in] matrix times
+    /// the [in × in] Gram, since a 256-row product kept the two cores only partly busy (232 GFLOP/s at 256 × 256 × 256
+    /// against 359 at 4096 × 256 × 256). Every row of the product sums in the same order however many rows it has, so the
+    /// errors do not depend on the batch.
     /// </summary>
-    internal sealed class WeightPhase(float[] weight, int rows, int cols, float[] quantizedGram, float[] cross, double[] rowConstant)
+    internal sealed class WeightPhase(float[] weight, int rows, int cols, float[] quantizedGram, float[]? crossGram, double[] rowConstant)
     {
         /// <summary>Rows of a stacked product worth making: from here on the GEMM keeps every core busy.</summary>
         private const int StackedRows = 2048;
@@ -92,26 +92,50 @@ internal sealed class GramScorer
         /// <summary>Floats of one stacked buffer at most, so that a batch never costs much memory.</summary>
         private const long StackedFloats = 1L << 22;
 
-        /// <summary>Candidates scored per product: enough to stack about <see cref="StackedRows"/> rows, within <see cref="StackedFloats"/>.</summary>
+        /// <summary>Candidates scored per dense product: enough to stack about <see cref="StackedRows"/> rows, within <see cref="StackedFloats"/>.</summary>
         public int Batch { get; } = (int)Math.Max(1, Math.Min((StackedRows + rows - 1) / rows, StackedFloats / ((long)rows * cols)));
 
         private float[] _difference = [];
         private float[] _product = [];
+        private float[]? _cross;
+        private WeightCodeSweep? _sweep;
 
         /// <summary>
         /// Σ over tokens of (O − Ô)² per output row, for the weight quantized with <paramref name="format"/> at each
-        /// candidate's per-row <paramref name="scales"/> (at most <see cref="Batch"/> candidates), into
-        /// <paramref name="rowErrors"/>[candidate][row].
+        /// candidate's per-row <paramref name="scales"/> (in the grid's order), into <paramref name="rowErrors"/>[candidate][row].
+        /// <paramref name="sweep"/> chooses the method (null: <see cref="WeightCodeSweep.Pays"/> does).
         /// </summary>
-        public void RowErrors(FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors)
+        public void RowErrors(FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors, bool? sweep = null)
         {
-            int batch = scales.Count, size = rows * cols;
-            if (batch == 0 || batch > Batch || rowErrors.Length < batch)
-                throw new ArgumentException($"RowErrors: 1 to {Batch} candidates, with one row-error array each.");
+            if (scales.Count == 0 || rowErrors.Length < scales.Count)
+                throw new ArgumentException("RowErrors: at least one candidate, with one row-error array each.");
+            if (sweep ?? WeightCodeSweep.Pays(format, scales.Count))
+            {
+                _sweep ??= new WeightCodeSweep(weight, rows, cols, quantizedGram, crossGram, rowConstant);
+                _sweep.RowErrors(format, scales, rowErrors);
+                return;
+            }
+            for (int first = 0; first < scales.Count; first += Batch)
+            {
+                int batch = Math.Min(Batch, scales.Count - first);
+                DenseRowErrors(format, [.. scales.Skip(first).Take(batch)], rowErrors.AsSpan(first, batch));
+            }
+        }
+
+        /// <summary>Dense scoring of at most <see cref="Batch"/> candidates in one stacked product.</summary>
+        private void DenseRowErrors(FpFormat format, float[][] scales, Span<double[]> rowErrors)
+        {
+            int batch = scales.Length, size = rows * cols;
             if (_difference.Length < batch * size)
             {
                 _difference = new float[Batch * size];
                 _product = new float[Batch * size];
+            }
+            // (X̂ᵀΔ) w_j per row, fixed for this phase.
+            if (_cross is null)
+            {
+                _cross = new float[rows * cols];
+                if (crossGram is not null) Gemm.MatMul(weight, crossGram, _cross, rows, cols, cols, transposeB: true);
             }
             Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, c =>
             {
@@ -120,6 +144,8 @@ internal sealed class GramScorer
                 TensorPrimitives.Subtract(difference, weight, difference);
             });
             Gemm.MatMul(_difference, quantizedGram, _product, batch * rows, cols, cols);
+            var cross = _cross;
+            var errors = rowErrors.ToArray();
             // errors[j] = constant[j] + 2·d_j·cross_j + d_j·(D H)_j, for every row j (in parallel over fixed row chunks).
             Parallel.For(0, (batch * rows + 63) / 64, chunk =>
             {
@@ -127,7 +153,7 @@ internal sealed class GramScorer
                 {
                     int r = stacked % rows;
                     var d = _difference.AsSpan(stacked * cols, cols);
-                    rowErrors[stacked / rows][r] = rowConstant[r] + 2 * DoubleSums.Dot(d, cross.AsSpan(r * cols, cols))
+                    errors[stacked / rows][r] = rowConstant[r] + 2 * DoubleSums.Dot(d, cross.AsSpan(r * cols, cols))
                         + DoubleSums.Dot(d, _product.AsSpan(stacked * cols, cols));
                 }
             });

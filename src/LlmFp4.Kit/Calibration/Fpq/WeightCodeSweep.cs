@@ -1,0 +1,270 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using LlmFp4.Kit.Formats;
+
+namespace LlmFp4.Kit.Calibration;
+
+/// <summary>
+/// Weight candidates of one format scored through the places where a row's quantized codes change from one candidate to
+/// the next, instead of one [out × in]·[in × in] product per candidate (<see cref="GramScorer.WeightPhase"/> picks it where
+/// that pays, see <see cref="Pays"/>). Candidate c quantizes row w to q = s_c·a_c, a scale times codes a_c on the format's
+/// bias-0 grid; the γ grid moves every row's bias one way, so each code walks monotonically across the grid and changes
+/// at most (grid values − 1) times over all candidates: a few percent of the codes per step at 4 bits.
+/// </summary>
+/// <remarks>
+/// <para>With H = X̂ᵀX̂, K = X̂ᵀΔ + ΔᵀΔ (<see cref="GramScorer"/>) and d = s·a − w, a row's output error
+/// ‖Δw‖² + 2 d·(K w) + dᵀH d is C + 2 s·(a·v) + s²·(aᵀH a) with v = K w − H w and C = ‖Δw‖² + wᵀH w − 2 w·(K w), both fixed
+/// for the phase. aᵀH a is kept up to date across the candidates: a change δ (the step's code differences) adds
+/// δ·g + δ·(g + H δ) with g = H a, and g is kept only for a tile of columns at a time (the tile's Gram columns stay in L2
+/// while every row of a block of rows walks all its steps through them).</para>
+/// <para>The terms are of the size of the output, not of its error, so they cancel: every sum is in double, products of a
+/// float Gram entry and a code difference or a weight are exact in double, and v and C come from products in double too.
+/// The errors are those of the exact s·a; the quantizer stores s·a rounded to float32, which the dense product scores
+/// instead (a difference of the order of float32 rounding, as is that product's own). The sums run in fixed orders
+/// (<see cref="ActivationSweep.AddRows"/> is width-independent), so the errors do not depend on the thread count or the
+/// vector width.</para>
+/// </remarks>
+internal sealed class WeightCodeSweep
+{
+    /// <summary>Rows whose change lists are built together and then walked tile by tile through the same Gram columns.</summary>
+    private const int BlockRows = 16;
+
+    /// <summary>Bytes of the Gram's columns one tile reads (in × tile floats): they stay in the core's L2 for a block of rows.</summary>
+    private const int TileBytes = 512 * 1024;
+
+    /// <summary>Widest tile: <see cref="AddRows"/> holds its 64 doubles in eight registers.</summary>
+    internal const int TileWidth = 64;
+
+    /// <summary>
+    /// Candidates per possible code change at which the sweep is cheaper than the dense products: a change costs a
+    /// double-precision row of the Gram where a dense candidate costs a float32 GEMM row at several times the speed.
+    /// </summary>
+    internal const int CandidatesPerChange = 4;
+
+    private readonly float[] _weight;
+    private readonly float[] _gramTiles;  // H's columns tile by tile, each [in × tile width] and contiguous
+    private readonly int _rows, _cols, _tileWidth;
+    private readonly double[] _linear;    // v per row, [rows × in]
+    private readonly double[] _constant;  // C per row
+
+    /// <summary>
+    /// Prepares the sweep of [<paramref name="rows"/> × <paramref name="cols"/>] <paramref name="weight"/> against
+    /// quantized-input Gram <paramref name="gram"/> = X̂ᵀX̂ ([in × in]), cross Gram <paramref name="crossGram"/> = X̂ᵀΔ
+    /// (null: the input is not quantized) and <paramref name="rowConstant"/>[r] = ‖Δ w_r‖².
+    /// </summary>
+    public WeightCodeSweep(float[] weight, int rows, int cols, float[] gram, float[]? crossGram, double[] rowConstant)
+    {
+        _weight = weight;
+        _rows = rows;
+        _cols = cols;
+        _tileWidth = Math.Clamp(TileBytes / (cols * sizeof(float)) / 16 * 16, 16, TileWidth);
+        _linear = new double[(long)rows * cols];
+        _constant = new double[rows];
+        // H's upper triangle for both halves: a float32 Gram is symmetric only up to rounding, and the update of aᵀH a
+        // (remarks) is exact for a symmetric H only; with the rounding's asymmetry left in, aᵀH a would depend on the
+        // candidates that led to a (a test sweeps part of the candidates).
+        _gramTiles = Tiles(gram, upperTriangle: true);
+        // K w = Σ_j w_j K[:, j]: K's columns as rows, so that a weight j adds one contiguous row like a code change does.
+        float[]? crossTiles = crossGram is null ? null : Tiles(crossGram, transpose: true);
+        int[] everyColumn = [.. Enumerable.Range(0, cols)];
+        Parallel.For(0, (rows + BlockRows - 1) / BlockRows, block =>
+        {
+            int first = block * BlockRows, count = Math.Min(BlockRows, rows - first);
+            var factors = new double[count * cols];
+            for (int i = 0; i < factors.Length; i++) factors[i] = weight[first * cols + i];
+            var cross = new double[count * cols];
+            var products = new double[count * cols];
+            for (int t0 = 0; t0 < cols; t0 += _tileWidth)
+            {
+                int width = Math.Min(_tileWidth, cols - t0);
+                for (int r = 0; r < count; r++)
+                {
+                    var w = factors.AsSpan(r * cols, cols);
+                    if (crossTiles is not null)
+                        AddRows(w, everyColumn, crossTiles.AsSpan(t0 * cols, cols * width), width, cross.AsSpan(r * cols + t0, width));
+                    AddRows(w, everyColumn, _gramTiles.AsSpan(t0 * cols, cols * width), width, products.AsSpan(r * cols + t0, width));
+                }
+            }
+            for (int r = 0; r < count; r++)
+            {
+                double constant = rowConstant[first + r];
+                for (int j = 0; j < cols; j++)
+                {
+                    double wj = factors[r * cols + j], kw = cross[r * cols + j], hw = products[r * cols + j];
+                    _linear[(long)(first + r) * cols + j] = kw - hw;
+                    constant = Math.FusedMultiplyAdd(wj, hw - 2 * kw, constant);
+                }
+                _constant[first + r] = constant;
+            }
+        });
+    }
+
+    /// <summary>
+    /// The [in × in] <paramref name="matrix"/> (its transpose, or its upper triangle mirrored) as its column tiles, one
+    /// after the other, each [in × tile width] and contiguous, so that a tile's rows lie together in the cache rather than
+    /// in floats apart.
+    /// </summary>
+    private float[] Tiles(float[] matrix, bool transpose = false, bool upperTriangle = false)
+    {
+        int n = _cols;
+        var tiles = new float[n * n];
+        for (int t0 = 0; t0 < n; t0 += _tileWidth)
+        {
+            int width = Math.Min(_tileWidth, n - t0);
+            var tile = tiles.AsSpan(t0 * n, n * width);
+            for (int j = 0; j < n; j++)
+                for (int t = 0; t < width; t++)
+                {
+                    int i = t0 + t;
+                    tile[j * width + t] = transpose || (upperTriangle && j > i) ? matrix[i * n + j] : matrix[j * n + i];
+                }
+        }
+        return tiles;
+    }
+
+    /// <summary>
+    /// True when sweeping <paramref name="candidates"/> candidates of <paramref name="format"/> costs less than their dense
+    /// products: every code changes at most once per grid value, so a row has at most in·(grid values − 1) changes.
+    /// </summary>
+    public static bool Pays(FpFormat format, int candidates) =>
+        CandidatesPerChange * Math.Min(candidates, (1L << (format.ExponentBits + format.MantissaBits)) - 1) <= candidates;
+
+    /// <summary>
+    /// Σ over tokens of (O − Ô)² per output row into <paramref name="rowErrors"/>[candidate][row], for the weight quantized
+    /// with <paramref name="format"/> at each candidate's per-row <paramref name="scales"/> (quantizer scales, one array
+    /// per candidate, best in the grid's order: the changes are counted from one candidate to the next).
+    /// </summary>
+    public void RowErrors(FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors)
+    {
+        int candidates = scales.Count;
+        if (rowErrors.Length < candidates || scales.Any(s => s.Length != _rows))
+            throw new ArgumentException($"RowErrors: {_rows} scales per candidate and one row-error array per candidate.");
+        Parallel.For(0, (_rows + BlockRows - 1) / BlockRows, block => SweepBlock(format, scales, rowErrors, block * BlockRows,
+            Math.Min(BlockRows, _rows - block * BlockRows)));
+    }
+
+    private void SweepBlock(FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors, int first, int count)
+    {
+        int cols = _cols, candidates = scales.Count;
+        var ends = new int[count * candidates];          // end of each (row, candidate) step's changes
+        var linear = new double[count * candidates];     // a·v
+        var gridScales = new double[count * candidates]; // s
+        var channels = new int[4 * cols];
+        var changes = new double[4 * cols];
+        var units = new float[cols];
+        var previous = new float[cols];
+        var divisors = new float[cols];
+        var ones = new float[cols];
+        Array.Fill(ones, 1f);
+        int total = 0;
+        for (int r = 0; r < count; r++)
+        {
+            Array.Clear(previous);
+            var w = _weight.AsSpan((first + r) * cols, cols);
+            var v = _linear.AsSpan((first + r) * cols, cols);
+            double av = 0;
+            for (int c = 0; c < candidates; c++)
+            {
+                float gridScale = format.GridScale(scales[c][first + r]);
+                Array.Fill(divisors, FakeQuant.Divisor(gridScale));
+                if (channels.Length < total + cols)
+                {
+                    Array.Resize(ref channels, 2 * (total + cols));
+                    Array.Resize(ref changes, 2 * (total + cols));
+                }
+                int listed = ActivationSweep.Changes(format, w, divisors, ones, units, previous, channels.AsSpan(total), changes.AsSpan(total));
+                for (int k = total; k < total + listed; k++) av = Math.FusedMultiplyAdd(changes[k], v[channels[k]], av);
+                total += listed;
+                int step = r * candidates + c;
+                ends[step] = total;
+                linear[step] = av;
+                gridScales[step] = gridScale;
+                (units, previous) = (previous, units);
+            }
+        }
+
+        // aᵀH a per step, as increments summed tile by tile in column order.
+        var increments = new double[count * candidates];
+        var cursors = new int[count * candidates];
+        for (int step = 1; step < cursors.Length; step++) cursors[step] = ends[step - 1];
+        var g = new double[_tileWidth];
+        for (int t0 = 0; t0 < cols; t0 += _tileWidth)
+        {
+            int width = Math.Min(_tileWidth, cols - t0), tileEnd = t0 + width;
+            var tile = g.AsSpan(0, width);
+            var gramColumns = _gramTiles.AsSpan(t0 * cols, cols * width);
+            for (int r = 0; r < count; r++)
+            {
+                tile.Clear();
+                for (int c = 0; c < candidates; c++)
+                {
+                    int step = r * candidates + c, begin = step == 0 ? 0 : ends[step - 1], end = ends[step];
+                    if (begin == end) continue;
+                    int lo = cursors[step], hi = lo;
+                    while (hi < end && channels[hi] < tileEnd) hi++;
+                    double partial = 0;
+                    for (int k = lo; k < hi; k++) partial = Math.FusedMultiplyAdd(changes[k], tile[channels[k] - t0], partial);
+                    AddRows(changes.AsSpan(begin, end - begin), channels.AsSpan(begin, end - begin), gramColumns, width, tile);
+                    for (int k = lo; k < hi; k++) partial = Math.FusedMultiplyAdd(changes[k], tile[channels[k] - t0], partial);
+                    increments[step] += partial;
+                    cursors[step] = hi;
+                }
+            }
+        }
+
+        for (int r = 0; r < count; r++)
+        {
+            double quadratic = 0, constant = _constant[first + r];
+            for (int c = 0; c < candidates; c++)
+            {
+                int step = r * candidates + c;
+                quadratic += increments[step];
+                double s = gridScales[step];
+                rowErrors[c][first + r] = constant + s * (2 * linear[step] + s * quadratic);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ActivationSweep.AddRows"/> (y += Σ_m factors[m] · matrix[rows[m], 0 … y.Length), every element an FMA
+    /// chain in the order given), bit for bit, with a whole tile of 64 held in eight registers: eight independent FMA
+    /// chains, where AddRows' blocks of 16 wait on two chains' latency for every row (3× faster here). The activation
+    /// sweep's <c>SweepBlock</c> has the same eight chains but keeps them in registers across candidates; this one loads
+    /// and stores y once per call, since the sweep reads g between steps.
+    /// </summary>
+    internal static void AddRows(ReadOnlySpan<double> factors, ReadOnlySpan<int> rows, ReadOnlySpan<float> matrix, int stride, Span<double> y)
+    {
+        if (y.Length != TileWidth || !Avx512F.IsSupported)
+        {
+            ActivationSweep.AddRows(factors, rows, matrix, stride, y);
+            return;
+        }
+        if (factors.Length != rows.Length) throw new ArgumentException("AddRows: one factor per row.");
+        if (stride < TileWidth) throw new ArgumentException("AddRows: rows must be at least as long as y.");
+        foreach (int row in rows)
+            if (row < 0 || (long)row * stride + TileWidth > matrix.Length) throw new ArgumentOutOfRangeException(nameof(rows), $"AddRows: row {row} is outside the matrix.");
+        ref double target = ref MemoryMarshal.GetReference(y);
+        ref float source = ref MemoryMarshal.GetReference(matrix);
+        var y0 = Vector512.LoadUnsafe(ref target, 0); var y1 = Vector512.LoadUnsafe(ref target, 8);
+        var y2 = Vector512.LoadUnsafe(ref target, 16); var y3 = Vector512.LoadUnsafe(ref target, 24);
+        var y4 = Vector512.LoadUnsafe(ref target, 32); var y5 = Vector512.LoadUnsafe(ref target, 40);
+        var y6 = Vector512.LoadUnsafe(ref target, 48); var y7 = Vector512.LoadUnsafe(ref target, 56);
+        for (int m = 0; m < rows.Length; m++)
+        {
+            var a = Vector512.Create(factors[m]);
+            ref float row = ref Unsafe.Add(ref source, (nuint)rows[m] * (nuint)stride);
+            y0 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 0), y0);
+            y1 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 8), y1);
+            y2 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 16), y2);
+            y3 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 24), y3);
+            y4 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 32), y4);
+            y5 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 40), y5);
+            y6 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 48), y6);
+            y7 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 56), y7);
+        }
+        y0.StoreUnsafe(ref target, 0); y1.StoreUnsafe(ref target, 8); y2.StoreUnsafe(ref target, 16); y3.StoreUnsafe(ref target, 24);
+        y4.StoreUnsafe(ref target, 32); y5.StoreUnsafe(ref target, 40); y6.StoreUnsafe(ref target, 48); y7.StoreUnsafe(ref target, 56);
+    }
+}

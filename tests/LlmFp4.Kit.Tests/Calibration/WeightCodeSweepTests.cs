@@ -1,0 +1,95 @@
+using LlmFp4.Kit.Calibration;
+using LlmFp4.Kit.Formats;
+using LlmFp4.Kit.Models;
+using LlmFp4.Kit.Quantization;
+using static LlmFp4.Kit.Tests.Calibration.CalibrationTestData;
+
+namespace LlmFp4.Kit.Tests.Calibration;
+
+public class WeightCodeSweepTests
+{
+    // In = 80: one tile of 64 columns in registers and one of 16 through ActivationSweep.AddRows.
+    private const int Tokens = 96, In = 80, Rows = 24;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Swept_errors_are_the_direct_output_errors_of_every_candidate(bool quantizedInput)
+    {
+        var weight = RandomMatrix(Rows, In, 5, 0.1);
+        var group = new InputGroup("wide_input", [new LinearLayer("w", In, Rows, weight)]) { Tokens = Tokens, Inputs = OutlierInputs(Tokens, In, 7) };
+        var multipliers = new SearchSettings { Steps = 40 }.Multipliers();
+        var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, false);
+        var phase = new GramScorer(group, [grid]).BeginWeightPhase(weight, Rows, quantizedInput ? (0, 20) : null);
+        var inputQuantizer = quantizedInput ? grid.Quantizer(20) : null;
+        foreach (var format in new[] { FpFormat.E2M1, FpFormat.E1M2, FpFormat.E3M0 })
+        {
+            Assert.True(WeightCodeSweep.Pays(format, multipliers.Length));
+            var start = Ranges.RowBiases(format, weight, Rows, In);
+            var scales = multipliers.Select(m => start.Select(b => FpQuantizer.BiasScale(format, m * b)).ToArray()).ToArray();
+            var swept = scales.Select(_ => new double[Rows]).ToArray();
+            var dense = scales.Select(_ => new double[Rows]).ToArray();
+            phase.RowErrors(format, scales, swept, sweep: true);
+            phase.RowErrors(format, scales, dense, sweep: false);
+            var direct = new double[Rows];
+            for (int i = 0; i < scales.Length; i++)
+            {
+                var quantized = FpQuantizer.PerRow(format, [.. start.Select(b => multipliers[i] * b)]).Quantize(weight, Rows, In);
+                DirectMse(group.Inputs, Tokens, In, weight, Rows, inputQuantizer, quantized, direct);
+                // The sweep scores the exact s·a, the direct sum the float32 weights: they differ by float32 rounding.
+                for (int r = 0; r < Rows; r++)
+                {
+                    Assert.Equal(direct[r], swept[i][r], direct[r] * 1e-5);
+                    Assert.Equal(direct[r], dense[i][r], direct[r] * 1e-4);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Sweeping_part_of_the_candidates_gives_their_errors()
+    {
+        var weight = RandomMatrix(Rows, In, 6, 0.1);
+        var group = new InputGroup("wide_input", [new LinearLayer("w", In, Rows, weight)]) { Tokens = Tokens, Inputs = OutlierInputs(Tokens, In, 8) };
+        var multipliers = new SearchSettings { Steps = 40 }.Multipliers();
+        var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, false);
+        var phase = new GramScorer(group, [grid]).BeginWeightPhase(weight, Rows, (0, 10));
+        var start = Ranges.RowBiases(FpFormat.E2M1, weight, Rows, In);
+        var scales = multipliers.Select(m => start.Select(b => FpQuantizer.BiasScale(FpFormat.E2M1, m * b)).ToArray()).ToArray();
+        var all = scales.Select(_ => new double[Rows]).ToArray();
+        phase.RowErrors(FpFormat.E2M1, scales, all, sweep: true);
+        // Candidates 30… alone: their first step lists every nonzero code at once.
+        var tail = scales[30..].Select(_ => new double[Rows]).ToArray();
+        phase.RowErrors(FpFormat.E2M1, scales[30..], tail, sweep: true);
+        for (int i = 0; i < tail.Length; i++)
+            for (int r = 0; r < Rows; r++)
+                Assert.Equal(all[30 + i][r], tail[i][r], Math.Abs(all[30 + i][r]) * 1e-9);
+    }
+
+    [Fact]
+    public void Tile_kernel_adds_rows_as_fma_chains_in_the_order_given()
+    {
+        const int stride = 72, matrixRows = 40;
+        var random = new Random(3);
+        var matrix = new float[matrixRows * stride];
+        for (int i = 0; i < matrix.Length; i++) matrix[i] = (float)(random.NextDouble() * 2 - 1);
+        int[] rows = [.. Enumerable.Range(0, 30).Select(_ => random.Next(matrixRows))];
+        double[] factors = [.. rows.Select(_ => random.NextDouble() * 3 - 1.5)];
+        double[] y = [.. Enumerable.Range(0, WeightCodeSweep.TileWidth).Select(_ => random.NextDouble())];
+        var expected = (double[])y.Clone();
+        for (int i = 0; i < expected.Length; i++)
+            for (int m = 0; m < rows.Length; m++)
+                expected[i] = Math.FusedMultiplyAdd(factors[m], matrix[rows[m] * stride + i], expected[i]);
+        WeightCodeSweep.AddRows(factors, rows, matrix, stride, y);
+        Assert.Equal(expected, y);
+        Assert.Throws<ArgumentOutOfRangeException>(() => WeightCodeSweep.AddRows([1.0], [matrixRows], matrix, stride, y));
+    }
+
+    [Fact]
+    public void Only_formats_with_few_grid_values_at_many_candidates_are_swept()
+    {
+        Assert.True(WeightCodeSweep.Pays(FpFormat.E2M1, 101));
+        Assert.False(WeightCodeSweep.Pays(FpFormat.E2M1, 21));
+        Assert.False(WeightCodeSweep.Pays(FpFormat.E4M3, 101));
+    }
+}
