@@ -217,15 +217,16 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
     /// <summary>
     /// Bytes <see cref="WeightCodeSweep"/> holds for the largest weight phase where the 4-bit weight formats go through it
     /// (<see cref="WeightCodeSweep.Pays"/> at k + 1 candidates; none otherwise): v in double for every weight of the
-    /// layer, and the [in × in] Gram and cross Gram copied as float32 tiles. The head's phase (vocabulary × hidden) or
-    /// down_proj's (hidden × FFN, FFN-wide Grams), whichever is larger.
+    /// layer, and the [in × in] Gram and cross Gram copied as float32 tiles, with the Gram's upper triangle beside them
+    /// while it is cut out (2.5 in² floats). The head's phase (vocabulary × hidden) or down_proj's (hidden × FFN, FFN-wide
+    /// Grams), whichever is larger.
     /// </summary>
     public static long WeightSweepBytes(LlamaShape shape, CostSetting setting)
     {
         ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(setting);
         if (!WeightCodeSweep.Pays(FpFormat.E2M1, setting.Steps + 1)) return 0;
-        static long Phase(long rows, long inputs) => 8 * rows * inputs + 2 * 4 * inputs * inputs;
+        static long Phase(long rows, long inputs) => 8 * rows * inputs + 10 * inputs * inputs;
         return Math.Max(Phase(shape.VocabSize, shape.HiddenSize), Phase(shape.HiddenSize, shape.IntermediateSize));
     }
 

@@ -85,6 +85,23 @@ public class WeightCodeSweepTests
         Assert.Throws<ArgumentOutOfRangeException>(() => WeightCodeSweep.AddRows([1.0], [matrixRows], matrix, stride, y));
     }
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(13)]
+    public void Tile_quadratic_sums_each_lane_in_order(int width)
+    {
+        var random = new Random(width);
+        double[] a = [.. Enumerable.Range(0, width).Select(_ => (double)random.Next(-12, 13) / 4)];
+        double[] g = [.. Enumerable.Range(0, width).Select(_ => random.NextDouble() * 100 - 50)];
+        double[] h = [.. Enumerable.Range(0, width).Select(_ => random.NextDouble() * 10)];
+        var lanes = new double[8];
+        for (int t = 0; t < width; t++)
+            lanes[t % 8] = Math.FusedMultiplyAdd(a[t], Math.FusedMultiplyAdd(h[t], a[t], 2 * g[t]), lanes[t % 8]);
+        double expected = 0;
+        foreach (double lane in lanes) expected += lane;
+        Assert.Equal(expected, WeightCodeSweep.TileQuadratic(a, g, h));
+    }
+
     [Fact]
     public void Only_formats_with_few_grid_values_at_many_candidates_are_swept()
     {

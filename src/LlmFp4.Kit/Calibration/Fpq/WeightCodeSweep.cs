@@ -16,9 +16,11 @@ namespace LlmFp4.Kit.Calibration;
 /// <remarks>
 /// <para>With H = X̂ᵀX̂, K = X̂ᵀΔ + ΔᵀΔ (<see cref="GramScorer"/>) and d = s·a − w, a row's output error
 /// ‖Δw‖² + 2 d·(K w) + dᵀH d is C + 2 s·(a·v) + s²·(aᵀH a) with v = K w − H w and C = ‖Δw‖² + wᵀH w − 2 w·(K w), both fixed
-/// for the phase. aᵀH a is kept up to date across the candidates: a change δ (the step's code differences) adds
-/// δ·g + δ·(g + H δ) with g = H a, and g is kept only for a tile of columns at a time (the tile's Gram columns stay in L2
-/// while every row of a block of rows walks all its steps through them).</para>
+/// for the phase. aᵀH a = Σ_t a_t·(2·g_t + H_tt·a_t) with g_t = Σ_(i&lt;t) H_it·a_i, and g is kept up to date across the
+/// candidates: a code of input i that changes by δ adds δ·H_it to the g_t of the inputs after i only (half of a row of H
+/// on average), and each candidate's sum over t is taken afresh, so it does not depend on the path of candidates that
+/// led to a. g is kept for a tile of columns at a time: the tile's part of H stays in L2 while every row of a block of
+/// rows walks all its steps through it.</para>
 /// <para>The terms are of the size of the output, not of its error, so they cancel: every sum is in double, products of a
 /// float Gram entry and a code difference or a weight are exact in double, and v and C come from products in double too.
 /// The errors are those of the exact s·a; the quantizer stores s·a rounded to float32, which the dense product scores
@@ -44,7 +46,9 @@ internal sealed class WeightCodeSweep
     internal const int CandidatesPerChange = 4;
 
     private readonly float[] _weight;
-    private readonly float[] _gramTiles;  // H's columns tile by tile, each [in × tile width] and contiguous
+    private readonly float[] _upperTiles;       // H's strict upper triangle, column tile by column tile (see the constructor)
+    private readonly int[] _upperTileStarts;
+    private readonly double[] _diagonal;        // H_tt
     private readonly int _rows, _cols, _tileWidth;
     private readonly double[] _linear;    // v per row, [rows × in]
     private readonly double[] _constant;  // C per row
@@ -62,10 +66,9 @@ internal sealed class WeightCodeSweep
         _tileWidth = Math.Clamp(TileBytes / (cols * sizeof(float)) / 16 * 16, 16, TileWidth);
         _linear = new double[(long)rows * cols];
         _constant = new double[rows];
-        // H's upper triangle for both halves: a float32 Gram is symmetric only up to rounding, and the update of aᵀH a
-        // (remarks) is exact for a symmetric H only; with the rounding's asymmetry left in, aᵀH a would depend on the
-        // candidates that led to a (a test sweeps part of the candidates).
-        _gramTiles = Tiles(gram, upperTriangle: true);
+        // H's upper triangle for both halves: a float32 Gram is symmetric only up to rounding, and v and aᵀH a below use
+        // its two halves in different ways, so H is taken as its upper triangle mirrored throughout.
+        var gramTiles = Tiles(gram, upperTriangle: true);
         // K w = Σ_j w_j K[:, j]: K's columns as rows, so that a weight j adds one contiguous row like a code change does.
         float[]? crossTiles = crossGram is null ? null : Tiles(crossGram, transpose: true);
         int[] everyColumn = [.. Enumerable.Range(0, cols)];
@@ -84,7 +87,7 @@ internal sealed class WeightCodeSweep
                     var w = factors.AsSpan(r * cols, cols);
                     if (crossTiles is not null)
                         AddRows(w, everyColumn, crossTiles.AsSpan(t0 * cols, cols * width), width, cross.AsSpan(r * cols + t0, width));
-                    AddRows(w, everyColumn, _gramTiles.AsSpan(t0 * cols, cols * width), width, products.AsSpan(r * cols + t0, width));
+                    AddRows(w, everyColumn, gramTiles.AsSpan(t0 * cols, cols * width), width, products.AsSpan(r * cols + t0, width));
                 }
             }
             for (int r = 0; r < count; r++)
@@ -99,6 +102,26 @@ internal sealed class WeightCodeSweep
                 _constant[first + r] = constant;
             }
         });
+        // The tile of columns t0 … t0 + width holds rows i < t0 + width of them, H_it where i < t and zero elsewhere:
+        // [(t0 + width) × width], one tile after the other.
+        _diagonal = new double[cols];
+        for (int t = 0; t < cols; t++) _diagonal[t] = gram[t * cols + t];
+        _upperTileStarts = new int[(cols + _tileWidth - 1) / _tileWidth];
+        long size = 0;
+        for (int t0 = 0, tile = 0; t0 < cols; t0 += _tileWidth, tile++)
+        {
+            _upperTileStarts[tile] = (int)size;
+            size += (long)(t0 + Math.Min(_tileWidth, cols - t0)) * Math.Min(_tileWidth, cols - t0);
+        }
+        _upperTiles = new float[size];
+        for (int t0 = 0, tile = 0; t0 < cols; t0 += _tileWidth, tile++)
+        {
+            int width = Math.Min(_tileWidth, cols - t0);
+            var upper = _upperTiles.AsSpan(_upperTileStarts[tile], (t0 + width) * width);
+            for (int i = 0; i < t0 + width; i++)
+                for (int t = 0; t < width; t++)
+                    upper[i * width + t] = i < t0 + t ? gramTiles[t0 * cols + i * width + t] : 0f;
+        }
     }
 
     /// <summary>
@@ -185,46 +208,75 @@ internal sealed class WeightCodeSweep
             }
         }
 
-        // aᵀH a per step, as increments summed tile by tile in column order.
-        var increments = new double[count * candidates];
+        // aᵀH a of every step, tile by tile: the tile's Σ_t a_t·(2·g_t + H_tt·a_t) with g_t = Σ_(i<t) H_it·a_i, summed in
+        // column order. A change at input i reaches only the columns after it, so a tile takes each step's changes below
+        // its end (the lists ascend) and its rows of H stop there too.
+        var quadratics = new double[count * candidates];
         var cursors = new int[count * candidates];
         for (int step = 1; step < cursors.Length; step++) cursors[step] = ends[step - 1];
         var g = new double[_tileWidth];
-        for (int t0 = 0; t0 < cols; t0 += _tileWidth)
+        var codes = new double[_tileWidth];
+        for (int t0 = 0, tile = 0; t0 < cols; t0 += _tileWidth, tile++)
         {
             int width = Math.Min(_tileWidth, cols - t0), tileEnd = t0 + width;
-            var tile = g.AsSpan(0, width);
-            var gramColumns = _gramTiles.AsSpan(t0 * cols, cols * width);
+            var sums = g.AsSpan(0, width);
+            var a = codes.AsSpan(0, width);
+            var upper = _upperTiles.AsSpan(_upperTileStarts[tile], tileEnd * width);
+            var diagonal = _diagonal.AsSpan(t0, width);
             for (int r = 0; r < count; r++)
             {
-                tile.Clear();
+                sums.Clear();
+                a.Clear();
+                double partial = 0;
                 for (int c = 0; c < candidates; c++)
                 {
-                    int step = r * candidates + c, begin = step == 0 ? 0 : ends[step - 1], end = ends[step];
-                    if (begin == end) continue;
-                    int lo = cursors[step], hi = lo;
-                    while (hi < end && channels[hi] < tileEnd) hi++;
-                    double partial = 0;
-                    for (int k = lo; k < hi; k++) partial = Math.FusedMultiplyAdd(changes[k], tile[channels[k] - t0], partial);
-                    AddRows(changes.AsSpan(begin, end - begin), channels.AsSpan(begin, end - begin), gramColumns, width, tile);
-                    for (int k = lo; k < hi; k++) partial = Math.FusedMultiplyAdd(changes[k], tile[channels[k] - t0], partial);
-                    increments[step] += partial;
-                    cursors[step] = hi;
+                    int step = r * candidates + c, begin = step == 0 ? 0 : ends[step - 1], lo = cursors[step], below = lo;
+                    while (below < ends[step] && channels[below] < tileEnd) below++;
+                    cursors[step] = below;
+                    if (below > begin)
+                    {
+                        AddRows(changes.AsSpan(begin, below - begin), channels.AsSpan(begin, below - begin), upper, width, sums);
+                        for (int k = lo; k < below; k++) a[channels[k] - t0] += changes[k];
+                        partial = TileQuadratic(a, sums, diagonal);
+                    }
+                    quadratics[step] += partial;
                 }
             }
         }
 
         for (int r = 0; r < count; r++)
         {
-            double quadratic = 0, constant = _constant[first + r];
+            double constant = _constant[first + r];
             for (int c = 0; c < candidates; c++)
             {
                 int step = r * candidates + c;
-                quadratic += increments[step];
                 double s = gridScales[step];
-                rowErrors[c][first + r] = constant + s * (2 * linear[step] + s * quadratic);
+                rowErrors[c][first + r] = constant + s * (2 * linear[step] + s * quadratics[step]);
             }
         }
+    }
+
+    /// <summary>
+    /// Σ_t a_t·(2·g_t + h_t·a_t) over one tile: element t goes to lane t mod 8 as fma(a, fma(h, a, 2g), lane), and the
+    /// lanes are summed in order, on every path.
+    /// </summary>
+    internal static double TileQuadratic(ReadOnlySpan<double> a, ReadOnlySpan<double> g, ReadOnlySpan<double> h)
+    {
+        if (g.Length != a.Length || h.Length != a.Length) throw new ArgumentException("TileQuadratic: one g and h per code.");
+        var lanes = Vector512<double>.Zero;
+        int t = 0;
+        for (; t <= a.Length - 8; t += 8)
+        {
+            var at = Vector512.Create(a.Slice(t, 8));
+            lanes = Vector512.FusedMultiplyAdd(at, Vector512.FusedMultiplyAdd(Vector512.Create(h.Slice(t, 8)), at, 2 * Vector512.Create(g.Slice(t, 8))), lanes);
+        }
+        Span<double> sums = stackalloc double[8];
+        lanes.CopyTo(sums);
+        for (int lane = 0; t < a.Length; t++, lane++)
+            sums[lane] = Math.FusedMultiplyAdd(a[t], Math.FusedMultiplyAdd(h[t], a[t], 2 * g[t]), sums[lane]);
+        double total = 0;
+        foreach (double sum in sums) total += sum;
+        return total;
     }
 
     /// <summary>
