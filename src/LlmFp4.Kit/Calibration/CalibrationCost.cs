@@ -191,8 +191,8 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
     /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
     /// (the embedding has no tokens); peak = float32 weights + the inputs the calibration holds at once (an FPQ search
     /// captures block by block: tokens × <see cref="LlamaShape.StreamedFeatures"/> floats) + <see cref="Workspace"/>(parameters)
-    /// + the change lists a search of several rounds keeps (<see cref="KeptChangeBytes"/>) + the weight sweep's
-    /// workspace (<see cref="WeightSweepBytes"/>).
+    /// + the change lists a search of several rounds keeps (<see cref="KeptChangeBytes"/>) + the largest weight phase's
+    /// row errors and tiles (<see cref="WeightPhaseBytes"/>).
     /// </summary>
     /// <exception cref="ArgumentException">A setting with no tokens, candidates or rounds.</exception>
     public CostProjection Project(LlamaShape shape, CostSetting setting)
@@ -211,22 +211,22 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
             LmHead.At(head) * search,
             Embedding.At(head) * knobs,
             4L * shape.Parameters + captured + (long)Workspace.At(shape.Parameters) + KeptChangeBytes(shape, setting)
-            + WeightSweepBytes(shape, setting));
+            + WeightPhaseBytes(shape, setting));
     }
 
     /// <summary>
-    /// Bytes <see cref="WeightCodeSweep"/> holds for the largest weight phase where the 4-bit weight formats go through it
-    /// (<see cref="WeightCodeSweep.Pays"/> at k + 1 candidates; none otherwise): v in double for every weight of the
-    /// layer, and the [in × in] Gram and cross Gram copied as float32 tiles, with the Gram's upper triangle beside them
-    /// while it is cut out (2.5 in² floats). The head's phase (vocabulary × hidden) or down_proj's (hidden × FFN, FFN-wide
-    /// Grams), whichever is larger.
+    /// Bytes of the largest weight phase besides its Grams: the row errors of every format and candidate (three 4-bit
+    /// formats, k + 1 candidates, double per output row) and, where the weight formats go through <see cref="WeightCodeSweep"/>
+    /// (<see cref="WeightCodeSweep.Pays"/> at k + 1 candidates), its copies of the [in × in] Gram and cross Gram as float32
+    /// tiles and the Gram's upper triangle (2.5 in² floats). The head's phase (vocabulary rows, hidden inputs) or
+    /// down_proj's (hidden rows, FFN inputs), whichever is larger.
     /// </summary>
-    public static long WeightSweepBytes(LlamaShape shape, CostSetting setting)
+    public static long WeightPhaseBytes(LlamaShape shape, CostSetting setting)
     {
         ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(setting);
-        if (!WeightCodeSweep.Pays(FpFormat.E2M1, setting.Steps + 1)) return 0;
-        static long Phase(long rows, long inputs) => 8 * rows * inputs + 10 * inputs * inputs;
+        bool swept = WeightCodeSweep.Pays(FpFormat.E2M1, setting.Steps + 1);
+        long Phase(long rows, long inputs) => 8 * 3 * (setting.Steps + 1L) * rows + (swept ? 10 * inputs * inputs : 0);
         return Math.Max(Phase(shape.VocabSize, shape.HiddenSize), Phase(shape.HiddenSize, shape.IntermediateSize));
     }
 

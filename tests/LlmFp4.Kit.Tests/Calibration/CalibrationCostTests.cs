@@ -77,19 +77,19 @@ public class CalibrationCostTests
     }
 
     [Fact]
-    public void Many_candidates_add_the_weight_sweeps_workspace_to_the_peak()
+    public void The_largest_weight_phase_adds_its_row_errors_and_the_sweeps_tiles_to_the_peak()
     {
         var cost = CalibrationCost.Fitted;
         var shape = CalibrationCost.TinyLlamaShape(2048);
         var setting = CalibrationCost.PaperSetting;
-        // The head's phase: v for 32,000 × 2048 weights in double, 2.5 copies of a 2048 × 2048 Gram in float32; down_proj's
-        // (2048 × 5632 weights, 5632-wide Grams) is smaller.
-        long sweep = CostModel.WeightSweepBytes(shape, setting);
-        Assert.Equal(8L * 32000 * 2048 + 10L * 2048 * 2048, sweep);
-        Assert.Equal(0, CostModel.WeightSweepBytes(shape, setting with { Steps = 20 }));
-        // The kept change lists grow with k too; the rest of the peak does not.
+        // k = 100: the sweep's 2.5 copies of down_proj's 5632-wide Gram outweigh the head's 32,000 rows of errors.
+        Assert.Equal(8L * 3 * 101 * 2048 + 10L * 5632 * 5632, CostModel.WeightPhaseBytes(shape, setting));
+        // k = 20: dense products, no tiles; the head's row errors are the largest.
         var fewer = setting with { Steps = 20 };
-        Assert.Equal(sweep, cost.Project(shape, setting).PeakBytes - CostModel.KeptChangeBytes(shape, setting)
+        Assert.Equal(8L * 3 * 21 * 32000, CostModel.WeightPhaseBytes(shape, fewer));
+        // The kept change lists grow with k too; the rest of the peak does not.
+        Assert.Equal(CostModel.WeightPhaseBytes(shape, setting) - CostModel.WeightPhaseBytes(shape, fewer),
+            cost.Project(shape, setting).PeakBytes - CostModel.KeptChangeBytes(shape, setting)
             - (cost.Project(shape, fewer).PeakBytes - CostModel.KeptChangeBytes(shape, fewer)));
     }
 

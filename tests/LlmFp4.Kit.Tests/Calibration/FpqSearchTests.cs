@@ -174,14 +174,14 @@ public class FpqSearchTests
         var scales = multipliers.Select(m => startBias.Select(b => FpQuantizer.BiasScale(FpFormat.E2M1, m * b)).ToArray()).ToArray();
 
         var stacked = scales.Select(_ => new double[rows]).ToArray();
-        phase.RowErrors(FpFormat.E2M1, scales, stacked, sweep: false);
+        phase.RowErrors([FpFormat.E2M1], [scales], [stacked], sweep: false);
         for (int i = 0; i < scales.Length; i++)
         {
             var single = new[] { new double[rows] };
-            phase.RowErrors(FpFormat.E2M1, [scales[i]], single, sweep: false);
+            phase.RowErrors([FpFormat.E2M1], [[scales[i]]], [single], sweep: false);
             Assert.Equal(single[0], stacked[i]);
         }
-        Assert.Throws<ArgumentException>(() => phase.RowErrors(FpFormat.E2M1, [], stacked));
+        Assert.Throws<ArgumentException>(() => phase.RowErrors([FpFormat.E2M1], [[]], [stacked]));
     }
 
     [Fact]

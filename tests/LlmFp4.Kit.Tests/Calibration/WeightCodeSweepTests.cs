@@ -22,15 +22,21 @@ public class WeightCodeSweepTests
         var grid = new ActivationGrid(FpFormat.E2M1, group.Inputs, Tokens, In, multipliers, false);
         var phase = new GramScorer(group, [grid]).BeginWeightPhase(weight, Rows, quantizedInput ? (0, 20) : null);
         var inputQuantizer = quantizedInput ? grid.Quantizer(20) : null;
-        foreach (var format in new[] { FpFormat.E2M1, FpFormat.E1M2, FpFormat.E3M0 })
+        FpFormat[] formats = [FpFormat.E2M1, FpFormat.E1M2, FpFormat.E3M0];
+        var starts = formats.Select(format => Ranges.RowBiases(format, weight, Rows, In)).ToArray();
+        var allScales = formats.Select((format, f) => multipliers.Select(m => starts[f].Select(b => FpQuantizer.BiasScale(format, m * b)).ToArray()).ToArray()).ToArray();
+        var together = formats.Select(_ => multipliers.Select(_ => new double[Rows]).ToArray()).ToArray();
+        phase.RowErrors(formats, allScales, together, sweep: true);
+        for (int f = 0; f < formats.Length; f++)
         {
+            var (format, start, scales) = (formats[f], starts[f], allScales[f]);
             Assert.True(WeightCodeSweep.Pays(format, multipliers.Length));
-            var start = Ranges.RowBiases(format, weight, Rows, In);
-            var scales = multipliers.Select(m => start.Select(b => FpQuantizer.BiasScale(format, m * b)).ToArray()).ToArray();
             var swept = scales.Select(_ => new double[Rows]).ToArray();
             var dense = scales.Select(_ => new double[Rows]).ToArray();
-            phase.RowErrors(format, scales, swept, sweep: true);
-            phase.RowErrors(format, scales, dense, sweep: false);
+            phase.RowErrors([format], [scales], [swept], sweep: true);
+            phase.RowErrors([format], [scales], [dense], sweep: false);
+            // Swept together or alone, a format's errors are the same bit for bit.
+            Assert.Equal(swept, together[f]);
             var direct = new double[Rows];
             for (int i = 0; i < scales.Length; i++)
             {
@@ -57,10 +63,10 @@ public class WeightCodeSweepTests
         var start = Ranges.RowBiases(FpFormat.E2M1, weight, Rows, In);
         var scales = multipliers.Select(m => start.Select(b => FpQuantizer.BiasScale(FpFormat.E2M1, m * b)).ToArray()).ToArray();
         var all = scales.Select(_ => new double[Rows]).ToArray();
-        phase.RowErrors(FpFormat.E2M1, scales, all, sweep: true);
+        phase.RowErrors([FpFormat.E2M1], [scales], [all], sweep: true);
         // Candidates 30… alone: their first step lists every nonzero code at once.
         var tail = scales[30..].Select(_ => new double[Rows]).ToArray();
-        phase.RowErrors(FpFormat.E2M1, scales[30..], tail, sweep: true);
+        phase.RowErrors([FpFormat.E2M1], [scales[30..]], [tail], sweep: true);
         for (int i = 0; i < tail.Length; i++)
             for (int r = 0; r < Rows; r++)
                 Assert.Equal(all[30 + i][r], tail[i][r], Math.Abs(all[30 + i][r]) * 1e-9);

@@ -24,7 +24,7 @@ public static class SearchStages
     /// <summary>The Gram matrices of a weight phase: XᵀX once per group, ΔᵀΔ and XᵀΔ per activation setting, and their products with W.</summary>
     public const string Grams = "search: Grams";
 
-    /// <summary>Scoring every weight candidate of every format through the Grams (<see cref="GramScorer"/>).</summary>
+    /// <summary>Scoring every weight candidate of every format through the Grams (<see cref="GramScorer"/>, <see cref="WeightCodeSweep"/>).</summary>
     public const string WeightCandidates = "search: weight candidates";
 
     /// <summary>Scoring every activation candidate of every format over the captured tokens (<see cref="ActivationSweep"/>).</summary>
@@ -247,8 +247,10 @@ internal sealed class FpqSearch
         var scoring = _scorer.BeginWeightPhase(layer.Weight, rows,
             _activations is null ? null : (state.ActivationFormat, state.ActivationIndex[state.ActivationFormat]));
         AddTime(SearchStages.Grams, clock);
-        var rowErrors = new double[_multipliers.Length][];
-        for (int c = 0; c < rowErrors.Length; c++) rowErrors[c] = new double[rows];
+        var rowErrors = _weightFormats.Select(_ => _multipliers.Select(_ => new double[rows]).ToArray()).ToArray();
+        scoring.RowErrors(_weightFormats, [.. Enumerable.Range(0, _weightFormats.Length)
+            .Select(f => (IReadOnlyList<float[]>)[.. Enumerable.Range(0, _multipliers.Length).Select(i => RowScales(state, f, _ => i))])], rowErrors);
+        _context?.Report(CalibrationStage.Search, $"{layer.Name} round {round} weights", 1, 1);
         double normalizer = (double)_tokens * rows;
         var curves = new List<FormatCurve>();
         for (int f = 0; f < _weightFormats.Length; f++)
@@ -256,10 +258,9 @@ internal sealed class FpqSearch
             var best = Enumerable.Repeat(double.PositiveInfinity, rows).ToArray();
             var bestIndex = new int[rows];
             var errors = new double[_multipliers.Length];
-            scoring.RowErrors(_weightFormats[f], [.. Enumerable.Range(0, _multipliers.Length).Select(i => RowScales(state, f, _ => i))], rowErrors);
             for (int i = 0; i < _multipliers.Length; i++)
             {
-                var candidateErrors = rowErrors[i];
+                var candidateErrors = rowErrors[f][i];
                 double total = 0;
                 for (int r = 0; r < rows; r++)
                 {
@@ -272,7 +273,6 @@ internal sealed class FpqSearch
                 }
                 errors[i] = total / normalizer;
             }
-            _context?.Report(CalibrationStage.Search, $"{layer.Name} round {round} weights", f + 1, _weightFormats.Length);
             state.RowIndex[f] = bestIndex;
             curves.Add(new FormatCurve(Name(_weightFormats[f]), errors, -1, best.Sum() / normalizer));
         }

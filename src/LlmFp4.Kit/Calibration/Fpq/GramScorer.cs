@@ -98,28 +98,28 @@ internal sealed class GramScorer
         private float[] _difference = [];
         private float[] _product = [];
         private float[]? _cross;
-        private WeightCodeSweep? _sweep;
 
         /// <summary>
-        /// Σ over tokens of (O − Ô)² per output row, for the weight quantized with <paramref name="format"/> at each
-        /// candidate's per-row <paramref name="scales"/> (in the grid's order), into <paramref name="rowErrors"/>[candidate][row].
-        /// <paramref name="sweep"/> chooses the method (null: <see cref="WeightCodeSweep.Pays"/> does).
+        /// Σ over tokens of (O − Ô)² per output row into <paramref name="rowErrors"/>[format][candidate][row], for the
+        /// weight quantized with each of <paramref name="formats"/> at each candidate's per-row scales,
+        /// <paramref name="scales"/>[format][candidate] (in the grid's order). <paramref name="sweep"/> chooses the method
+        /// (null: <see cref="WeightCodeSweep.Pays"/> does, format by format).
         /// </summary>
-        public void RowErrors(FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors, bool? sweep = null)
+        public void RowErrors(IReadOnlyList<FpFormat> formats, IReadOnlyList<IReadOnlyList<float[]>> scales, double[][][] rowErrors, bool? sweep = null)
         {
-            if (scales.Count == 0 || rowErrors.Length < scales.Count)
-                throw new ArgumentException("RowErrors: at least one candidate, with one row-error array each.");
-            if (sweep ?? WeightCodeSweep.Pays(format, scales.Count))
-            {
-                _sweep ??= new WeightCodeSweep(weight, rows, cols, quantizedGram, crossGram, rowConstant);
-                _sweep.RowErrors(format, scales, rowErrors);
-                return;
-            }
-            for (int first = 0; first < scales.Count; first += Batch)
-            {
-                int batch = Math.Min(Batch, scales.Count - first);
-                DenseRowErrors(format, [.. scales.Skip(first).Take(batch)], rowErrors.AsSpan(first, batch));
-            }
+            if (scales.Count != formats.Count || rowErrors.Length < formats.Count
+                || Enumerable.Range(0, formats.Count).Any(f => scales[f].Count == 0 || rowErrors[f].Length < scales[f].Count))
+                throw new ArgumentException("RowErrors: per format, at least one candidate, with one row-error array each.");
+            int[] swept = [.. Enumerable.Range(0, formats.Count).Where(f => sweep ?? WeightCodeSweep.Pays(formats[f], scales[f].Count))];
+            if (swept.Length > 0)
+                new WeightCodeSweep(weight, rows, cols, quantizedGram, crossGram, rowConstant)
+                    .RowErrors([.. swept.Select(f => formats[f])], [.. swept.Select(f => scales[f])], [.. swept.Select(f => rowErrors[f])]);
+            foreach (int f in Enumerable.Range(0, formats.Count).Except(swept))
+                for (int first = 0; first < scales[f].Count; first += Batch)
+                {
+                    int batch = Math.Min(Batch, scales[f].Count - first);
+                    DenseRowErrors(formats[f], [.. scales[f].Skip(first).Take(batch)], rowErrors[f].AsSpan(first, batch));
+                }
         }
 
         /// <summary>Dense scoring of at most <see cref="Batch"/> candidates in one stacked product.</summary>

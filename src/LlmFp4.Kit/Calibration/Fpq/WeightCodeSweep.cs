@@ -46,12 +46,14 @@ internal sealed class WeightCodeSweep
     internal const int CandidatesPerChange = 4;
 
     private readonly float[] _weight;
+    private readonly double[] _rowConstant;
+    private readonly float[] _gramTiles;        // H (its upper triangle mirrored), column tile by column tile
+    private readonly float[]? _crossTiles;      // Kᵀ, column tile by column tile; null when the input is not quantized
     private readonly float[] _upperTiles;       // H's strict upper triangle, column tile by column tile (see the constructor)
     private readonly int[] _upperTileStarts;
     private readonly double[] _diagonal;        // H_tt
+    private readonly int[] _everyColumn;
     private readonly int _rows, _cols, _tileWidth;
-    private readonly double[] _linear;    // v per row, [rows × in]
-    private readonly double[] _constant;  // C per row
 
     /// <summary>
     /// Prepares the sweep of [<paramref name="rows"/> × <paramref name="cols"/>] <paramref name="weight"/> against
@@ -64,44 +66,13 @@ internal sealed class WeightCodeSweep
         _rows = rows;
         _cols = cols;
         _tileWidth = Math.Clamp(TileBytes / (cols * sizeof(float)) / 16 * 16, 16, TileWidth);
-        _linear = new double[(long)rows * cols];
-        _constant = new double[rows];
+        _rowConstant = rowConstant;
         // H's upper triangle for both halves: a float32 Gram is symmetric only up to rounding, and v and aᵀH a below use
         // its two halves in different ways, so H is taken as its upper triangle mirrored throughout.
-        var gramTiles = Tiles(gram, upperTriangle: true);
+        _gramTiles = Tiles(gram, upperTriangle: true);
         // K w = Σ_j w_j K[:, j]: K's columns as rows, so that a weight j adds one contiguous row like a code change does.
-        float[]? crossTiles = crossGram is null ? null : Tiles(crossGram, transpose: true);
-        int[] everyColumn = [.. Enumerable.Range(0, cols)];
-        Parallel.For(0, (rows + BlockRows - 1) / BlockRows, block =>
-        {
-            int first = block * BlockRows, count = Math.Min(BlockRows, rows - first);
-            var factors = new double[count * cols];
-            for (int i = 0; i < factors.Length; i++) factors[i] = weight[first * cols + i];
-            var cross = new double[count * cols];
-            var products = new double[count * cols];
-            for (int t0 = 0; t0 < cols; t0 += _tileWidth)
-            {
-                int width = Math.Min(_tileWidth, cols - t0);
-                for (int r = 0; r < count; r++)
-                {
-                    var w = factors.AsSpan(r * cols, cols);
-                    if (crossTiles is not null)
-                        AddRows(w, everyColumn, crossTiles.AsSpan(t0 * cols, cols * width), width, cross.AsSpan(r * cols + t0, width));
-                    AddRows(w, everyColumn, gramTiles.AsSpan(t0 * cols, cols * width), width, products.AsSpan(r * cols + t0, width));
-                }
-            }
-            for (int r = 0; r < count; r++)
-            {
-                double constant = rowConstant[first + r];
-                for (int j = 0; j < cols; j++)
-                {
-                    double wj = factors[r * cols + j], kw = cross[r * cols + j], hw = products[r * cols + j];
-                    _linear[(long)(first + r) * cols + j] = kw - hw;
-                    constant = Math.FusedMultiplyAdd(wj, hw - 2 * kw, constant);
-                }
-                _constant[first + r] = constant;
-            }
-        });
+        _crossTiles = crossGram is null ? null : Tiles(crossGram, transpose: true);
+        _everyColumn = [.. Enumerable.Range(0, cols)];
         // The tile of columns t0 … t0 + width holds rows i < t0 + width of them, H_it where i < t and zero elsewhere:
         // [(t0 + width) × width], one tile after the other.
         _diagonal = new double[cols];
@@ -120,7 +91,7 @@ internal sealed class WeightCodeSweep
             var upper = _upperTiles.AsSpan(_upperTileStarts[tile], (t0 + width) * width);
             for (int i = 0; i < t0 + width; i++)
                 for (int t = 0; t < width; t++)
-                    upper[i * width + t] = i < t0 + t ? gramTiles[t0 * cols + i * width + t] : 0f;
+                    upper[i * width + t] = i < t0 + t ? _gramTiles[t0 * cols + i * width + t] : 0f;
         }
     }
 
@@ -155,67 +126,130 @@ internal sealed class WeightCodeSweep
         CandidatesPerChange * Math.Min(candidates, (1L << (format.ExponentBits + format.MantissaBits)) - 1) <= candidates;
 
     /// <summary>
-    /// Σ over tokens of (O − Ô)² per output row into <paramref name="rowErrors"/>[candidate][row], for the weight quantized
-    /// with <paramref name="format"/> at each candidate's per-row <paramref name="scales"/> (quantizer scales, one array
-    /// per candidate, best in the grid's order: the changes are counted from one candidate to the next).
+    /// Σ over tokens of (O − Ô)² per output row into <paramref name="rowErrors"/>[format][candidate][row], for the weight
+    /// quantized with each of <paramref name="formats"/> at each candidate's per-row scales,
+    /// <paramref name="scales"/>[format][candidate] (quantizer scales, best in the grid's order: the changes are counted
+    /// from one candidate to the next). The formats go together so that v is computed once per block of rows.
     /// </summary>
-    public void RowErrors(FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors)
+    public void RowErrors(IReadOnlyList<FpFormat> formats, IReadOnlyList<IReadOnlyList<float[]>> scales, double[][][] rowErrors)
     {
-        int candidates = scales.Count;
-        if (rowErrors.Length < candidates || scales.Any(s => s.Length != _rows))
-            throw new ArgumentException($"RowErrors: {_rows} scales per candidate and one row-error array per candidate.");
-        Parallel.For(0, (_rows + BlockRows - 1) / BlockRows, block => SweepBlock(format, scales, rowErrors, block * BlockRows,
-            Math.Min(BlockRows, _rows - block * BlockRows)));
+        if (scales.Count != formats.Count || rowErrors.Length < formats.Count
+            || Enumerable.Range(0, formats.Count).Any(f => rowErrors[f].Length < scales[f].Count || scales[f].Any(s => s.Length != _rows)))
+            throw new ArgumentException($"RowErrors: per format, {_rows} scales per candidate and one row-error array per candidate.");
+        Parallel.For(0, (_rows + BlockRows - 1) / BlockRows, () => new Workspace(_cols, _tileWidth), (block, _, w) =>
+        {
+            int first = block * BlockRows, count = Math.Min(BlockRows, _rows - first);
+            Linear(w, first, count);
+            for (int f = 0; f < formats.Count; f++)
+                SweepBlock(w, formats[f], scales[f], rowErrors[f], first, count);
+            return w;
+        }, _ => { });
     }
 
-    private void SweepBlock(FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors, int first, int count)
+    /// <summary>Scratch of one thread, reused from block to block.</summary>
+    private sealed class Workspace(int cols, int tileWidth)
+    {
+        public readonly double[] Weights = new double[BlockRows * cols], Cross = new double[BlockRows * cols], Products = new double[BlockRows * cols];
+        public readonly double[] Constant = new double[BlockRows];
+        public int[] Channels = new int[4 * cols];
+        public double[] Changes = new double[4 * cols];
+        public float[] Units = new float[cols], Previous = new float[cols];
+        public readonly float[] Divisors = new float[cols], Ones = Enumerable.Repeat(1f, cols).ToArray();
+        public readonly double[] Sums = new double[tileWidth], Codes = new double[tileWidth];
+        public int[] Ends = [], Cursors = [];
+        public double[] LinearTerms = [], GridScales = [], Quadratics = [];
+
+        /// <summary>Per-step arrays for <paramref name="steps"/> steps (rows × candidates), cleared where they accumulate.</summary>
+        public void EnsureSteps(int steps)
+        {
+            if (Ends.Length < steps)
+            {
+                Ends = new int[steps];
+                Cursors = new int[steps];
+                LinearTerms = new double[steps];
+                GridScales = new double[steps];
+                Quadratics = new double[steps];
+            }
+            Array.Clear(Quadratics, 0, steps);
+        }
+    }
+
+    /// <summary>v = K w − H w of the block's rows into <see cref="Workspace.Cross"/> and C into <see cref="Workspace.Constant"/>.</summary>
+    private void Linear(Workspace w, int first, int count)
+    {
+        int cols = _cols;
+        for (int i = 0; i < count * cols; i++) w.Weights[i] = _weight[first * cols + i];
+        Array.Clear(w.Cross, 0, count * cols);
+        Array.Clear(w.Products, 0, count * cols);
+        for (int t0 = 0; t0 < cols; t0 += _tileWidth)
+        {
+            int width = Math.Min(_tileWidth, cols - t0);
+            for (int r = 0; r < count; r++)
+            {
+                var weights = w.Weights.AsSpan(r * cols, cols);
+                if (_crossTiles is not null)
+                    AddRows(weights, _everyColumn, _crossTiles.AsSpan(t0 * cols, cols * width), width, w.Cross.AsSpan(r * cols + t0, width));
+                AddRows(weights, _everyColumn, _gramTiles.AsSpan(t0 * cols, cols * width), width, w.Products.AsSpan(r * cols + t0, width));
+            }
+        }
+        for (int r = 0; r < count; r++)
+        {
+            double constant = _rowConstant[first + r];
+            for (int j = r * cols; j < (r + 1) * cols; j++)
+            {
+                double wj = w.Weights[j], kw = w.Cross[j], hw = w.Products[j];
+                w.Cross[j] = kw - hw;
+                constant = Math.FusedMultiplyAdd(wj, hw - 2 * kw, constant);
+            }
+            w.Constant[r] = constant;
+        }
+    }
+
+    private void SweepBlock(Workspace w, FpFormat format, IReadOnlyList<float[]> scales, double[][] rowErrors, int first, int count)
     {
         int cols = _cols, candidates = scales.Count;
-        var ends = new int[count * candidates];          // end of each (row, candidate) step's changes
-        var linear = new double[count * candidates];     // a·v
-        var gridScales = new double[count * candidates]; // s
-        var channels = new int[4 * cols];
-        var changes = new double[4 * cols];
-        var units = new float[cols];
-        var previous = new float[cols];
-        var divisors = new float[cols];
-        var ones = new float[cols];
-        Array.Fill(ones, 1f);
+        w.EnsureSteps(count * candidates);
+        var ends = w.Ends;              // end of each (row, candidate) step's changes
+        var linear = w.LinearTerms;     // a·v
+        var gridScales = w.GridScales;  // s
         int total = 0;
         for (int r = 0; r < count; r++)
         {
-            Array.Clear(previous);
-            var w = _weight.AsSpan((first + r) * cols, cols);
-            var v = _linear.AsSpan((first + r) * cols, cols);
+            Array.Clear(w.Previous);
+            var weights = _weight.AsSpan((first + r) * cols, cols);
+            var v = w.Cross.AsSpan(r * cols, cols);
             double av = 0;
             for (int c = 0; c < candidates; c++)
             {
                 float gridScale = format.GridScale(scales[c][first + r]);
-                Array.Fill(divisors, FakeQuant.Divisor(gridScale));
-                if (channels.Length < total + cols)
+                Array.Fill(w.Divisors, FakeQuant.Divisor(gridScale));
+                if (w.Channels.Length < total + cols)
                 {
-                    Array.Resize(ref channels, 2 * (total + cols));
-                    Array.Resize(ref changes, 2 * (total + cols));
+                    Array.Resize(ref w.Channels, 2 * (total + cols));
+                    Array.Resize(ref w.Changes, 2 * (total + cols));
                 }
-                int listed = ActivationSweep.Changes(format, w, divisors, ones, units, previous, channels.AsSpan(total), changes.AsSpan(total));
-                for (int k = total; k < total + listed; k++) av = Math.FusedMultiplyAdd(changes[k], v[channels[k]], av);
+                int listed = ActivationSweep.Changes(format, weights, w.Divisors, w.Ones, w.Units, w.Previous, w.Channels.AsSpan(total), w.Changes.AsSpan(total));
+                for (int k = total; k < total + listed; k++) av = Math.FusedMultiplyAdd(w.Changes[k], v[w.Channels[k]], av);
                 total += listed;
                 int step = r * candidates + c;
                 ends[step] = total;
                 linear[step] = av;
                 gridScales[step] = gridScale;
-                (units, previous) = (previous, units);
+                (w.Units, w.Previous) = (w.Previous, w.Units);
             }
         }
+        var channels = w.Channels;
+        var changes = w.Changes;
 
         // aᵀH a of every step, tile by tile: the tile's Σ_t a_t·(2·g_t + H_tt·a_t) with g_t = Σ_(i<t) H_it·a_i, summed in
         // column order. A change at input i reaches only the columns after it, so a tile takes each step's changes below
         // its end (the lists ascend) and its rows of H stop there too.
-        var quadratics = new double[count * candidates];
-        var cursors = new int[count * candidates];
-        for (int step = 1; step < cursors.Length; step++) cursors[step] = ends[step - 1];
-        var g = new double[_tileWidth];
-        var codes = new double[_tileWidth];
+        var quadratics = w.Quadratics;
+        var cursors = w.Cursors;
+        cursors[0] = 0;
+        for (int step = 1; step < count * candidates; step++) cursors[step] = ends[step - 1];
+        var g = w.Sums;
+        var codes = w.Codes;
         for (int t0 = 0, tile = 0; t0 < cols; t0 += _tileWidth, tile++)
         {
             int width = Math.Min(_tileWidth, cols - t0), tileEnd = t0 + width;
@@ -246,7 +280,7 @@ internal sealed class WeightCodeSweep
 
         for (int r = 0; r < count; r++)
         {
-            double constant = _constant[first + r];
+            double constant = w.Constant[r];
             for (int c = 0; c < candidates; c++)
             {
                 int step = r * candidates + c;
