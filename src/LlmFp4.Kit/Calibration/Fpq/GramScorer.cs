@@ -77,8 +77,8 @@ internal sealed class GramScorer
     }
 
     /// <summary>
-    /// One weight phase: scores weight candidates against a fixed quantized input, one format at a time. Formats with few
-    /// grid values at many candidates go through <see cref="WeightCodeSweep"/>; the others through dense products,
+    /// One weight phase: scores weight candidates against a fixed quantized input. Formats with few grid values at many
+    /// candidates go through <see cref="WeightCodeSweep"/>, together; the others through dense products, format by format,
     /// <see cref="Batch"/> candidates per product: their differences D are stacked into one [batch·rows × in] matrix times
     /// the [in × in] Gram, since a 256-row product kept the two cores only partly busy (232 GFLOP/s at 256 × 256 × 256
     /// against 359 at 4096 × 256 × 256). Every row of the product sums in the same order however many rows it has, so the

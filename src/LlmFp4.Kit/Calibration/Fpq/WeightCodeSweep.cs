@@ -149,7 +149,8 @@ internal sealed class WeightCodeSweep
     /// <summary>Scratch of one thread, reused from block to block.</summary>
     private sealed class Workspace(int cols, int tileWidth)
     {
-        public readonly double[] Weights = new double[BlockRows * cols], Cross = new double[BlockRows * cols], Products = new double[BlockRows * cols];
+        public readonly double[] Weights = new double[BlockRows * cols], Products = new double[BlockRows * cols];
+        public readonly double[] V = new double[BlockRows * cols];  // K w, then v = K w − H w
         public readonly double[] Constant = new double[BlockRows];
         public int[] Channels = new int[4 * cols];
         public double[] Changes = new double[4 * cols];
@@ -174,12 +175,12 @@ internal sealed class WeightCodeSweep
         }
     }
 
-    /// <summary>v = K w − H w of the block's rows into <see cref="Workspace.Cross"/> and C into <see cref="Workspace.Constant"/>.</summary>
+    /// <summary>v = K w − H w of the block's rows into <see cref="Workspace.V"/> (K w first) and C into <see cref="Workspace.Constant"/>.</summary>
     private void Linear(Workspace w, int first, int count)
     {
         int cols = _cols;
         for (int i = 0; i < count * cols; i++) w.Weights[i] = _weight[first * cols + i];
-        Array.Clear(w.Cross, 0, count * cols);
+        Array.Clear(w.V, 0, count * cols);
         Array.Clear(w.Products, 0, count * cols);
         for (int t0 = 0; t0 < cols; t0 += _tileWidth)
         {
@@ -188,7 +189,7 @@ internal sealed class WeightCodeSweep
             {
                 var weights = w.Weights.AsSpan(r * cols, cols);
                 if (_crossTiles is not null)
-                    AddRows(weights, _everyColumn, _crossTiles.AsSpan(t0 * cols, cols * width), width, w.Cross.AsSpan(r * cols + t0, width));
+                    AddRows(weights, _everyColumn, _crossTiles.AsSpan(t0 * cols, cols * width), width, w.V.AsSpan(r * cols + t0, width));
                 AddRows(weights, _everyColumn, _gramTiles.AsSpan(t0 * cols, cols * width), width, w.Products.AsSpan(r * cols + t0, width));
             }
         }
@@ -197,8 +198,8 @@ internal sealed class WeightCodeSweep
             double constant = _rowConstant[first + r];
             for (int j = r * cols; j < (r + 1) * cols; j++)
             {
-                double wj = w.Weights[j], kw = w.Cross[j], hw = w.Products[j];
-                w.Cross[j] = kw - hw;
+                double wj = w.Weights[j], kw = w.V[j], hw = w.Products[j];
+                w.V[j] = kw - hw;
                 constant = Math.FusedMultiplyAdd(wj, hw - 2 * kw, constant);
             }
             w.Constant[r] = constant;
@@ -217,7 +218,7 @@ internal sealed class WeightCodeSweep
         {
             Array.Clear(w.Previous);
             var weights = _weight.AsSpan((first + r) * cols, cols);
-            var v = w.Cross.AsSpan(r * cols, cols);
+            var v = w.V.AsSpan(r * cols, cols);
             double av = 0;
             for (int c = 0; c < candidates; c++)
             {
