@@ -232,12 +232,13 @@ public class FpqSearchTests
     [InlineData(4, true, false, true)]
     [InlineData(4, false, true, true, 40)]
     [InlineData(4, false, true, false, 40)]
+    [InlineData(5, false, true, true, 80)]
     public void Fast_search_chooses_the_formats_and_biases_of_the_reference_search(int bits, bool preShifted, bool searchWeights, bool searchActivations, int steps = 12)
     {
         var (group, _) = Group();
         var weights = searchWeights ? QuantSpec.Fp(bits, Granularity.PerRow) : null;
         var activations = searchActivations ? QuantSpec.Fp(bits, preShifted ? Granularity.PerColumn : Granularity.PerTensor) : null;
-        // 41 candidates: 4-bit weights go through WeightCodeSweep, 13 through the dense products.
+        // 41 candidates: 4-bit weights go through WeightCodeSweep (81: 5-bit ones too), 13 through the dense products.
         var settings = new SearchSettings { Steps = steps, Rounds = 3 };
         var fast = new FpqSearch(group, weights, activations, settings, preShifted).Run();
         var reference = ReferenceFpqSearch.Run(group, weights, activations, settings, preShifted);
