@@ -1,7 +1,4 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using LlmFp4.Kit.Formats;
 
 namespace LlmFp4.Kit.Calibration;
@@ -36,7 +33,7 @@ internal sealed class WeightCodeSweep
     /// <summary>Bytes of the Gram's columns one tile reads (in × tile floats): they stay in the core's L2 for a block of rows.</summary>
     private const int TileBytes = 512 * 1024;
 
-    /// <summary>Widest tile: <see cref="AddRows"/> holds its 64 doubles in eight registers.</summary>
+    /// <summary>Widest tile: <see cref="ActivationSweep.AddRows"/> holds 64 doubles in eight registers.</summary>
     internal const int TileWidth = 64;
 
     /// <summary>
@@ -189,8 +186,8 @@ internal sealed class WeightCodeSweep
             {
                 var weights = w.Weights.AsSpan(r * cols, cols);
                 if (_crossTiles is not null)
-                    AddRows(weights, _everyColumn, _crossTiles.AsSpan(t0 * cols, cols * width), width, w.V.AsSpan(r * cols + t0, width));
-                AddRows(weights, _everyColumn, _gramTiles.AsSpan(t0 * cols, cols * width), width, w.Products.AsSpan(r * cols + t0, width));
+                    ActivationSweep.AddRows(weights, _everyColumn, _crossTiles.AsSpan(t0 * cols, cols * width), width, w.V.AsSpan(r * cols + t0, width));
+                ActivationSweep.AddRows(weights, _everyColumn, _gramTiles.AsSpan(t0 * cols, cols * width), width, w.Products.AsSpan(r * cols + t0, width));
             }
         }
         for (int r = 0; r < count; r++)
@@ -270,7 +267,7 @@ internal sealed class WeightCodeSweep
                     cursors[step] = below;
                     if (below > begin)
                     {
-                        AddRows(changes.AsSpan(begin, below - begin), channels.AsSpan(begin, below - begin), upper, width, sums);
+                        ActivationSweep.AddRows(changes.AsSpan(begin, below - begin), channels.AsSpan(begin, below - begin), upper, width, sums);
                         for (int k = lo; k < below; k++) a[channels[k] - t0] += changes[k];
                         partial = TileQuadratic(a, sums, diagonal);
                     }
@@ -312,46 +309,5 @@ internal sealed class WeightCodeSweep
         double total = 0;
         foreach (double sum in sums) total += sum;
         return total;
-    }
-
-    /// <summary>
-    /// <see cref="ActivationSweep.AddRows"/> (y += Σ_m factors[m] · matrix[rows[m], 0 … y.Length), every element an FMA
-    /// chain in the order given), bit for bit, with a whole tile of 64 held in eight registers: eight independent FMA
-    /// chains, where AddRows' blocks of 16 wait on two chains' latency for every row (3× faster here). The activation
-    /// sweep's <c>SweepBlock</c> has the same eight chains but keeps them in registers across candidates; this one loads
-    /// and stores y once per call, since the sweep reads g between steps.
-    /// </summary>
-    internal static void AddRows(ReadOnlySpan<double> factors, ReadOnlySpan<int> rows, ReadOnlySpan<float> matrix, int stride, Span<double> y)
-    {
-        if (y.Length != TileWidth || !Avx512F.IsSupported)
-        {
-            ActivationSweep.AddRows(factors, rows, matrix, stride, y);
-            return;
-        }
-        if (factors.Length != rows.Length) throw new ArgumentException("AddRows: one factor per row.");
-        if (stride < TileWidth) throw new ArgumentException("AddRows: rows must be at least as long as y.");
-        foreach (int row in rows)
-            if (row < 0 || (long)row * stride + TileWidth > matrix.Length) throw new ArgumentOutOfRangeException(nameof(rows), $"AddRows: row {row} is outside the matrix.");
-        ref double target = ref MemoryMarshal.GetReference(y);
-        ref float source = ref MemoryMarshal.GetReference(matrix);
-        var y0 = Vector512.LoadUnsafe(ref target, 0); var y1 = Vector512.LoadUnsafe(ref target, 8);
-        var y2 = Vector512.LoadUnsafe(ref target, 16); var y3 = Vector512.LoadUnsafe(ref target, 24);
-        var y4 = Vector512.LoadUnsafe(ref target, 32); var y5 = Vector512.LoadUnsafe(ref target, 40);
-        var y6 = Vector512.LoadUnsafe(ref target, 48); var y7 = Vector512.LoadUnsafe(ref target, 56);
-        for (int m = 0; m < rows.Length; m++)
-        {
-            var a = Vector512.Create(factors[m]);
-            ref float row = ref Unsafe.Add(ref source, (nuint)rows[m] * (nuint)stride);
-            y0 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 0), y0);
-            y1 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 8), y1);
-            y2 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 16), y2);
-            y3 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 24), y3);
-            y4 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 32), y4);
-            y5 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 40), y5);
-            y6 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 48), y6);
-            y7 = Vector512.FusedMultiplyAdd(a, ActivationSweep.Widen(ref row, 56), y7);
-        }
-        y0.StoreUnsafe(ref target, 0); y1.StoreUnsafe(ref target, 8); y2.StoreUnsafe(ref target, 16); y3.StoreUnsafe(ref target, 24);
-        y4.StoreUnsafe(ref target, 32); y5.StoreUnsafe(ref target, 40); y6.StoreUnsafe(ref target, 48); y7.StoreUnsafe(ref target, 56);
     }
 }
