@@ -184,6 +184,19 @@ public class KernelTests
         Assert.Equal(wide, narrow, wide * 1e-5);
     }
 
+    [Theory]
+    [InlineData(2048, 2048, true)]   // TinyLlama-1.1B q_proj, o_proj
+    [InlineData(256, 2048, false)]   // its k_proj, v_proj
+    [InlineData(5632, 2048, true)]   // gate_proj, up_proj
+    [InlineData(2048, 5632, false)]  // down_proj
+    [InlineData(32000, 2048, true)]  // lm_head
+    [InlineData(256, 256, false)]    // the default model's q/k/v and o_proj
+    [InlineData(768, 256, true)]     // its gate_proj, up_proj
+    [InlineData(200, 80, true)]      // more outputs than twice the inputs, however small
+    [InlineData(144, 80, false)]
+    public void Layers_are_narrowed_where_the_triangle_saves_additions(int outs, int inFeatures, bool narrowed) =>
+        Assert.Equal(narrowed, ActivationSweep.NarrowingPays(outs, inFeatures));
+
     /// <summary>Replaces the input with a given quantized copy (the narrowing must hold for any input pair).</summary>
     private sealed class FixedInput(float[] quantized) : ITensorQuantizer
     {
