@@ -37,10 +37,11 @@ public readonly record struct PowerLaw(double Coefficient, double Exponent)
 /// <summary>
 /// Seconds to search one decoder layer with P linear parameters: y = <see cref="PerParameter"/> · P +
 /// <see cref="PerParameter15"/> · P^1.5. The first term is work ∝ P at fixed tokens, the second how much faster than P
-/// the search grows. A profile (the result's <see cref="CalibrationResult.Timings"/>, <see cref="SearchStages"/>) puts
-/// most of both in the activation sweep of <see cref="FpqSearch"/> (75–90 % of the search at hidden 256 and 1024),
-/// whose work per changed input value grows with the layer's outputs (it reads Ŵᵀ a tile of outputs at a time, so what
-/// it reads stays in L2 as layers widen); the weight candidates ([out × in]·[in × in] each, ∝ hidden³) were 7–15 % there.
+/// the search grows. The search's stages (the result's <see cref="CalibrationResult.Timings"/>, <see cref="SearchStages"/>)
+/// at the paper's k = 100, 8 × 512 tokens: at hidden 256 the activation sweep of <see cref="FpqSearch"/> is three
+/// quarters of the search (its work per changed input value grows with the layer's outputs); from hidden 1024 up the
+/// weight candidates, whose code changes cost about in² per row (<see cref="WeightCodeSweep"/>, ∝ hidden³ per layer),
+/// are more than half (benchmarks/README.md, "Calibration cost curve").
 /// </summary>
 public readonly record struct LayerCostLaw(double PerParameter, double PerParameter15)
 {
@@ -265,20 +266,22 @@ public static class CalibrationCost
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
 
     /// <summary>
-    /// Fitted by <c>cost-curve</c> at commit 6f62894 on a 2-core Intel Xeon machine (AVX-512, about half the managed GEMM
-    /// speed of the Zen 5 machines the earlier fits ran on), load average 1.3–4.1; CPU seconds are each stage's wall
-    /// seconds × the run's CPU/wall (1.8–1.9), FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages
-    /// and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of the weights and one
-    /// block's captured inputs. The knob exponents come from the same run at hidden 256 (2 layers, 17–36 s runs): tokens
-    /// 8 → 16 × 512, candidates k = 20 → 100 (dense products → <see cref="WeightCodeSweep"/>), rounds 1 → 3.
+    /// Fitted by <c>cost-curve</c> at commit cff4b1a on a 2-core AMD EPYC (Zen 5) machine, load average 0.8–6.5 (one
+    /// point after the other, 12 min in all); CPU seconds are each stage's wall seconds × the run's CPU/wall (1.77–1.85),
+    /// FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in
+    /// benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of the weights and one block's captured inputs.
+    /// The knob exponents come from the same run at hidden 256 (2 layers, 10–27 s runs): tokens 8 → 16 × 512, candidates
+    /// k = 20 → 100 (dense products → <see cref="WeightCodeSweep"/>), rounds 1 → 3. Against the file's checks at hidden
+    /// 2048 on the same machine it projects high: 51.6 against 36.9 CPU min measured at the paper's setting, 18.3 against
+    /// 15.3 at fpq-fast's (the weight candidates, about half the search at that width, do not grow with the tokens).
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
-        CapturePerToken: new(6.128E-06, 0.3451),
-        DecoderLayer: new(1.186E-05, 5.345E-10),
-        LmHead: new(6.852E-10, 1.4905),
-        Embedding: new(6.194E-06, 0.8577),
-        TokenExponent: 0.693, CandidateExponent: 0.124, RoundExponent: 0.583,
-        Workspace: new(8.596E+04, 0.5496));
+        CapturePerToken: new(5.205E-06, 0.3380),
+        DecoderLayer: new(5.506E-06, 7.205E-11),
+        LmHead: new(1.702E-09, 1.4027),
+        Embedding: new(3.737E-07, 0.9822),
+        TokenExponent: 0.871, CandidateExponent: 0.191, RoundExponent: 0.692,
+        Workspace: new(4.075E+05, 0.4611));
 
     /// <summary>
     /// TinyLlama-1.1B's proportions at hidden size <paramref name="hidden"/>: 22 layers, SwiGLU width 2.75 × hidden
