@@ -86,7 +86,7 @@ internal static class PeerBenchmark
             float[] kitLogprobs = model.TokenLogProbs([logprobTokens])[0];
 
             var llama = RunPeer(root, "node", ["llama-peer.mjs", workFile], "cd benchmarks/peers && npm ci");
-            var torch = RunPeer(root, "/usr/bin/python3", ["torch-peer.py", workFile], "apt-get install python3-torch");
+            var torch = RunPeer(root, "/usr/bin/python3", ["torch-peer.py", workFile], "apt-get install python3-torch libopenblas0-pthread");
 
             Console.WriteLine();
             Console.WriteLine($"{"measure",-34} {"kit",10} {"peer",10} {"kit/peer",9}  peer");
@@ -114,6 +114,15 @@ internal static class PeerBenchmark
             {
                 double worst = kitLogprobs.Select((v, i) => Math.Abs(v - torchLogprobs[i]!.GetValue<double>())).Max();
                 Console.WriteLine($"log-probs of the same tokens, kit vs PyTorch: max |Δ| = {worst:G3} nats");
+            }
+            if (torch?["blas"] is JsonArray blas)
+            {
+                string[] libraries = [.. blas.Select(b => b!.GetValue<string>())];
+                // Debian keeps the reference BLAS in .../blas/; OpenBLAS, BLIS and MKL register folders of their own.
+                bool reference = libraries.Any(path => Path.GetFileName(Path.GetDirectoryName(path)) == "blas");
+                Console.WriteLine(reference
+                    ? $"warning: PyTorch runs Debian's reference BLAS ({string.Join(", ", libraries)}), so its forward is not a fair peer: apt-get install libopenblas0-pthread"
+                    : $"PyTorch's BLAS: {(libraries.Length == 0 ? "linked into torch" : string.Join(", ", libraries))}");
             }
             Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()}");
             return 0;
