@@ -44,7 +44,7 @@ internal static class CostCurveBenchmark
         Console.WriteLine(fit.Describe());
         foreach (var (name, shape) in new[] { ("TinyLlama-1.1B", CalibrationCost.TinyLlamaShape(2048)), ("LLaMA-7B", CalibrationCost.Llama7BShape) })
             foreach (var (label, knobs) in new[] { ("this run's setting", fit.Settings),
-                         ("fpq-fast", CalibrationCost.PaperSetting with { Steps = QuantPresets.FastSearch.Steps, Rounds = QuantPresets.FastSearch.Rounds }),
+                         ("fpq-fast", CostSetting.Of(QuantPresets.Get("fpq-fast:4/4/4"))),
                          ("paper setting", CalibrationCost.PaperSetting) })
                 Console.WriteLine($"{name} at {label}: {fit.Model.Project(shape, knobs)}");
         // Checks: points measured at another setting than the curve's, against what this fit and the kit's constants project.

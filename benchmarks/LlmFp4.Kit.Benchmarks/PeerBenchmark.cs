@@ -122,7 +122,7 @@ internal static class PeerBenchmark
                 bool reference = libraries.Any(path => Path.GetFileName(Path.GetDirectoryName(path)) == "blas");
                 Console.WriteLine(reference
                     ? $"warning: PyTorch runs Debian's reference BLAS ({string.Join(", ", libraries)}), so its forward is not a fair peer: apt-get install libopenblas0-pthread"
-                    : $"PyTorch's BLAS: {(libraries.Length == 0 ? "linked into torch" : string.Join(", ", libraries))}");
+                    : $"PyTorch's BLAS: {(libraries.Length == 0 ? "no libblas.so loaded" : string.Join(", ", libraries))}");
             }
             Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()}");
             return 0;
