@@ -165,6 +165,26 @@ public class KernelTests
         Assert.Equal(2, Enumerable.Range(0, n).Count(j => l[j * n + j] == 0));
     }
 
+    [Theory]
+    [InlineData(37, 30)]
+    [InlineData(300, 300)]
+    [InlineData(520, 500)]
+    public void Blocked_cholesky_is_the_reference_byte_for_byte(int n, int rank)
+    {
+        // A = B·Bᵀ, plus a quarter on the diagonal at full rank; below it, n − rank pivots vanish. 520 reaches the rows
+        // the factorization takes in parallel.
+        var factor = RandomMatrix(n, rank, 11);
+        var a = new double[n * n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k < rank; k++) sum += (double)factor[i * rank + k] * factor[j * rank + k];
+                a[i * n + j] = a[j * n + i] = sum + (i == j && rank == n ? 0.25 : 0);
+            }
+        Assert.Equal(Cholesky.LowerSemidefiniteReference(a, n), Cholesky.LowerSemidefinite(a, n));
+    }
+
     [Fact]
     public void Narrowed_layer_has_the_output_error_of_the_wide_one()
     {
