@@ -266,22 +266,25 @@ public static class CalibrationCost
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
 
     /// <summary>
-    /// Fitted by <c>cost-curve</c> at commit cff4b1a on a 2-core AMD EPYC (Zen 5) machine, load average 0.8–6.5 (one
-    /// point after the other, 12 min in all); CPU seconds are each stage's wall seconds × the run's CPU/wall (1.77–1.85),
-    /// FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in
-    /// benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of the weights and one block's captured inputs.
-    /// The knob exponents come from the same run at hidden 256 (2 layers, 10–27 s runs): tokens 8 → 16 × 512, candidates
-    /// k = 20 → 100 (dense products → <see cref="WeightCodeSweep"/>), rounds 1 → 3. Against the file's checks at hidden
-    /// 2048 on the same machine it projects high: 51.6 against 36.9 CPU min measured at the paper's setting, 18.3 against
-    /// 15.3 at fpq-fast's (the weight candidates, about half the search at that width, do not grow with the tokens).
+    /// Fitted by <c>cost-curve</c> at commit 39d692d on a 2-core AMD EPYC machine, load average 2.0–4.3 (one point after
+    /// the other, 15 min in all; cff4b1a's code ran the sizes 256–1024 in 1.27–1.35× less wall time on the machine of its
+    /// curve, hidden 2048 in 1.20× less, the knob points in 1.02–1.19× less); CPU seconds are each stage's wall seconds × the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the
+    /// managed GEMM; the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is
+    /// fitted net of the weights and one block's captured inputs. The knob exponents come from the same run at hidden 256
+    /// (2 layers, 11–27 s runs): tokens 8 → 16 × 512, candidates k = 20 → 100 (dense products →
+    /// <see cref="WeightCodeSweep"/>), rounds 1 → 3. The decoder layer's second term is negative: from hidden 256 to 2048
+    /// a layer grew as hidden^1.99 to ^1.96, a little slower than P, and the term stays smaller than the first up to
+    /// layers of 10^10 parameters. Against the file's checks at hidden 2048 on the same machine it projects high: 44.9
+    /// against 37.1 CPU min measured at the paper's setting (the weight candidates, about 40 % of the search at that width,
+    /// do not grow with the tokens).
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
-        CapturePerToken: new(5.205E-06, 0.3380),
-        DecoderLayer: new(5.506E-06, 7.205E-11),
-        LmHead: new(1.702E-09, 1.4027),
-        Embedding: new(3.737E-07, 0.9822),
-        TokenExponent: 0.871, CandidateExponent: 0.191, RoundExponent: 0.692,
-        Workspace: new(4.075E+05, 0.4611));
+        CapturePerToken: new(1.144E-06, 0.4264),
+        DecoderLayer: new(7.566E-06, -6.78E-11),
+        LmHead: new(2.866E-10, 1.5213),
+        Embedding: new(1.984E-06, 0.8943),
+        TokenExponent: 0.748, CandidateExponent: 0.277, RoundExponent: 0.493,
+        Workspace: new(2.272E+05, 0.4941));
 
     /// <summary>
     /// TinyLlama-1.1B's proportions at hidden size <paramref name="hidden"/>: 22 layers, SwiGLU width 2.75 × hidden
