@@ -27,8 +27,8 @@ internal static class Cholesky
         var lanes = new double[n * BlockLanes];
         for (int j0 = 0; j0 < n; j0 += 8)
         {
-            int block = j0, width = Math.Min(8, n - j0);
-            void Lanes(int i) => AddBlockLanes(l.AsSpan(i * n, block), l.AsSpan(block * n), n, Math.Min(width, i - block + 1), lanes.AsSpan(i * BlockLanes, BlockLanes));
+            int width = Math.Min(8, n - j0);
+            void Lanes(int i) => AddBlockLanes(l.AsSpan(i * n, j0), l.AsSpan(j0 * n), n, Math.Min(width, i - j0 + 1), lanes.AsSpan(i * BlockLanes, BlockLanes));
             if ((long)(n - j0) * j0 < 1 << 16)
                 for (int i = j0; i < n; i++) Lanes(i);
             else
@@ -145,9 +145,6 @@ internal static class Cholesky
         {
             for (; k < blocks; k++) lanes[k % 8] = Math.FusedMultiplyAdd(a[k], b[k], lanes[k % 8]);
         }
-        double total = 0;
-        foreach (double lane in lanes) total += lane;
-        for (; k < a.Length; k++) total = Math.FusedMultiplyAdd(a[k], b[k], total);
-        return total;
+        return FinishDot(lanes, a[k..], b[k..]);
     }
 }

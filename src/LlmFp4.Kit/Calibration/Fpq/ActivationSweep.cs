@@ -678,7 +678,8 @@ internal sealed class ActivationSweep
     /// Changes ahead of the one being added whose 64 floats <see cref="Prefetch"/> asks for. The rows a list of changes
     /// reads are scattered over a tile that outgrows L2 at wide inputs (TinyLlama-1.1B's down_proj: 1.4 MB of Ŵᵀ, and as
     /// much of the Gram in <see cref="WeightCodeSweep"/>), where the hardware prefetchers do not follow them: asking 12
-    /// changes ahead took a down_proj search (1024 tokens, k = 100) from 62.1–62.6 to 53.7–56.5 s (WideLayerSearchBenchmarks.Search, runs alternating with the build before); 6 ahead gained less.
+    /// changes ahead took a down_proj search (1024 tokens, k = 100, one round; a throwaway harness, runs alternating with
+    /// the build before) from 62.1–62.6 to 53.7–56.5 s; 6 ahead gained less.
     /// </summary>
     private const int PrefetchAhead = 12;
 
