@@ -73,6 +73,49 @@ public class WeightCodeSweepTests
     }
 
     [Theory]
+    [InlineData(144, false)]
+    [InlineData(144, true)]
+    [InlineData(64, true)]
+    public void Tiles_in_registers_give_the_errors_of_the_plain_additions_bit_for_bit(int cols, bool crossGram)
+    {
+        // 144 inputs: two whole tiles of 64 (SweepRowThroughTile on AVX-512) and one of 16 (always the plain path).
+        const int rows = 20, tokens = 48;
+        var weight = RandomMatrix(rows, cols, 11, 0.1);
+        var x = OutlierInputs(tokens, cols, 12);
+        var delta = RandomMatrix(tokens, cols, 13, 0.01);
+        float[] Gram(float[] left, float[] right)
+        {
+            var gram = new float[cols * cols];
+            for (int i = 0; i < cols; i++)
+                for (int j = 0; j < cols; j++)
+                {
+                    double sum = 0;
+                    for (int t = 0; t < tokens; t++) sum += (double)left[t * cols + i] * right[t * cols + j];
+                    gram[i * cols + j] = (float)sum;
+                }
+            return gram;
+        }
+        var rowConstant = Enumerable.Range(0, rows).Select(r => 0.5 + r).ToArray();
+        var multipliers = new SearchSettings { Steps = 100 }.Multipliers();
+        FpFormat[] formats = [FpFormat.E2M1, FpFormat.E1M2, FpFormat.E3M0];
+        var scales = formats.Select(format =>
+        {
+            var start = Ranges.RowBiases(format, weight, rows, cols);
+            return (IReadOnlyList<float[]>)multipliers.Select(m => start.Select(b => FpQuantizer.BiasScale(format, m * b)).ToArray()).ToArray();
+        }).ToArray();
+        double[][][] Errors(bool registerTiles)
+        {
+            var sweep = new WeightCodeSweep(weight, rows, cols, Gram(x, x), crossGram ? Gram(x, delta) : null, rowConstant) { RegisterTiles = registerTiles };
+            var errors = formats.Select(_ => multipliers.Select(_ => new double[rows]).ToArray()).ToArray();
+            sweep.RowErrors(formats, scales, errors);
+            return errors;
+        }
+        var plain = Errors(registerTiles: false);
+        Assert.Equal(plain, Errors(registerTiles: System.Runtime.Intrinsics.X86.Avx512F.IsSupported));
+        Assert.Contains(plain.SelectMany(f => f).SelectMany(c => c), e => e != plain[0][0][0]);
+    }
+
+    [Theory]
     [InlineData(64)]
     [InlineData(13)]
     public void Tile_quadratic_sums_each_lane_in_order(int width)

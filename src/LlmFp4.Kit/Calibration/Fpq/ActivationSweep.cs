@@ -681,11 +681,11 @@ internal sealed class ActivationSweep
     /// changes ahead took a down_proj search (1024 tokens, k = 100, one round; a throwaway harness, runs alternating with
     /// the build before) from 62.1–62.6 to 53.7–56.5 s; 6 ahead gained less.
     /// </summary>
-    private const int PrefetchAhead = 12;
+    internal const int PrefetchAhead = 12;
 
     /// <summary>Asks for the four cache lines of 64 floats from <paramref name="row"/> on; a hint, which never faults.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Prefetch(ref float row)
+    internal static unsafe void Prefetch(ref float row)
     {
         byte* line = (byte*)Unsafe.AsPointer(ref row);
         Sse.Prefetch0(line);
@@ -696,7 +696,7 @@ internal sealed class ActivationSweep
 
     /// <summary>Eight floats from <paramref name="row"/>[<paramref name="offset"/>] on, widened to double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<double> Widen(ref float row, int offset) =>
+    internal static Vector512<double> Widen(ref float row, int offset) =>
         Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref row, (nuint)offset));
 
     /// <summary>y rounded onto the format's integer-bias grid (the values a quantizer's output divided by its grid scale lies on).</summary>

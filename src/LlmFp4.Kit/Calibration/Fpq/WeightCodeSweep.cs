@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using LlmFp4.Kit.Formats;
 
 namespace LlmFp4.Kit.Calibration;
@@ -53,6 +56,13 @@ internal sealed class WeightCodeSweep
     private readonly double[] _diagonal;        // H_tt
     private readonly int[] _everyColumn;
     private readonly int _rows, _cols;
+
+    /// <summary>
+    /// Whole tiles go through <see cref="SweepRowThroughTile"/>, g in registers across a row's candidates (AVX-512), or
+    /// else through one <see cref="ActivationSweep.AddRows"/> and <see cref="TileQuadratic"/> per candidate, the plain
+    /// twin the tests hold it to: the same sums in the same order, so the same bytes.
+    /// </summary>
+    internal bool RegisterTiles { get; init; } = Avx512F.IsSupported;
 
     /// <summary>
     /// Prepares the sweep of [<paramref name="rows"/> × <paramref name="cols"/>] <paramref name="weight"/> against
@@ -258,6 +268,11 @@ internal sealed class WeightCodeSweep
             var diagonal = _diagonal.AsSpan(t0, width);
             for (int r = 0; r < count; r++)
             {
+                if (RegisterTiles && width == TileWidth)
+                {
+                    SweepRowThroughTile(channels, changes, ends, cursors, r * candidates, candidates, upper, t0, diagonal, a, quadratics);
+                    continue;
+                }
                 sums.Clear();
                 a.Clear();
                 double partial = 0;
@@ -287,6 +302,74 @@ internal sealed class WeightCodeSweep
                 rowErrors[c][first + r] = constant + s * (2 * linear[step] + s * quadratics[step]);
             }
         }
+    }
+
+    /// <summary>
+    /// One row's steps (<paramref name="firstStep"/> on, one per candidate) through a whole tile of <see cref="TileWidth"/>
+    /// columns from <paramref name="t0"/>: each step's changes below the tile's end added to g as
+    /// <see cref="ActivationSweep.AddRows"/> adds them, the codes <paramref name="a"/> of the tile updated, and the tile's
+    /// <see cref="TileQuadratic"/> added to the step's quadratic, with the same FMAs in the same order. g stays in eight
+    /// registers across the candidates, where a call of each per candidate loaded and stored it, checked its rows and set up
+    /// its spans for a few dozen changes (a step's changes below an early tile's end are a handful).
+    /// </summary>
+    private static void SweepRowThroughTile(int[] channels, double[] changes, int[] ends, int[] cursors, int firstStep, int candidates,
+        ReadOnlySpan<float> upper, int t0, ReadOnlySpan<double> diagonal, Span<double> a, double[] quadratics)
+    {
+        int tileEnd = t0 + TileWidth;
+        if (upper.Length < tileEnd * TileWidth || diagonal.Length < TileWidth || a.Length < TileWidth)
+            throw new ArgumentException("SweepRowThroughTile: the tile holds its columns' rows up to its end.");
+        a[..TileWidth].Clear();
+        ref float source = ref MemoryMarshal.GetReference(upper);
+        ref double codes = ref MemoryMarshal.GetReference(a);
+        ref double h = ref MemoryMarshal.GetReference(diagonal);
+        Vector512<double> g0 = default, g1 = default, g2 = default, g3 = default, g4 = default, g5 = default, g6 = default, g7 = default;
+        double partial = 0;
+        for (int c = 0; c < candidates; c++)
+        {
+            int step = firstStep + c, begin = step == 0 ? 0 : ends[step - 1], lo = cursors[step], below = lo;
+            while (below < ends[step] && channels[below] < tileEnd) below++;
+            cursors[step] = below;
+            if (below > begin)
+            {
+                for (int m = begin; m < below; m++)
+                {
+                    int channel = channels[m];
+                    if ((uint)channel >= (uint)tileEnd) throw new ArgumentOutOfRangeException(nameof(channels), $"SweepRowThroughTile: channel {channel} is past the tile's end.");
+                    var factor = Vector512.Create(changes[m]);
+                    ref float row = ref Unsafe.Add(ref source, (nuint)channel * TileWidth);
+                    if (m + ActivationSweep.PrefetchAhead < below)
+                        ActivationSweep.Prefetch(ref Unsafe.Add(ref source, (nuint)channels[m + ActivationSweep.PrefetchAhead] * TileWidth));
+                    g0 = Vector512.FusedMultiplyAdd(factor, ActivationSweep.Widen(ref row, 0), g0);
+                    g1 = Vector512.FusedMultiplyAdd(factor, ActivationSweep.Widen(ref row, 8), g1);
+                    g2 = Vector512.FusedMultiplyAdd(factor, ActivationSweep.Widen(ref row, 16), g2);
+                    g3 = Vector512.FusedMultiplyAdd(factor, ActivationSweep.Widen(ref row, 24), g3);
+                    g4 = Vector512.FusedMultiplyAdd(factor, ActivationSweep.Widen(ref row, 32), g4);
+                    g5 = Vector512.FusedMultiplyAdd(factor, ActivationSweep.Widen(ref row, 40), g5);
+                    g6 = Vector512.FusedMultiplyAdd(factor, ActivationSweep.Widen(ref row, 48), g6);
+                    g7 = Vector512.FusedMultiplyAdd(factor, ActivationSweep.Widen(ref row, 56), g7);
+                }
+                for (int k = lo; k < below; k++) a[channels[k] - t0] += changes[k];
+                var lanes = QuadraticLanes(ref codes, ref h, 0, g0, Vector512<double>.Zero);
+                lanes = QuadraticLanes(ref codes, ref h, 8, g1, lanes);
+                lanes = QuadraticLanes(ref codes, ref h, 16, g2, lanes);
+                lanes = QuadraticLanes(ref codes, ref h, 24, g3, lanes);
+                lanes = QuadraticLanes(ref codes, ref h, 32, g4, lanes);
+                lanes = QuadraticLanes(ref codes, ref h, 40, g5, lanes);
+                lanes = QuadraticLanes(ref codes, ref h, 48, g6, lanes);
+                lanes = QuadraticLanes(ref codes, ref h, 56, g7, lanes);
+                partial = 0;
+                for (int lane = 0; lane < 8; lane++) partial += lanes.GetElement(lane);
+            }
+            quadratics[step] += partial;
+        }
+    }
+
+    /// <summary>The lanes of <see cref="TileQuadratic"/> after elements t … t + 7: fma(a, fma(h, a, 2g), lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> QuadraticLanes(ref double a, ref double h, int t, Vector512<double> g, Vector512<double> lanes)
+    {
+        var at = Vector512.LoadUnsafe(ref a, (nuint)t);
+        return Vector512.FusedMultiplyAdd(at, Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref h, (nuint)t), at, 2 * g), lanes);
     }
 
     /// <summary>
