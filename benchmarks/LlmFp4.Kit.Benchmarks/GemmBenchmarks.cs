@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -11,7 +12,10 @@ namespace LlmFp4.Kit.Benchmarks;
 /// (q/k/v/o, gate/up, down, lm_head), decoding's one-token matrix-vector products, and calibration's Gram matrices XᵀX over
 /// 4096 tokens. Shapes read "op m×n×k" with op NT = A·Bᵀ, TN = Aᵀ·B. "% of peak" divides GFLOP/s by the fp32 FMA peak
 /// measured in the same process (a register-only FMA loop: one core's best rate times the cores; it is printed with the
-/// first row).
+/// first row). A matrix-vector product reads each weight once for one FMA, so no kernel comes near that peak; for the
+/// managed kernel's 1-row shapes "% of read bandwidth" divides the bytes it must move (B once, x, c read and written) per
+/// second by the rate at which the same threads read a warm buffer of B's size (<see cref="MeasuredReadBandwidth"/>), its
+/// roofline.
 /// </summary>
 [Config(typeof(Config))]
 public class GemmBenchmarks
@@ -22,6 +26,17 @@ public class GemmBenchmarks
         {
             AddColumn(new ThroughputColumn("GFLOP/s", Flops, 1e9));
             AddColumn(new ThroughputColumn("% of peak", Flops, MeasuredPeak.Value * 1e7));
+            AddColumn(new ThroughputColumn("% of read bandwidth", ShareOfReadBandwidth, 1));
+        }
+
+        /// <summary>Bytes moved per operation as a percentage of what one second of reading moves; NaN unless managed and m = 1.</summary>
+        private static double ShareOfReadBandwidth(BenchmarkDotNet.Running.BenchmarkCase benchmarkCase)
+        {
+            var (_, m, n, k) = Parse((string)ThroughputColumn.Parameter(benchmarkCase, nameof(Shape))!);
+            if (m != 1 || (string)ThroughputColumn.Parameter(benchmarkCase, nameof(Backend))! != "managed") return double.NaN;
+            long matrixBytes = (long)n * k * sizeof(float);
+            double bytes = matrixBytes + (k + 2.0 * n) * sizeof(float);
+            return 100 * bytes / MeasuredReadBandwidth(matrixBytes, new ManagedGemm().MatrixVectorThreads(n, k));
         }
 
         private static double Flops(BenchmarkDotNet.Running.BenchmarkCase benchmarkCase)
@@ -63,6 +78,56 @@ public class GemmBenchmarks
         Console.WriteLine($"// measured fp32 FMA peak: {best:F0} GFLOP/s on {Environment.ProcessorCount} cores");
         return best;
     });
+
+    private static readonly ConcurrentDictionary<(long Bytes, int Threads), double> ReadBandwidths = new();
+
+    /// <summary>
+    /// Bytes per second at which <paramref name="threads"/> threads read (<see cref="ReadLoop"/>) a buffer of
+    /// <paramref name="bytes"/> bytes split between them, kept warm in the cache as the benchmark's B is: the best of ten
+    /// timings of repeated passes (about 64 MB read per timing). Printed the first time each size is measured.
+    /// </summary>
+    internal static double MeasuredReadBandwidth(long bytes, int threads) => ReadBandwidths.GetOrAdd((bytes, threads), key =>
+    {
+        int floats = (int)(key.Bytes / sizeof(float) / key.Threads);
+        var buffers = Enumerable.Range(0, key.Threads).Select(t => Enumerable.Repeat(1f + t, floats).ToArray()).ToArray();
+        int passes = (int)Math.Max(1, (64L << 20) / key.Bytes);
+        double best = 0;
+        for (int attempt = 0; attempt < 11; attempt++)
+        {
+            var sums = new double[key.Threads];
+            var clock = Stopwatch.StartNew();
+            Parallel.For(0, key.Threads, new ParallelOptions { MaxDegreeOfParallelism = key.Threads }, t =>
+            {
+                for (int pass = 0; pass < passes; pass++) sums[t] += ReadLoop(buffers[t]);
+            });
+            double seconds = clock.Elapsed.TotalSeconds;
+            if (attempt > 0) best = Math.Max(best, (double)floats * sizeof(float) * key.Threads * passes / seconds);
+        }
+        Console.WriteLine($"// measured read bandwidth: {best / 1e9:F0} GB/s over a warm {key.Bytes / 1024} KB buffer on {key.Threads} thread(s)");
+        return best;
+    });
+
+    /// <summary>
+    /// Sums <paramref name="buffer"/> with eight independent Vector256 chains, so that its reads bound the time (two 32-byte
+    /// loads a cycle match L2's 64 bytes a cycle; every x86-64 machine the kit runs on has AVX2).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float ReadLoop(float[] buffer)
+    {
+        ref float x = ref buffer[0];
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        int i = 0;
+        for (; i <= buffer.Length - 64; i += 64)
+        {
+            s0 += Vector256.LoadUnsafe(ref x, (nuint)i); s1 += Vector256.LoadUnsafe(ref x, (nuint)(i + 8));
+            s2 += Vector256.LoadUnsafe(ref x, (nuint)(i + 16)); s3 += Vector256.LoadUnsafe(ref x, (nuint)(i + 24));
+            s4 += Vector256.LoadUnsafe(ref x, (nuint)(i + 32)); s5 += Vector256.LoadUnsafe(ref x, (nuint)(i + 40));
+            s6 += Vector256.LoadUnsafe(ref x, (nuint)(i + 48)); s7 += Vector256.LoadUnsafe(ref x, (nuint)(i + 56));
+        }
+        float sum = Vector256.Sum(s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7);
+        for (; i < buffer.Length; i++) sum += buffer[i];
+        return sum;
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float FmaLoop(long iterations)

@@ -9,7 +9,7 @@ using LlmFp4.Kit.Tensors;
 
 namespace LlmFp4.Kit.Benchmarks;
 
-/// <summary>Work per second from the mean time: GFLOP/s for GEMM, tokens/s for the forward.</summary>
+/// <summary>Work per second from the mean time: GFLOP/s for GEMM, tokens/s for the forward; "-" where the work is NaN (not measured for that case).</summary>
 public sealed class ThroughputColumn(string name, Func<BenchmarkCase, double> workPerOperation, double unit) : IColumn
 {
     public string Id => $"{nameof(ThroughputColumn)}.{name}";
@@ -28,8 +28,8 @@ public sealed class ThroughputColumn(string name, Func<BenchmarkCase, double> wo
     {
         var statistics = summary[benchmarkCase]?.ResultStatistics;
         if (statistics is null) return "-";
-        double seconds = statistics.Mean * 1e-9;
-        return (workPerOperation(benchmarkCase) / seconds / unit).ToString("N1");
+        double seconds = statistics.Mean * 1e-9, work = workPerOperation(benchmarkCase);
+        return double.IsNaN(work) ? "-" : (work / seconds / unit).ToString("N1");
     }
 
     internal static object? Parameter(BenchmarkCase benchmarkCase, string parameter) =>

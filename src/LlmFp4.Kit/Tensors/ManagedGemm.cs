@@ -161,10 +161,13 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     private void RowTimesMatrix(float* x, float* b, Half* halfB, bool transposeB, int n, int k, float* c, float alpha)
     {
         int groups = (n + RowColumns - 1) / RowColumns;
-        int threads = (long)n * k >= ParallelRowElements ? _threads : 1;
+        int threads = MatrixVectorThreads(n, k);
         nint xAddress = (nint)x, bAddress = (nint)b, halfAddress = (nint)halfB, cAddress = (nint)c;
         For(groups, threads, group => RowTimesColumns((float*)xAddress, (float*)bAddress, (Half*)halfAddress, transposeB, n, k, group * RowColumns, (float*)cAddress, alpha));
     }
+
+    /// <summary>Threads the matrix-vector kernel runs on for an [n × k] matrix: one below <see cref="ParallelRowElements"/>.</summary>
+    internal int MatrixVectorThreads(int n, int k) => (long)n * k >= ParallelRowElements ? _threads : 1;
 
     /// <summary>True where <see cref="RowTimesHalfColumns"/> and <see cref="RowTimesInt4Columns"/> run (the Vector512 matrix-vector kernels).</summary>
     internal bool MultipliesInputMajorWeights => _wide;
@@ -206,7 +209,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             throw new ArgumentException($"RowTimesInt4Columns: x {x.Length} (needs {k}), c {c.Length} (needs {n}).");
         c[..n].Clear();
         int groups = (n + RowColumns - 1) / RowColumns;
-        int threads = (long)n * k >= ParallelRowElements ? _threads : 1;
+        int threads = MatrixVectorThreads(n, k);
         fixed (float* px = x, pc = c)
         {
             nint xAddress = (nint)px, cAddress = (nint)pc;
