@@ -269,8 +269,9 @@ public static class CalibrationCost
     /// Fitted by <c>cost-curve</c> at commit 39d692d on a 2-core AMD EPYC machine, load average 2.0–4.3 (one point after
     /// the other, 15 min in all; cff4b1a's code ran the sizes 256–1024 in 1.27–1.35× less wall time on the machine of its
     /// curve, hidden 2048 in 1.20× less, the knob points in 1.02–1.19× less); CPU seconds are each stage's wall seconds ×
-    /// the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is
-    /// fitted net of the weights and one block's captured inputs. The knob exponents come from the same run at hidden 256
+    /// the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in
+    /// benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of the weights and one block's captured inputs.
+    /// The knob exponents come from the same run at hidden 256
     /// (2 layers, 11–27 s runs): tokens 8 → 16 × 512, candidates k = 20 → 100 (dense products →
     /// <see cref="WeightCodeSweep"/>), rounds 1 → 3. The decoder layer's second term is negative: from hidden 256 to 2048
     /// a layer grew as hidden^1.99 to ^1.96, a little slower than P, and the term stays smaller than the first up to

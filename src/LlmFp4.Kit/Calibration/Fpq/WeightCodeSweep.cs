@@ -278,9 +278,8 @@ internal sealed class WeightCodeSweep
                 double partial = 0;
                 for (int c = 0; c < candidates; c++)
                 {
-                    int step = r * candidates + c, begin = step == 0 ? 0 : ends[step - 1], lo = cursors[step], below = lo;
-                    while (below < ends[step] && channels[below] < tileEnd) below++;
-                    cursors[step] = below;
+                    int step = r * candidates + c;
+                    var (begin, lo, below) = ChangesBelow(channels, ends, cursors, step, tileEnd);
                     if (below > begin)
                     {
                         ActivationSweep.AddRows(changes.AsSpan(begin, below - begin), channels.AsSpan(begin, below - begin), upper, width, sums);
@@ -326,9 +325,8 @@ internal sealed class WeightCodeSweep
         double partial = 0;
         for (int c = 0; c < candidates; c++)
         {
-            int step = firstStep + c, begin = step == 0 ? 0 : ends[step - 1], lo = cursors[step], below = lo;
-            while (below < ends[step] && channels[below] < tileEnd) below++;
-            cursors[step] = below;
+            int step = firstStep + c;
+            var (begin, lo, below) = ChangesBelow(channels, ends, cursors, step, tileEnd);
             if (below > begin)
             {
                 for (int m = begin; m < below; m++)
@@ -364,6 +362,19 @@ internal sealed class WeightCodeSweep
         }
     }
 
+    /// <summary>
+    /// Step <paramref name="step"/>'s changes below <paramref name="tileEnd"/> (its list ascends): from its first change
+    /// (Begin) and from the first not reached by an earlier tile (Low) to one past the last (Below), which becomes the
+    /// step's cursor for the next tile.
+    /// </summary>
+    private static (int Begin, int Low, int Below) ChangesBelow(int[] channels, int[] ends, int[] cursors, int step, int tileEnd)
+    {
+        int begin = step == 0 ? 0 : ends[step - 1], low = cursors[step], below = low;
+        while (below < ends[step] && channels[below] < tileEnd) below++;
+        cursors[step] = below;
+        return (begin, low, below);
+    }
+
     /// <summary>The lanes of <see cref="TileQuadratic"/> after elements t … t + 7: fma(a, fma(h, a, 2g), lanes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<double> QuadraticLanes(ref double a, ref double h, int t, Vector512<double> g, Vector512<double> lanes)
@@ -382,10 +393,7 @@ internal sealed class WeightCodeSweep
         var lanes = Vector512<double>.Zero;
         int t = 0;
         for (; t <= a.Length - 8; t += 8)
-        {
-            var at = Vector512.Create(a.Slice(t, 8));
-            lanes = Vector512.FusedMultiplyAdd(at, Vector512.FusedMultiplyAdd(Vector512.Create(h.Slice(t, 8)), at, 2 * Vector512.Create(g.Slice(t, 8))), lanes);
-        }
+            lanes = QuadraticLanes(ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(h), t, Vector512.Create(g.Slice(t, 8)), lanes);
         Span<double> sums = stackalloc double[8];
         lanes.CopyTo(sums);
         for (int lane = 0; t < a.Length; t++, lane++)
