@@ -33,7 +33,7 @@ internal static class CostCurveBenchmark
         // A quick run is a smoke test: its data and figure go to a temporary folder, never over the committed ones.
         string outDir = PeerBenchmark.Option(args, "--out") ?? (quick ? Path.Combine(Path.GetTempPath(), "llmfp4-cost-curve-quick") : Path.Combine(root, "benchmarks", "cost-curve"));
         string figure = PeerBenchmark.Option(args, "--figure") ?? (quick ? Path.Combine(outDir, "cost-curve.png") : Path.Combine(root, "figures", "cost-curve.png"));
-        var (data, setting) = PeerBenchmark.Option(args, "--from") is { } from ? Refit(from) : Measure(quick);
+        var (data, setting) = PeerBenchmark.Option(args, "--from") is { } from ? Refit(from) : Measure(quick, Path.Combine(outDir, "cost-curve.json"));
         var measured = data["points"]!.AsArray();
         var fit = CostFit.From(measured, setting);
         data["fit"] = fit.ToJson();
@@ -68,8 +68,12 @@ internal static class CostCurveBenchmark
         return 0;
     }
 
-    /// <summary>Runs every point in a child process of its own and returns the data with the setting of the size series.</summary>
-    private static (JsonObject Data, CostSetting Setting) Measure(bool quick)
+    /// <summary>
+    /// Runs every point in a child process of its own and returns the data with the setting of the size series. The
+    /// "checks" of the data already at <paramref name="previousPath"/> (points at other settings, run with
+    /// <c>--point</c> and added by hand) are carried over: a new curve is checked against the same measurements.
+    /// </summary>
+    private static (JsonObject Data, CostSetting Setting) Measure(bool quick, string previousPath)
     {
         var reference = CalibrationCost.Reference;
         int samples = quick ? 2 : reference.Samples, length = quick ? 64 : reference.SequenceLength;
@@ -88,6 +92,7 @@ internal static class CostCurveBenchmark
         points.Add(new("rounds", small, smallLayers, samples, length, steps, rounds + 2));
 
         Console.WriteLine($"cost curve: fpq:4/4/4, {points.Count} points; {Environment.ProcessorCount} threads; {Provenance.Current}");
+        double fmaPeak = GemmBenchmarks.MeasuredPeak.Value;
         var measured = new JsonArray();
         foreach (var point in points)
         {
@@ -106,11 +111,15 @@ internal static class CostCurveBenchmark
             ["command"] = "dotnet run -c Release --project benchmarks/LlmFp4.Kit.Benchmarks -- cost-curve" + (quick ? " --quick" : ""),
             ["provenance"] = JsonSerializer.SerializeToNode(Provenance.Current),
             ["machine"] = Machine(),
+            // Machines that print the same model name ran the same points up to twice as fast; the peak tells them apart.
+            ["fma_peak_gflops"] = Math.Round(fmaPeak),
             ["threads"] = Environment.ProcessorCount,
             ["config"] = "fpq:4/4/4",
             ["setting"] = JsonSerializer.SerializeToNode(setting),
             ["points"] = measured,
         };
+        if (File.Exists(previousPath) && JsonNode.Parse(File.ReadAllText(previousPath))?["checks"] is { } checks)
+            data["checks"] = checks.DeepClone();
         return (data, setting);
     }
 
