@@ -26,6 +26,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// <summary>Depth of a packed block: an NR strip of B (32 KB at NR = 32) stays in L1 across row panels.</summary>
     internal const int DepthBlock = 256;
     private const int PanelRows = 6;
+    /// <summary>Most row panels in one task's block: their packed A (96 KB at a depth block of 256) stays in L2 while the column strips pass.</summary>
     private const int RowPanelsPerBlock = 16;
     private const long SerialFlopLimit = 1 << 21;
 
@@ -93,8 +94,11 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         int nr = _panelCols;
         int rowPanels = (m + PanelRows - 1) / PanelRows;
         int colPanels = (n + nr - 1) / nr;
-        int rowBlocks = (rowPanels + RowPanelsPerBlock - 1) / RowPanelsPerBlock;
         int threads = 2L * m * n * k <= SerialFlopLimit ? 1 : _threads;
+        // Rows are split before columns, two blocks per thread where the rows allow: each column block packs its row
+        // blocks' A again (a 256-feature Gram split into 3 row × 2 column blocks packed A twice, into 4 row blocks once).
+        int rowPanelsPerBlock = Math.Clamp((rowPanels + 2 * threads - 1) / (2 * threads), 1, RowPanelsPerBlock);
+        int rowBlocks = (rowPanels + rowPanelsPerBlock - 1) / rowPanelsPerBlock;
         // Few row blocks (small m): also split columns so every thread has work.
         int colBlocks = Math.Min(colPanels, Math.Max(1, (2 * threads + rowBlocks - 1) / rowBlocks));
         int colPanelsPerBlock = (colPanels + colBlocks - 1) / colBlocks;
@@ -108,7 +112,10 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         int depthBlocks = (k + DepthBlock - 1) / DepthBlock;
         int blocksPerPass = (int)Math.Clamp(PackedBudgetFloats / blockFloats, 1, depthBlocks);
 
-        int packChunks = Math.Min(colPanels, 4 * threads);
+        // A pass's packing is split into chunks the threads share: of strips when B is stored [n×k] (a strip's rows are
+        // contiguous along k), of depth steps when it is stored [k×n], so that a chunk reads whole rows of B in order
+        // instead of 128 bytes of every row (with the row blocks above, Grams over 256 features ran 8–10 % faster).
+        int packChunks = transposeB ? Math.Min(colPanels, 4 * threads) : 4 * threads;
         float[] packedB = ArrayPool<float>.Shared.Rent((int)(blocksPerPass * blockFloats));
         try
         {
@@ -123,15 +130,23 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                         int block = job / packChunks, chunk = job % packChunks;
                         int p0 = (first + block) * DepthBlock, kc = Math.Min(DepthBlock, k - p0);
                         float* packed = (float*)packedAddress + block * blockFloats;
-                        int firstPanel = chunk * colPanels / packChunks, lastPanel = (chunk + 1) * colPanels / packChunks;
-                        for (int jp = firstPanel; jp < lastPanel; jp++)
-                            PackB((float*)bAddress, transposeB, n, k, p0, kc, jp * nr, nr, packed + (long)jp * nr * kc);
+                        if (transposeB)
+                        {
+                            int firstPanel = chunk * colPanels / packChunks, lastPanel = (chunk + 1) * colPanels / packChunks;
+                            for (int jp = firstPanel; jp < lastPanel; jp++)
+                                PackTransposedStrip((float*)bAddress, n, k, p0, kc, jp * nr, nr, packed + (long)jp * nr * kc);
+                        }
+                        else
+                        {
+                            int firstStep = chunk * kc / packChunks, lastStep = (chunk + 1) * kc / packChunks;
+                            PackDepthSteps((float*)bAddress, n, p0 + firstStep, lastStep - firstStep, nr, kc, packed + firstStep * nr);
+                        }
                     });
                     For(tasks, threads, task =>
                     {
                         int rowBlock = task / colBlocks, colBlock = task % colBlocks;
-                        int firstRowPanel = rowBlock * RowPanelsPerBlock;
-                        int lastRowPanel = Math.Min(rowPanels, firstRowPanel + RowPanelsPerBlock);
+                        int firstRowPanel = rowBlock * rowPanelsPerBlock;
+                        int lastRowPanel = Math.Min(rowPanels, firstRowPanel + rowPanelsPerBlock);
                         int firstColPanel = colBlock * colPanelsPerBlock;
                         int lastColPanel = Math.Min(colPanels, firstColPanel + colPanelsPerBlock);
                         for (int block = 0; block < passBlocks; block++)
@@ -604,29 +619,49 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     private static Vector512<int>[] SixRowTable(Func<int, int> entry) =>
         [.. Enumerable.Range(0, PanelRows).Select(q => Vector512.Create([.. Enumerable.Range(0, 16).Select(i => entry(16 * q + i))]))];
 
-    /// <summary>Packs op(B)[p0..p0+kc, j0..j0+nr] as kc rows of nr (columns past n are zero).</summary>
+    /// <summary>
+    /// Packs op(B)[p0..p0+kc, j0..j0+nr] of a B stored [n×k] (op(B)[p, j] = b[j·k + p]) as kc rows of nr, columns past n
+    /// zero: whole 16×16 blocks by register transposes, the rest one by one.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(float* b, bool transposeB, int n, int k, int p0, int kc, int j0, int nr, float* destination)
+    private static void PackTransposedStrip(float* b, int n, int k, int p0, int kc, int j0, int nr, float* destination)
     {
         int cols = Math.Min(nr, n - j0);
         if (cols < nr) new Span<float>(destination, nr * kc).Clear();
-        if (transposeB)
+        int blocked = Avx512F.IsSupported && cols == nr ? kc / 16 * 16 : 0;
+        for (int p = 0; p < blocked; p += 16)
+            for (int j = 0; j < nr; j += 16)
+                Transpose16x16(b + (long)(j0 + j) * k + p0 + p, k, destination + p * nr + j, nr);
+        for (int j = 0; j < cols; j++)
         {
-            // B is [n×k]: op(B)[p, j] = b[j·k + p]; whole 16×16 blocks by register transposes, the rest one by one.
-            int blocked = Avx512F.IsSupported && cols == nr ? kc / 16 * 16 : 0;
-            for (int p = 0; p < blocked; p += 16)
-                for (int j = 0; j < nr; j += 16)
-                    Transpose16x16(b + (long)(j0 + j) * k + p0 + p, k, destination + p * nr + j, nr);
-            for (int j = 0; j < cols; j++)
-            {
-                float* source = b + (long)(j0 + j) * k + p0;
-                for (int p = blocked; p < kc; p++) destination[p * nr + j] = source[p];
-            }
+            float* source = b + (long)(j0 + j) * k + p0;
+            for (int p = blocked; p < kc; p++) destination[p * nr + j] = source[p];
         }
-        else
+    }
+
+    /// <summary>
+    /// Packs <paramref name="steps"/> depth steps from <paramref name="p"/> on of a B stored [k×n] into every strip of
+    /// a depth block (strip s at <c>destination + s·nr·kc</c>, a step's row at <c>+ step·nr</c>; columns past n zero),
+    /// reading each row of B once, in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackDepthSteps(float* b, int n, int p, int steps, int nr, int kc, float* destination)
+    {
+        for (int step = 0; step < steps; step++)
         {
-            for (int p = 0; p < kc; p++)
-                new ReadOnlySpan<float>(b + (long)(p0 + p) * n + j0, cols).CopyTo(new Span<float>(destination + p * nr, cols));
+            float* row = b + (long)(p + step) * n;
+            for (int j0 = 0; j0 < n; j0 += nr)
+            {
+                float* target = destination + (long)j0 * kc + step * nr;
+                int cols = Math.Min(nr, n - j0);
+                if (cols == nr)
+                    for (int j = 0; j < nr; j += 8) Vector256.Store(Vector256.Load(row + j0 + j), target + j);
+                else
+                {
+                    new ReadOnlySpan<float>(row + j0, cols).CopyTo(new Span<float>(target, cols));
+                    new Span<float>(target + cols, nr - cols).Clear();
+                }
+            }
         }
     }
 
