@@ -266,26 +266,27 @@ public static class CalibrationCost
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
 
     /// <summary>
-    /// Fitted by <c>cost-curve</c> at commit 39d692d on a 2-core AMD EPYC machine, load average 2.0–4.3 (one point after
-    /// the other, 15 min in all; cff4b1a's code ran the sizes 256–1024 in 1.27–1.35× less wall time on the machine of its
-    /// curve, hidden 2048 in 1.20× less, the knob points in 1.02–1.19× less); CPU seconds are each stage's wall seconds ×
-    /// the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points, load averages and the fit are in
-    /// benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of the weights and one block's captured inputs.
-    /// The knob exponents come from the same run at hidden 256
-    /// (2 layers, 11–27 s runs): tokens 8 → 16 × 512, candidates k = 20 → 100 (dense products →
-    /// <see cref="WeightCodeSweep"/>), rounds 1 → 3. The decoder layer's second term is negative: from hidden 256 to 2048
-    /// a layer grew as hidden^1.99 to ^1.96, a little slower than P, and the term stays smaller than the first up to
-    /// layers of 10^10 parameters. Against the file's checks at hidden 2048 on the same machine it projects high: 44.9
-    /// against 37.1 CPU min measured at the paper's setting (the weight candidates, about 40 % of the search at that width,
-    /// do not grow with the tokens).
+    /// Fitted by <c>cost-curve</c> on the calibration code of commit 9ba8378, on a 2-core AMD EPYC machine whose
+    /// register-only FMA loop ran at 414 GFLOP/s (recorded in the data; the curve before this one, of 39d692d's code, ran
+    /// on a machine of the same name that reached 231), load average 0.9–4.0, one point after the other, 9.8 min in all.
+    /// CPU seconds are each stage's wall seconds × the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM;
+    /// the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of
+    /// the weights and one block's captured inputs. The knob exponents come from the same run at hidden 256 (2 layers,
+    /// 12–25 s runs): tokens 8 → 16 × 512, candidates k = 20 → 100 (dense products → <see cref="WeightCodeSweep"/>),
+    /// rounds 1 → 3. The decoder layer's second term is negative: from hidden 256 to 2048 a layer grew as hidden^1.97 to
+    /// ^1.89, slower than P, as the work that does not grow with the width thins out; the term stays smaller than the
+    /// first up to layers of 2·10^9 parameters, and beyond LLaMA-7B's layers (0.2·10^9) the fit is an extrapolation. Against
+    /// the file's checks at hidden 2048 and the paper's setting it projects high: 30.2 CPU min against 20.3 and 23.4
+    /// measured on a machine of the same FMA rate (the weight candidates, about 40 % of the search at that width, do not
+    /// grow with the tokens, which the fit's single token exponent scales them by).
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
-        CapturePerToken: new(1.144E-06, 0.4264),
-        DecoderLayer: new(7.566E-06, -6.78E-11),
-        LmHead: new(2.866E-10, 1.5213),
-        Embedding: new(1.984E-06, 0.8943),
-        TokenExponent: 0.748, CandidateExponent: 0.277, RoundExponent: 0.493,
-        Workspace: new(2.272E+05, 0.4941));
+        CapturePerToken: new(1.157E-05, 0.2953),
+        DecoderLayer: new(5.242E-06, -1.089E-10),
+        LmHead: new(9.708E-09, 1.2904),
+        Embedding: new(7.092E-08, 1.0832),
+        TokenExponent: 0.775, CandidateExponent: 0.152, RoundExponent: 0.562,
+        Workspace: new(2.423E+05, 0.4896));
 
     /// <summary>
     /// TinyLlama-1.1B's proportions at hidden size <paramref name="hidden"/>: 22 layers, SwiGLU width 2.75 × hidden
