@@ -71,8 +71,9 @@ public readonly record struct LayerCostLaw(double PerParameter, double PerParame
         return new((ay * bb - by * ab) / determinant, (aa * by - ab * ay) / determinant);
     }
 
-    /// <summary>E.g. <c>6.4e-06 · P + 1.3e-09 · P^1.5</c>.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{PerParameter:G3} · P + {PerParameter15:G3} · P^1.5");
+    /// <summary>E.g. <c>6.4e-06 · P + 1.3e-09 · P^1.5</c>, or <c>5.24e-06 · P − 1.09e-10 · P^1.5</c>.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{PerParameter:G3} · P {(PerParameter15 < 0 ? '−' : '+')} {Math.Abs(PerParameter15):G3} · P^1.5");
 }
 
 /// <summary>
