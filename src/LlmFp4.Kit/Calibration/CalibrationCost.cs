@@ -276,10 +276,11 @@ public static class CalibrationCost
     /// 12–25 s runs): tokens 8 → 16 × 512, candidates k = 20 → 100 (dense products → <see cref="WeightCodeSweep"/>),
     /// rounds 1 → 3. The decoder layer's second term is negative: from hidden 256 to 2048 a layer grew as hidden^1.97 to
     /// ^1.89, slower than P, as the work that does not grow with the width thins out; the term stays smaller than the
-    /// first up to layers of 2·10^9 parameters, and beyond LLaMA-7B's layers (0.2·10^9) the fit is an extrapolation. Against
-    /// the file's checks at hidden 2048 and the paper's setting it projects high: 30.2 CPU min against 20.3 and 23.4
-    /// measured on a machine of the same FMA rate (the weight candidates, about 40 % of the search at that width, do not
-    /// grow with the tokens, which the fit's single token exponent scales them by).
+    /// first up to layers of 2·10^9 parameters, and beyond LLaMA-7B's layers (0.2·10^9) the fit is an extrapolation. At
+    /// the file's checks (hidden 2048, the paper's setting) it projects 30.2 CPU min: 1.2× the 24.9 measured on its own
+    /// machine right after, 1.3–1.5× the 20.3 and 23.4 of a machine whose FMA loop ran at 446–472 GFLOP/s, 0.8× the
+    /// 36.9–38.2 of older code on the 231 GFLOP/s one. It projects high where the weight candidates, about 40 % of the
+    /// search at that width, are scaled by the single token exponent although they do not grow with the tokens.
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
         CapturePerToken: new(1.157E-05, 0.2953),
