@@ -518,10 +518,12 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         }
     }
 
+    [SkipLocalsInit]
     private void ComputeBlock(float* a, bool transposeA, int m, int k, int p0, int kc, int firstRowPanel, int lastRowPanel,
         float* packedB, int firstColPanel, int lastColPanel, int n, float* c, float alpha, bool overwrite)
     {
         int nr = _panelCols;
+        float* tile = stackalloc float[PanelRows * 32];
         int panels = lastRowPanel - firstRowPanel;
         float[] packedA = ArrayPool<float>.Shared.Rent(panels * PanelRows * kc);
         try
@@ -539,8 +541,9 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                         int i0 = (firstRowPanel + ip) * PanelRows, rows = Math.Min(PanelRows, m - i0);
                         float* aPanel = pa + (long)ip * PanelRows * kc;
                         float* cTile = c + (long)i0 * n + j0;
-                        if (_wide) Kernel6x32(kc, aPanel, bPanel, cTile, n, alpha, rows, cols, overwrite);
-                        else Kernel6x16(kc, aPanel, bPanel, cTile, n, alpha, rows, cols, overwrite);
+                        if (_wide) Sums6x32(kc, aPanel, bPanel, tile);
+                        else Sums6x16(kc, aPanel, bPanel, tile);
+                        AccumulateTile(tile, nr, cTile, n, alpha, rows, cols, overwrite);
                     }
                 }
             }
@@ -667,8 +670,15 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x32(int kc, float* a, float* b, float* c, int ldc, float alpha, int rows, int cols, bool overwrite)
+    /// <summary>
+    /// The sums of a 6×32 tile over one depth block (<c>s = fma(a[p·6 + r], b[p·32 + j], s)</c>, p ascending), stored to
+    /// <paramref name="sums"/> as 6 rows of 32. The sums leave the registers here instead of being added to C in the same
+    /// method: with the accumulation (and its call for edge tiles) after the loop, the JIT without profile data
+    /// (TieredPGO or TieredCompilation off) stored every accumulator to the stack after each FMA, and the forward ran 3×
+    /// slower.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Sums6x32(int kc, float* a, float* b, float* sums)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -690,26 +700,14 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             a += PanelRows;
             b += 32;
         }
-        var scale = Vector512.Create(alpha);
-        if (rows == PanelRows && cols == 32)
-        {
-            Accumulate(c, c00, scale, overwrite); Accumulate(c + 16, c01, scale, overwrite); c += ldc;
-            Accumulate(c, c10, scale, overwrite); Accumulate(c + 16, c11, scale, overwrite); c += ldc;
-            Accumulate(c, c20, scale, overwrite); Accumulate(c + 16, c21, scale, overwrite); c += ldc;
-            Accumulate(c, c30, scale, overwrite); Accumulate(c + 16, c31, scale, overwrite); c += ldc;
-            Accumulate(c, c40, scale, overwrite); Accumulate(c + 16, c41, scale, overwrite); c += ldc;
-            Accumulate(c, c50, scale, overwrite); Accumulate(c + 16, c51, scale, overwrite);
-            return;
-        }
-        float* tile = stackalloc float[PanelRows * 32];
-        c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
-        c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
-        c40.Store(tile + 128); c41.Store(tile + 144); c50.Store(tile + 160); c51.Store(tile + 176);
-        AccumulatePartial(tile, 32, c, ldc, alpha, rows, cols, overwrite);
+        c00.Store(sums); c01.Store(sums + 16); c10.Store(sums + 32); c11.Store(sums + 48);
+        c20.Store(sums + 64); c21.Store(sums + 80); c30.Store(sums + 96); c31.Store(sums + 112);
+        c40.Store(sums + 128); c41.Store(sums + 144); c50.Store(sums + 160); c51.Store(sums + 176);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, int rows, int cols, bool overwrite)
+    /// <summary><see cref="Sums6x32"/> with Vector256: a 6×16 tile, stored as 6 rows of 16.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Sums6x16(int kc, float* a, float* b, float* sums)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -731,31 +729,29 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             a += PanelRows;
             b += 16;
         }
-        var scale = Vector256.Create(alpha);
-        if (rows == PanelRows && cols == 16)
-        {
-            Accumulate(c, c00, scale, overwrite); Accumulate(c + 8, c01, scale, overwrite); c += ldc;
-            Accumulate(c, c10, scale, overwrite); Accumulate(c + 8, c11, scale, overwrite); c += ldc;
-            Accumulate(c, c20, scale, overwrite); Accumulate(c + 8, c21, scale, overwrite); c += ldc;
-            Accumulate(c, c30, scale, overwrite); Accumulate(c + 8, c31, scale, overwrite); c += ldc;
-            Accumulate(c, c40, scale, overwrite); Accumulate(c + 8, c41, scale, overwrite); c += ldc;
-            Accumulate(c, c50, scale, overwrite); Accumulate(c + 8, c51, scale, overwrite);
-            return;
-        }
-        float* tile = stackalloc float[PanelRows * 16];
-        c00.Store(tile); c01.Store(tile + 8); c10.Store(tile + 16); c11.Store(tile + 24);
-        c20.Store(tile + 32); c21.Store(tile + 40); c30.Store(tile + 48); c31.Store(tile + 56);
-        c40.Store(tile + 64); c41.Store(tile + 72); c50.Store(tile + 80); c51.Store(tile + 88);
-        AccumulatePartial(tile, 16, c, ldc, alpha, rows, cols, overwrite);
+        c00.Store(sums); c01.Store(sums + 8); c10.Store(sums + 16); c11.Store(sums + 24);
+        c20.Store(sums + 32); c21.Store(sums + 40); c30.Store(sums + 48); c31.Store(sums + 56);
+        c40.Store(sums + 64); c41.Store(sums + 72); c50.Store(sums + 80); c51.Store(sums + 88);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(float* c, Vector512<float> sum, Vector512<float> alpha, bool overwrite) =>
-        Vector512.FusedMultiplyAdd(sum, alpha, overwrite ? Vector512<float>.Zero : Vector512.Load(c)).Store(c);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(float* c, Vector256<float> sum, Vector256<float> alpha, bool overwrite) =>
-        Vector256.FusedMultiplyAdd(sum, alpha, overwrite ? Vector256<float>.Zero : Vector256.Load(c)).Store(c);
+    /// <summary>
+    /// <c>C[r, j] = fma(sums[r·stride + j], alpha, C[r, j])</c> (C = +0 when overwriting) for a tile of rows × cols; whole
+    /// rows of a full-width tile with vectors, whose element-wise FMA rounds as the scalar one does. Compiled optimized
+    /// from its first call, as the kernels are, so that the first products of a process do not run it unoptimized.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateTile(float* sums, int stride, float* c, int ldc, float alpha, int rows, int cols, bool overwrite)
+    {
+        if (cols < stride)
+        {
+            AccumulatePartial(sums, stride, c, ldc, alpha, rows, cols, overwrite);
+            return;
+        }
+        var scale = Vector256.Create(alpha);
+        for (int r = 0; r < rows; r++, sums += stride, c += ldc)
+            for (int j = 0; j < stride; j += 8)
+                Vector256.FusedMultiplyAdd(Vector256.Load(sums + j), scale, overwrite ? Vector256<float>.Zero : Vector256.Load(c + j)).Store(c + j);
+    }
 
     /// <summary>Edge tiles: the same single-rounding c + alpha·sum as the vector path (c = +0 when overwriting), so edges match interiors.</summary>
     private static void AccumulatePartial(float* tile, int tileStride, float* c, int ldc, float alpha, int rows, int cols, bool overwrite)
