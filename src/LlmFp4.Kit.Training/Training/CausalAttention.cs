@@ -126,7 +126,7 @@ public sealed unsafe class CausalAttention
                 // The runtime's kernels: the block's queries sit at positions r0.. and see keys 0 .. r1 − 1.
                 Span<float> p = probabilities.Slice(_blockOffsets[block], rows * r1);
                 Attention.CausalProbabilities(s.Q.AsSpan(r0 * d, rows * d), d, s.K, d, rows, r1, d, scale, p);
-                Attention.WeightedSum(p, s.V, d, rows, r1, d, s.O.AsSpan(r0 * d, rows * d), d);
+                Attention.WeightedSum(p, s.V, d, rows, r1, d, s.O.AsSpan(r0 * d, rows * d), d, causal: true);
             }
             Scatter(s.O, sequence, h, Heads, a.O);
         }

@@ -40,9 +40,10 @@ public static class Attention
         float[] queryRows = Gather(q, queryStride, queries, headDim), keyRows = Gather(k, keyStride, keys, headDim);
         try
         {
-            // The full rectangle through the GEMM kernel is cheaper than the triangle by dot products.
+            // Causal: the GEMM leaves tiles wholly past the diagonal unwritten, and every masked entry is cleared below.
             HeadGemm.MatMul(queryRows.AsSpan(0, queries * headDim), keyRows.AsSpan(0, keys * headDim), probs[..(queries * keys)],
-                queries, keys, headDim, transposeA: false, transposeB: true, alpha: scale, beta: 0);
+                queries, keys, headDim, transposeA: false, transposeB: true, alpha: scale, beta: 0,
+                causal ? CausalSkip.MaskedColumns : CausalSkip.None, keys - queries);
         }
         finally
         {
@@ -88,20 +89,23 @@ public static class Attention
     }
 
     /// <summary>
-    /// <c>output_i = Σ_j probs[i, j] · v_j</c> over all keys, so for causal attention the masked entries
-    /// <c>j &gt; keys − queries + i</c> must be zero (as <see cref="CausalProbabilities"/> leaves them), with
-    /// <paramref name="probs"/> [queries × keys]; output rows written with <paramref name="outputStride"/>.
-    /// Accumulates in float32 in ascending j with one FMA per term (GEMM kernel). NaN propagates.
+    /// <c>output_i = Σ_j probs[i, j] · v_j</c>, with <paramref name="probs"/> [queries × keys]; output rows written with
+    /// <paramref name="outputStride"/>. Accumulates in float32 in ascending j with one FMA per term (GEMM kernel). NaN
+    /// propagates. With <paramref name="causal"/> the masked entries <c>j &gt; keys − queries + i</c> must be zero (as
+    /// <see cref="CausalProbabilities"/> leaves them) and the products skip most of them (those past the last visible key of
+    /// each panel of 6 queries), which changes no value while v is finite: a sum plus <c>0 · v</c> is the sum. Without it
+    /// every key is summed.
     /// </summary>
     public static void WeightedSum(ReadOnlySpan<float> probs, ReadOnlySpan<float> v, int valueStride,
-        int queries, int keys, int headDim, Span<float> output, int outputStride)
+        int queries, int keys, int headDim, Span<float> output, int outputStride, bool causal = false)
     {
         CheckWeightedSum(probs, v, valueStride, queries, keys, headDim, output, outputStride);
         float[] valueRows = Gather(v, valueStride, keys, headDim), outputRows = ArrayPool<float>.Shared.Rent(queries * headDim);
         try
         {
             HeadGemm.MatMul(probs[..(queries * keys)], valueRows.AsSpan(0, keys * headDim), outputRows.AsSpan(0, queries * headDim),
-                queries, headDim, keys, transposeA: false, transposeB: false, alpha: 1, beta: 0);
+                queries, headDim, keys, transposeA: false, transposeB: false, alpha: 1, beta: 0,
+                causal ? CausalSkip.MaskedDepth : CausalSkip.None, keys - queries);
             for (int i = 0; i < queries; i++)
                 outputRows.AsSpan(i * headDim, headDim).CopyTo(output.Slice(i * outputStride, headDim));
         }

@@ -396,7 +396,7 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
                     keys.AsSpan(start * kvWidth + head / group * headDim), kvWidth, queries, visible, headDim, scale, p);
                 probsQuantizer?.Apply(p, queries, visible);
                 Attention.WeightedSum(p, values.AsSpan(start * kvWidth + head / group * headDim), kvWidth, queries, visible, headDim,
-                    ws.Context.AsSpan(start * qWidth + head * headDim), qWidth);
+                    ws.Context.AsSpan(start * qWidth + head * headDim), qWidth, causal: true);
                 return probs;
             },
             ws.ReturnProbabilities);

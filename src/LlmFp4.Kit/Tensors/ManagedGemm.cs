@@ -73,7 +73,20 @@ public sealed unsafe class ManagedGemm : IGemmBackend
 
     /// <inheritdoc/>
     public void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
-        bool transposeA, bool transposeB, float alpha, float beta)
+        bool transposeA, bool transposeB, float alpha, float beta) =>
+        MatMul(a, b, c, m, n, k, transposeA, transposeB, alpha, beta, CausalSkip.None, 0);
+
+    /// <summary>
+    /// <see cref="MatMul(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, bool, bool, float, float)"/>
+    /// for one head of causal attention, where row i of C (query i) sees positions ≤ <paramref name="visibleOffset"/> + i
+    /// and the work past them can be skipped: <see cref="CausalSkip.MaskedColumns"/> leaves tiles of C wholly past every row's
+    /// last visible column unwritten (the scores, whose masked entries the caller overwrites), and
+    /// <see cref="CausalSkip.MaskedDepth"/> stops each row panel's sums after its last row's last visible depth step (the
+    /// probabilities times V, whose masked probabilities are zero). Every value written is the one the full product gives
+    /// (adding the skipped <c>0 · v</c> terms to a sum never changes it while v is finite), so the summation order holds.
+    /// </summary>
+    internal void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
+        bool transposeA, bool transposeB, float alpha, float beta, CausalSkip skip, int visibleOffset)
     {
         if (m == 0 || n == 0 || k == 0 || alpha == 0)
         {
@@ -154,7 +167,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                             int p0 = (first + block) * DepthBlock, kc = Math.Min(DepthBlock, k - p0);
                             ComputeBlock((float*)aAddress, transposeA, m, k, p0, kc, firstRowPanel, lastRowPanel,
                                 (float*)packedAddress + block * blockFloats, firstColPanel, lastColPanel, n, (float*)cAddress, alpha,
-                                overwrite && p0 == 0);
+                                overwrite && p0 == 0, skip, visibleOffset);
                         }
                     });
                 }
@@ -520,7 +533,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
 
     [SkipLocalsInit]
     private void ComputeBlock(float* a, bool transposeA, int m, int k, int p0, int kc, int firstRowPanel, int lastRowPanel,
-        float* packedB, int firstColPanel, int lastColPanel, int n, float* c, float alpha, bool overwrite)
+        float* packedB, int firstColPanel, int lastColPanel, int n, float* c, float alpha, bool overwrite, CausalSkip skip, int visibleOffset)
     {
         int nr = _panelCols;
         float* tile = stackalloc float[PanelRows * 32];
@@ -531,7 +544,10 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             fixed (float* pa = packedA)
             {
                 for (int ip = 0; ip < panels; ip++)
-                    PackA(a, transposeA, m, k, p0, kc, (firstRowPanel + ip) * PanelRows, pa + (long)ip * PanelRows * kc);
+                {
+                    int i0 = (firstRowPanel + ip) * PanelRows;
+                    PackA(a, transposeA, m, k, p0, PanelDepth(skip, visibleOffset, i0, m, p0, kc), i0, pa + (long)ip * PanelRows * kc);
+                }
                 for (int jp = firstColPanel; jp < lastColPanel; jp++)
                 {
                     int j0 = jp * nr, cols = Math.Min(nr, n - j0);
@@ -539,10 +555,12 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                     for (int ip = 0; ip < panels; ip++)
                     {
                         int i0 = (firstRowPanel + ip) * PanelRows, rows = Math.Min(PanelRows, m - i0);
+                        if (skip == CausalSkip.MaskedColumns && j0 > visibleOffset + i0 + rows - 1) continue;
+                        int depth = PanelDepth(skip, visibleOffset, i0, m, p0, kc);
                         float* aPanel = pa + (long)ip * PanelRows * kc;
                         float* cTile = c + (long)i0 * n + j0;
-                        if (_wide) Sums6x32(kc, aPanel, bPanel, tile);
-                        else Sums6x16(kc, aPanel, bPanel, tile);
+                        if (_wide) Sums6x32(depth, aPanel, bPanel, tile);
+                        else Sums6x16(depth, aPanel, bPanel, tile);
                         AccumulateTile(tile, nr, cTile, n, alpha, rows, cols, overwrite);
                     }
                 }
@@ -553,6 +571,13 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             ArrayPool<float>.Shared.Return(packedA);
         }
     }
+
+    /// <summary>
+    /// Depth steps of the block at <paramref name="p0"/> that the row panel at <paramref name="i0"/> sums: all
+    /// <paramref name="kc"/>, or with <see cref="CausalSkip.MaskedDepth"/> those up to its last row's last visible position.
+    /// </summary>
+    private static int PanelDepth(CausalSkip skip, int visibleOffset, int i0, int m, int p0, int kc) =>
+        skip == CausalSkip.MaskedDepth ? Math.Clamp(visibleOffset + Math.Min(m, i0 + PanelRows) - p0, 0, kc) : kc;
 
     /// <summary>Packs op(A)[i0..i0+6, p0..p0+kc] as kc groups of 6 (rows past m are zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -760,4 +785,15 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             for (int j = 0; j < cols; j++)
                 c[(long)r * ldc + j] = MathF.FusedMultiplyAdd(tile[r * tileStride + j], alpha, overwrite ? 0f : c[(long)r * ldc + j]);
     }
+}
+
+/// <summary>What a causal attention product may skip (<see cref="ManagedGemm"/>'s internal causal MatMul).</summary>
+internal enum CausalSkip
+{
+    /// <summary>Nothing: the full product.</summary>
+    None,
+    /// <summary>Tiles of C past every row's last visible column (scores QKᵀ).</summary>
+    MaskedColumns,
+    /// <summary>Depth steps past each row panel's last visible one (probabilities times V, zero there).</summary>
+    MaskedDepth,
 }

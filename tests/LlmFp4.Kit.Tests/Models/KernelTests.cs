@@ -116,5 +116,10 @@ public class KernelTests
         Attention.WeightedSumScalar(probs, v.AsSpan(2 * headDim), stride, queries, keys, headDim, outputScalar.AsSpan(headDim), stride);
         AssertClose(outputScalar, output, 1e-6f);
         Assert.All(output.AsSpan(0, headDim).ToArray(), value => Assert.Equal(0f, value)); // other heads untouched
+
+        // Skipping the masked (zero) terms gives the same bytes.
+        float[] causal = new float[queries * stride];
+        Attention.WeightedSum(probs, v.AsSpan(2 * headDim), stride, queries, keys, headDim, causal.AsSpan(headDim), stride, causal: true);
+        Assert.Equal(output, causal);
     }
 }

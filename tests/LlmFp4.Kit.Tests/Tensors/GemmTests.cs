@@ -114,6 +114,42 @@ public class GemmTests
     }
 
     [Fact]
+    public void CausalSkipsWriteTheFullProductsBytes()
+    {
+        ManagedGemm[] kernels = [new ManagedGemm(true, 1), new ManagedGemm(true, 2), new ManagedGemm(false, 1), new ManagedGemm(false, 2)];
+        // (queries, keys, headDim): square, decoding-like (few queries after many keys), keys past one depth block, m not a multiple of 6.
+        (int Queries, int Keys, int HeadDim)[] shapes = [(7, 7, 5), (40, 40, 32), (13, 300, 16), (257, 257, 33), (100, 530, 64)];
+        foreach (var (queries, keys, headDim) in shapes)
+        {
+            int offset = keys - queries;
+            float[] q = Random(queries * headDim, 21), k = Random(keys * headDim, 22), v = Random(keys * headDim, 23);
+            float[] probs = Random(queries * keys, 24);
+            for (int i = 0; i < queries; i++)
+                for (int j = offset + i + 1; j < keys; j++) probs[i * keys + j] = 0;
+            var scalar = new ScalarGemm();
+            float[] fullScores = new float[queries * keys], fullSums = new float[queries * headDim];
+            scalar.MatMul(q, k, fullScores, queries, keys, headDim, false, true, 0.25f, 0);
+            scalar.MatMul(probs, v, fullSums, queries, headDim, keys, false, false, 1, 0);
+            foreach (var kernel in kernels)
+            {
+                float[] scores = Enumerable.Repeat(float.NaN, queries * keys).ToArray(), sums = new float[queries * headDim];
+                kernel.MatMul(q, k, scores, queries, keys, headDim, false, true, 0.25f, 0, CausalSkip.MaskedColumns, offset);
+                kernel.MatMul(probs, v, sums, queries, headDim, keys, false, false, 1, 0, CausalSkip.MaskedDepth, offset);
+                int skipped = 0;
+                for (int i = 0; i < queries; i++)
+                    for (int j = 0; j < keys; j++)
+                        if (j <= offset + i)
+                            Assert.Equal(BitConverter.SingleToInt32Bits(fullScores[i * keys + j]), BitConverter.SingleToInt32Bits(scores[i * keys + j]));
+                        else if (float.IsNaN(scores[i * keys + j])) skipped++;
+                Assert.True(offset > 0 || queries < 40 || skipped > 0, $"{kernel.Name} {queries}×{keys}: no masked tile was skipped");
+                for (int i = 0; i < sums.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(fullSums[i]) == BitConverter.SingleToInt32Bits(sums[i]),
+                        $"{kernel.Name} {queries}×{keys}×{headDim} at {i}: {sums[i]:R} vs the full product's {fullSums[i]:R}");
+            }
+        }
+    }
+
+    [Fact]
     public void WideningFiniteHalfBitsEqualsTheHalfConversionForEveryFinitePattern()
     {
         if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;
