@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace LlmFp4.Kit.Models;
 
 /// <summary>
@@ -73,6 +75,7 @@ public sealed class Rope
             throw new ArgumentException($"Rope: input has {x.Length} elements, needs {(long)tokens * width} for {tokens} tokens × {heads} heads × {HeadDim}.");
         if (startPosition < 0 || startPosition + tokens > MaxPositions)
             throw new ArgumentException($"Rope: positions {startPosition}..{startPosition + tokens - 1} exceed the table of {MaxPositions} positions (max_position_embeddings).");
+        var sign = Vector256.Create(direction);
         for (int t = 0; t < tokens; t++)
         {
             ReadOnlySpan<float> cos = _cos.AsSpan((startPosition + t) * half, half);
@@ -80,13 +83,32 @@ public sealed class Rope
             for (int h = 0; h < heads; h++)
             {
                 Span<float> head = x.Slice(t * width + h * HeadDim, HeadDim);
-                for (int i = 0; i < half; i++)
-                {
-                    float x1 = head[i], x2 = head[i + half], s = direction * sin[i];
-                    head[i] = x1 * cos[i] - x2 * s;
-                    head[i + half] = x2 * cos[i] + x1 * s;
-                }
+                // Eight pairs at a time: each vector operation rounds each lane as the scalar operation does (no FMA).
+                int i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                    for (; i <= half - Vector256<float>.Count; i += Vector256<float>.Count)
+                    {
+                        var x1 = Vector256.Create<float>(head[i..]);
+                        var x2 = Vector256.Create<float>(head[(i + half)..]);
+                        var c = Vector256.Create(cos[i..]);
+                        var s = sign * Vector256.Create(sin[i..]);
+                        (x1 * c - x2 * s).CopyTo(head[i..]);
+                        (x2 * c + x1 * s).CopyTo(head[(i + half)..]);
+                    }
+                RotatePairs(head, cos, sin, direction, i);
             }
+        }
+    }
+
+    /// <summary>The rotation of pairs <paramref name="from"/> .. half − 1 of one head, one at a time: the vector loop's reference and tail.</summary>
+    internal static void RotatePairs(Span<float> head, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, float direction, int from)
+    {
+        int half = head.Length / 2;
+        for (int i = from; i < half; i++)
+        {
+            float x1 = head[i], x2 = head[i + half], s = direction * sin[i];
+            head[i] = x1 * cos[i] - x2 * s;
+            head[i + half] = x2 * cos[i] + x1 * s;
         }
     }
 

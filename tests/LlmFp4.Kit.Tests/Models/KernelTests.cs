@@ -93,6 +93,24 @@ public class KernelTests
     }
 
     [Theory]
+    [InlineData(40, 1f)] // 20 pairs: two vectors of eight and a tail of four
+    [InlineData(40, -1f)]
+    [InlineData(64, 1f)]
+    [InlineData(6, 1f)] // no whole vector
+    public void RopeVectorLoopEqualsThePairByPairRotationBitForBit(int headDim, float direction)
+    {
+        int heads = 3, tokens = 7, startPosition = 5, half = headDim / 2;
+        var rope = new Rope(headDim, 10000, 16);
+        float[] x = Random(tokens * heads * headDim, 31), expected = (float[])x.Clone();
+        if (direction > 0) rope.Apply(x, tokens, heads, startPosition);
+        else rope.ApplyInverse(x, tokens, heads, startPosition);
+        for (int t = 0; t < tokens; t++)
+            for (int h = 0; h < heads; h++)
+                Rope.RotatePairs(expected.AsSpan((t * heads + h) * headDim, headDim), rope.Cos(startPosition + t), rope.Sin(startPosition + t), direction, 0);
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), x.Select(BitConverter.SingleToInt32Bits));
+    }
+
+    [Theory]
     [InlineData(9, 9)]
     [InlineData(3, 11)] // decoding against a cache: the queries are the last 3 positions
     public void AttentionSimdMatchesScalarWithStridesAndCausalMask(int queries, int keys)
