@@ -17,7 +17,7 @@ public class DecodeBenchmarks
 
     private sealed class Config : ShortInProcessConfig
     {
-        public Config() => AddColumn(new ThroughputColumn("tokens/s", _ => Generated, 1));
+        public Config() : base(warmupCount: 12) => AddColumn(new ThroughputColumn("tokens/s", _ => Generated, 1));
     }
 
     [Params("openblas", "managed")] public string Backend { get; set; } = "";

@@ -12,7 +12,7 @@ public class ForwardBenchmarks
 
     private sealed class Config : ShortInProcessConfig
     {
-        public Config() => AddColumn(new ThroughputColumn("tokens/s", _ => Sequences * Length, 1));
+        public Config() : base(warmupCount: 12) => AddColumn(new ThroughputColumn("tokens/s", _ => Sequences * Length, 1));
     }
 
     [Params("openblas", "managed")] public string Backend { get; set; } = "";
