@@ -8,7 +8,8 @@ namespace LlmFp4.Kit.Tensors;
 
 /// <summary>
 /// Blocked, packed single-precision GEMM in managed code (GotoBLAS layout): op(B) is packed into
-/// <c>KC×NR</c> strips, op(A) into <c>MR×KC</c> panels, and a register-tiled micro-kernel accumulates an
+/// <c>KC×NR</c> strips, a transposed A into <c>MR×KC</c> panels (a stored [m×k] A is read in place, six rows at a
+/// time), and a register-tiled micro-kernel accumulates an
 /// <c>MR×NR</c> tile of C with Vector512 (6×32) or Vector256 (6×16) fused multiply-adds; a single row of A
 /// (decoding one token) runs a matrix-vector kernel over 128 columns at a time instead.
 /// <para>
@@ -546,6 +547,9 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                 for (int ip = 0; ip < panels; ip++)
                 {
                     int i0 = (firstRowPanel + ip) * PanelRows;
+                    // A whole panel of a stored [m×k] A is read in place, six rows at a time (packing it was 8–9 % of the
+                    // forward's samples, and the forward's products ran 5–15 % faster without it).
+                    if (!transposeA && i0 + PanelRows <= m) continue;
                     PackA(a, transposeA, m, k, p0, PanelDepth(skip, visibleOffset, i0, m, p0, kc), i0, pa + (long)ip * PanelRows * kc);
                 }
                 for (int jp = firstColPanel; jp < lastColPanel; jp++)
@@ -557,10 +561,12 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                         int i0 = (firstRowPanel + ip) * PanelRows, rows = Math.Min(PanelRows, m - i0);
                         if (skip == CausalSkip.MaskedColumns && j0 > visibleOffset + i0 + rows - 1) continue;
                         int depth = PanelDepth(skip, visibleOffset, i0, m, p0, kc);
-                        float* aPanel = pa + (long)ip * PanelRows * kc;
+                        bool direct = !transposeA && rows == PanelRows;
+                        float* aPanel = direct ? a + (long)i0 * k + p0 : pa + (long)ip * PanelRows * kc;
+                        int rowStride = direct ? k : 1, stepStride = direct ? 1 : PanelRows;
                         float* cTile = c + (long)i0 * n + j0;
-                        if (_wide) Sums6x32(depth, aPanel, bPanel, tile);
-                        else Sums6x16(depth, aPanel, bPanel, tile);
+                        if (_wide) Sums6x32(depth, aPanel, rowStride, stepStride, bPanel, tile);
+                        else Sums6x16(depth, aPanel, rowStride, stepStride, bPanel, tile);
                         AccumulateTile(tile, nr, cTile, n, alpha, rows, cols, overwrite);
                     }
                 }
@@ -579,7 +585,10 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     private static int PanelDepth(CausalSkip skip, int visibleOffset, int i0, int m, int p0, int kc) =>
         skip == CausalSkip.MaskedDepth ? Math.Clamp(visibleOffset + Math.Min(m, i0 + PanelRows) - p0, 0, kc) : kc;
 
-    /// <summary>Packs op(A)[i0..i0+6, p0..p0+kc] as kc groups of 6 (rows past m are zero).</summary>
+    /// <summary>
+    /// Packs op(A)[i0..i0+6, p0..p0+kc] as kc groups of 6 (rows past m are zero): the row panels of a transposed A, whose
+    /// six values per depth step are contiguous, and the last, partial panel of a stored [m×k] A.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(float* a, bool transposeA, int m, int k, int p0, int kc, int i0, float* destination)
     {
@@ -601,11 +610,6 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                 *(ulong*)(destination + p * PanelRows + 4) = *(ulong*)(source + (long)p * m + 4);
             }
         }
-        else if (Avx512F.IsSupported)
-        {
-            for (; p <= kc - 16; p += 16)
-                InterleaveSixRows(source + p, k, destination + p * PanelRows);
-        }
         PackRows(source + (long)p * depthStride, depthStride, rowStride, kc - p, rows, destination + p * PanelRows);
     }
 
@@ -616,36 +620,6 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             for (int r = 0; r < rows; r++)
                 destination[p * PanelRows + r] = source[(long)p * depthStride + (long)r * rowStride];
     }
-
-    /// <summary>
-    /// Sixteen depth steps of six rows (row r at <c>source + r·stride</c>) written as 16 groups of 6, the layout of
-    /// <see cref="PackRows"/>: output vector q holds packed positions f = 16q … 16q + 15, i.e. row f mod 6 at step f / 6.
-    /// One two-source permute per row pair takes every position's value from its pair (index (f mod 2)·16 + f / 6), and
-    /// masks pick the pair. Only moves values.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void InterleaveSixRows(float* source, int stride, float* destination)
-    {
-        var r0 = Vector512.Load(source); var r1 = Vector512.Load(source + stride);
-        var r2 = Vector512.Load(source + 2L * stride); var r3 = Vector512.Load(source + 3L * stride);
-        var r4 = Vector512.Load(source + 4L * stride); var r5 = Vector512.Load(source + 5L * stride);
-        for (int q = 0; q < PanelRows; q++)
-        {
-            var index = SixRowIndex[q];
-            var fromFirstPair = SixRowFirstPair[q].AsSingle();
-            var fromSecondPair = SixRowSecondPair[q].AsSingle();
-            var value = Vector512.ConditionalSelect(fromFirstPair, Avx512F.PermuteVar16x32x2(r0, index, r1),
-                Vector512.ConditionalSelect(fromSecondPair, Avx512F.PermuteVar16x32x2(r2, index, r3), Avx512F.PermuteVar16x32x2(r4, index, r5)));
-            value.Store(destination + 16 * q);
-        }
-    }
-
-    private static readonly Vector512<int>[] SixRowIndex = SixRowTable(f => f % 6 % 2 * 16 + f / 6);
-    private static readonly Vector512<int>[] SixRowFirstPair = SixRowTable(f => f % 6 / 2 == 0 ? -1 : 0);
-    private static readonly Vector512<int>[] SixRowSecondPair = SixRowTable(f => f % 6 / 2 == 1 ? -1 : 0);
-
-    private static Vector512<int>[] SixRowTable(Func<int, int> entry) =>
-        [.. Enumerable.Range(0, PanelRows).Select(q => Vector512.Create([.. Enumerable.Range(0, 16).Select(i => entry(16 * q + i))]))];
 
     /// <summary>
     /// Packs op(B)[p0..p0+kc, j0..j0+nr] of a B stored [n×k] (op(B)[p, j] = b[j·k + p]) as kc rows of nr, columns past n
@@ -696,33 +670,36 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     }
 
     /// <summary>
-    /// The sums of a 6×32 tile over one depth block (<c>s = fma(a[p·6 + r], b[p·32 + j], s)</c>, p ascending), stored to
-    /// <paramref name="sums"/> as 6 rows of 32. The sums leave the registers here instead of being added to C in the same
+    /// The sums of a 6×32 tile over one depth block (<c>s = fma(a[r·rowStride + p·stepStride], b[p·32 + j], s)</c>, p
+    /// ascending; a packed panel has strides 1 and 6, rows read in place k and 1), stored to <paramref name="sums"/> as 6 rows
+    /// of 32. The sums leave the registers here instead of being added to C in the same
     /// method: with the accumulation (and its call for edge tiles) after the loop, the JIT without profile data
     /// (TieredPGO or TieredCompilation off) stored every accumulator to the stack after each FMA, and the forward ran 3×
     /// slower.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Sums6x32(int kc, float* a, float* b, float* sums)
+    private static void Sums6x32(int kc, float* a, int rowStride, int stepStride, float* b, float* sums)
     {
+        float* a0 = a, a1 = a + rowStride, a2 = a + 2L * rowStride, a3 = a + 3L * rowStride, a4 = a + 4L * rowStride, a5 = a + 5L * rowStride;
+        long q = 0;
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
-            Vector512<float> x = Vector512.Create(a[0]);
+            Vector512<float> x = Vector512.Create(a0[q]);
             c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a[1]);
+            x = Vector512.Create(a1[q]);
             c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a[2]);
+            x = Vector512.Create(a2[q]);
             c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a[3]);
+            x = Vector512.Create(a3[q]);
             c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a[4]);
+            x = Vector512.Create(a4[q]);
             c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a[5]);
+            x = Vector512.Create(a5[q]);
             c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            a += PanelRows;
+            q += stepStride;
             b += 32;
         }
         c00.Store(sums); c01.Store(sums + 16); c10.Store(sums + 32); c11.Store(sums + 48);
@@ -732,26 +709,28 @@ public sealed unsafe class ManagedGemm : IGemmBackend
 
     /// <summary><see cref="Sums6x32"/> with Vector256: a 6×16 tile, stored as 6 rows of 16.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Sums6x16(int kc, float* a, float* b, float* sums)
+    private static void Sums6x16(int kc, float* a, int rowStride, int stepStride, float* b, float* sums)
     {
+        float* a0 = a, a1 = a + rowStride, a2 = a + 2L * rowStride, a3 = a + 3L * rowStride, a4 = a + 4L * rowStride, a5 = a + 5L * rowStride;
+        long q = 0;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
         {
             Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
-            Vector256<float> x = Vector256.Create(a[0]);
+            Vector256<float> x = Vector256.Create(a0[q]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a[1]);
+            x = Vector256.Create(a1[q]);
             c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a[2]);
+            x = Vector256.Create(a2[q]);
             c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a[3]);
+            x = Vector256.Create(a3[q]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a[4]);
+            x = Vector256.Create(a4[q]);
             c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a[5]);
+            x = Vector256.Create(a5[q]);
             c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
-            a += PanelRows;
+            q += stepStride;
             b += 16;
         }
         c00.Store(sums); c01.Store(sums + 8); c10.Store(sums + 16); c11.Store(sums + 24);
