@@ -8,8 +8,8 @@ namespace LlmFp4.Kit.Tensors;
 
 /// <summary>
 /// Blocked, packed single-precision GEMM in managed code (GotoBLAS layout): op(B) is packed into
-/// <c>KC×NR</c> strips, a transposed A into <c>MR×KC</c> panels (a stored [m×k] A is read in place, six rows at a
-/// time), and a register-tiled micro-kernel accumulates an
+/// <c>KC×NR</c> strips (a B stored [k×n] is read in place when it is one strip or the product is small), a transposed A
+/// into <c>MR×KC</c> panels (a stored [m×k] A is read in place, six rows at a time), and a register-tiled micro-kernel accumulates an
 /// <c>MR×NR</c> tile of C with Vector512 (6×32) or Vector256 (6×16) fused multiply-adds; a single row of A
 /// (decoding one token) runs a matrix-vector kernel over 128 columns at a time instead.
 /// <para>
@@ -36,6 +36,9 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// cache (packing a 4096-deep Gram's 4 MB in one pass made it 10 % slower than passes of 1 MB).
     /// </summary>
     private const long PackedBudgetFloats = 1L << 18;
+
+    /// <summary>Widest and tallest product whose B stored [k×n] the kernels read in place (<see cref="ReadsBInPlace"/>).</summary>
+    private const int InPlaceBMaxColumns = 256, InPlaceBMaxRows = 512;
 
     /// <summary>Columns of C one matrix-vector task accumulates at once: 8 Vector512 chains hide the FMA latency.</summary>
     private const int RowColumns = 128;
@@ -121,16 +124,17 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         // B is packed for as many depth blocks as fit the budget in one parallel pass, and each task then walks those
         // blocks itself: two waits on the thread pool per pass instead of two per depth block (a Gram over 4096 tokens
         // has 16 depth blocks, 4 passes). A task owns its C tiles, so each element still takes its depth blocks in
-        // ascending order.
+        // ascending order. A B read in place needs no packing, so its product is one pass.
         long blockFloats = (long)colPanels * nr * DepthBlock;
         int depthBlocks = (k + DepthBlock - 1) / DepthBlock;
-        int blocksPerPass = (int)Math.Clamp(PackedBudgetFloats / blockFloats, 1, depthBlocks);
+        bool bInPlace = ReadsBInPlace(m, n, transposeB, nr);
+        int blocksPerPass = bInPlace ? depthBlocks : (int)Math.Clamp(PackedBudgetFloats / blockFloats, 1, depthBlocks);
 
         // A pass's packing is split into chunks the threads share: of strips when B is stored [n×k] (a strip's rows are
         // contiguous along k), of depth steps when it is stored [k×n], so that a chunk reads whole rows of B in order
         // instead of 128 bytes of every row (with the row blocks above, Grams over 256 features ran 8–10 % faster).
         int packChunks = transposeB ? Math.Min(colPanels, 4 * threads) : 4 * threads;
-        float[] packedB = ArrayPool<float>.Shared.Rent((int)(blocksPerPass * blockFloats));
+        float[] packedB = ArrayPool<float>.Shared.Rent(bInPlace ? 0 : (int)(blocksPerPass * blockFloats));
         try
         {
             fixed (float* pa = a, pb = b, pc = c, pPacked = packedB)
@@ -139,7 +143,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                 for (int first = 0; first < depthBlocks; first += blocksPerPass)
                 {
                     int passBlocks = Math.Min(blocksPerPass, depthBlocks - first);
-                    For(packChunks * passBlocks, threads, job =>
+                    if (!bInPlace) For(packChunks * passBlocks, threads, job =>
                     {
                         int block = job / packChunks, chunk = job % packChunks;
                         int p0 = (first + block) * DepthBlock, kc = Math.Min(DepthBlock, k - p0);
@@ -166,9 +170,11 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                         for (int block = 0; block < passBlocks; block++)
                         {
                             int p0 = (first + block) * DepthBlock, kc = Math.Min(DepthBlock, k - p0);
+                            // A packed strip's depth steps are nr apart and its strips nr·kc; B's own rows are n apart, its strips nr.
+                            float* bBlock = bInPlace ? (float*)bAddress + (long)p0 * n : (float*)packedAddress + block * blockFloats;
                             ComputeBlock((float*)aAddress, transposeA, m, k, p0, kc, firstRowPanel, lastRowPanel,
-                                (float*)packedAddress + block * blockFloats, firstColPanel, lastColPanel, n, (float*)cAddress, alpha,
-                                overwrite && p0 == 0, skip, visibleOffset);
+                                bBlock, bInPlace ? nr : (long)nr * kc, bInPlace ? n : nr, firstColPanel, lastColPanel, n,
+                                (float*)cAddress, alpha, overwrite && p0 == 0, skip, visibleOffset);
                         }
                     });
                 }
@@ -532,9 +538,21 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         }
     }
 
+    /// <summary>
+    /// Whether the kernels read a B stored [k×n] in place (each strip's depth steps n floats apart) instead of packing
+    /// it: where it is already a strip (n = nr), or where packing costs more than the kernels' reads of a strided
+    /// source save, i.e. few rows of A share each packed strip. Measured on two Zen 5 cores (a harness, best of 10,
+    /// both ways alternating, the same bytes): in place TN 256×256×4096 16 % faster, 256×128×4096 14 %, NN 256×64×256
+    /// 25 %, NN 2048×32×256 1–7 %; slower from m = 768 (TN 768×256×4096 −4 to −8 %, TN 2048×256×4096 −7 to −9 %)
+    /// and from n = 512 (TN 512×512×4096 −4 %, TN 1024×1024×2048 −38 %, rows 4 KB apart sharing too few cache sets).
+    /// </summary>
+    private static bool ReadsBInPlace(int m, int n, bool transposeB, int nr) =>
+        !transposeB && n % nr == 0 && (n == nr || (n <= InPlaceBMaxColumns && m <= InPlaceBMaxRows));
+
     [SkipLocalsInit]
     private void ComputeBlock(float* a, bool transposeA, int m, int k, int p0, int kc, int firstRowPanel, int lastRowPanel,
-        float* packedB, int firstColPanel, int lastColPanel, int n, float* c, float alpha, bool overwrite, CausalSkip skip, int visibleOffset)
+        float* bBlock, long bStripStride, int bStepStride, int firstColPanel, int lastColPanel, int n, float* c, float alpha,
+        bool overwrite, CausalSkip skip, int visibleOffset)
     {
         int nr = _panelCols;
         float* tile = stackalloc float[PanelRows * 32];
@@ -555,7 +573,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                 for (int jp = firstColPanel; jp < lastColPanel; jp++)
                 {
                     int j0 = jp * nr, cols = Math.Min(nr, n - j0);
-                    float* bPanel = packedB + (long)jp * nr * kc;
+                    float* bPanel = bBlock + jp * bStripStride;
                     for (int ip = 0; ip < panels; ip++)
                     {
                         int i0 = (firstRowPanel + ip) * PanelRows, rows = Math.Min(PanelRows, m - i0);
@@ -565,8 +583,8 @@ public sealed unsafe class ManagedGemm : IGemmBackend
                         float* aPanel = direct ? a + (long)i0 * k + p0 : pa + (long)ip * PanelRows * kc;
                         int rowStride = direct ? k : 1, stepStride = direct ? 1 : PanelRows;
                         float* cTile = c + (long)i0 * n + j0;
-                        if (_wide) Sums6x32(depth, aPanel, rowStride, stepStride, bPanel, tile);
-                        else Sums6x16(depth, aPanel, rowStride, stepStride, bPanel, tile);
+                        if (_wide) Sums6x32(depth, aPanel, rowStride, stepStride, bPanel, bStepStride, tile);
+                        else Sums6x16(depth, aPanel, rowStride, stepStride, bPanel, bStepStride, tile);
                         AccumulateTile(tile, nr, cTile, n, alpha, rows, cols, overwrite);
                     }
                 }
@@ -670,15 +688,16 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     }
 
     /// <summary>
-    /// The sums of a 6×32 tile over one depth block (<c>s = fma(a[r·rowStride + p·stepStride], b[p·32 + j], s)</c>, p
-    /// ascending; a packed panel has strides 1 and 6, rows read in place k and 1), stored to <paramref name="sums"/> as 6 rows
+    /// The sums of a 6×32 tile over one depth block (<c>s = fma(a[r·rowStride + p·stepStride], b[p·bStride + j], s)</c>, p
+    /// ascending; a packed panel has strides 1 and 6, rows read in place k and 1; a packed strip of B has bStride 32, B
+    /// read in place n), stored to <paramref name="sums"/> as 6 rows
     /// of 32. The sums leave the registers here instead of being added to C in the same
     /// method: with the accumulation (and its call for edge tiles) after the loop, the JIT without profile data
     /// (TieredPGO or TieredCompilation off) stored every accumulator to the stack after each FMA, and the forward ran 3×
     /// slower.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Sums6x32(int kc, float* a, int rowStride, int stepStride, float* b, float* sums)
+    private static void Sums6x32(int kc, float* a, int rowStride, int stepStride, float* b, int bStride, float* sums)
     {
         float* a0 = a, a1 = a + rowStride, a2 = a + 2L * rowStride, a3 = a + 3L * rowStride, a4 = a + 4L * rowStride, a5 = a + 5L * rowStride;
         long q = 0;
@@ -700,7 +719,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             x = Vector512.Create(a5[q]);
             c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
             q += stepStride;
-            b += 32;
+            b += bStride;
         }
         c00.Store(sums); c01.Store(sums + 16); c10.Store(sums + 32); c11.Store(sums + 48);
         c20.Store(sums + 64); c21.Store(sums + 80); c30.Store(sums + 96); c31.Store(sums + 112);
@@ -709,7 +728,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
 
     /// <summary><see cref="Sums6x32"/> with Vector256: a 6×16 tile, stored as 6 rows of 16.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Sums6x16(int kc, float* a, int rowStride, int stepStride, float* b, float* sums)
+    private static void Sums6x16(int kc, float* a, int rowStride, int stepStride, float* b, int bStride, float* sums)
     {
         float* a0 = a, a1 = a + rowStride, a2 = a + 2L * rowStride, a3 = a + 3L * rowStride, a4 = a + 4L * rowStride, a5 = a + 5L * rowStride;
         long q = 0;
@@ -731,7 +750,7 @@ public sealed unsafe class ManagedGemm : IGemmBackend
             x = Vector256.Create(a5[q]);
             c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
             q += stepStride;
-            b += 16;
+            b += bStride;
         }
         c00.Store(sums); c01.Store(sums + 8); c10.Store(sums + 16); c11.Store(sums + 24);
         c20.Store(sums + 32); c21.Store(sums + 40); c30.Store(sums + 48); c31.Store(sums + 56);
