@@ -124,11 +124,12 @@ public sealed unsafe class ManagedGemm : IGemmBackend
         // B is packed for as many depth blocks as fit the budget in one parallel pass, and each task then walks those
         // blocks itself: two waits on the thread pool per pass instead of two per depth block (a Gram over 4096 tokens
         // has 16 depth blocks, 4 passes). A task owns its C tiles, so each element still takes its depth blocks in
-        // ascending order. A B read in place needs no packing, so its product is one pass.
+        // ascending order. A B read in place is walked in the same passes, without the packing (one pass over all its depth
+        // blocks measured the same: 256-feature Grams 4096 and 16384 deep, four alternating pairs).
         long blockFloats = (long)colPanels * nr * DepthBlock;
         int depthBlocks = (k + DepthBlock - 1) / DepthBlock;
         bool bInPlace = ReadsBInPlace(m, n, transposeB, nr);
-        int blocksPerPass = bInPlace ? depthBlocks : (int)Math.Clamp(PackedBudgetFloats / blockFloats, 1, depthBlocks);
+        int blocksPerPass = (int)Math.Clamp(PackedBudgetFloats / blockFloats, 1, depthBlocks);
 
         // A pass's packing is split into chunks the threads share: of strips when B is stored [n×k] (a strip's rows are
         // contiguous along k), of depth steps when it is stored [k×n], so that a chunk reads whole rows of B in order
