@@ -88,9 +88,9 @@ public class GemmTests
     /// (one row), one or two threads and the scalar definition of its summation order agree bit for bit, for every
     /// transpose, edge tiles, depth tails, more than one depth block, B packed in several passes (n = 1100: 282 K
     /// packed floats per depth block, over the 256 K budget, so each of the three blocks is a pass), and a B stored [k×n]
-    /// read in place (n = 32 or 64 on both widths, and n = 16 on Vector256, whose strips are 16 wide; n = 256 in two passes
-    /// of depth blocks). A transposed A goes through the Vector512 kernel two row panels at a time, the second one
-    /// partial at m = 45.
+    /// read in place (n = 32 or 64 on both widths, and n = 16 on Vector256, whose strips are 16 wide; n = 256 over five
+    /// depth blocks). A transposed A's whole panels are packed together and go through the Vector512 kernel two row panels
+    /// at a time, the second one partial at m = 45.
     /// </summary>
     [Fact]
     public void ManagedKernelEqualsItsScalarDefinitionBitForBitOnEveryPath()
