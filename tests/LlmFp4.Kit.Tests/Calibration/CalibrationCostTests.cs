@@ -120,6 +120,16 @@ public class CalibrationCostTests
         Assert.True(CalibrationCost.Fitted.Project(CalibrationCost.TinyLlamaShape(2048), CostSetting.Of(fast)).Seconds
             < CalibrationCost.Fitted.Project(CalibrationCost.TinyLlamaShape(2048), CostSetting.Of(QuantPresets.Get("fpq:4/4/4"))).Seconds);
     }
+
+    [Fact]
+    public void Width_caveat_names_configs_wider_than_the_fitted_four_bits()
+    {
+        Assert.Null(CalibrationCost.WidthCaveat(QuantPresets.Get("fpq:4/4/4")));
+        Assert.Null(CalibrationCost.WidthCaveat(QuantPresets.Get("fpq-baseline:4/4/4")));
+        Assert.Null(CalibrationCost.WidthCaveat(QuantPresets.Get("fpq-fast:4/4/4")));
+        Assert.Contains("W4A8", CalibrationCost.WidthCaveat(QuantPresets.Get("fpq-baseline:4/4/8")));
+        Assert.Contains("W8A8", CalibrationCost.WidthCaveat(QuantPresets.Get("fpq:8/8/8")));
+    }
 }
 
 /// <summary><c>llmfp4 calibrate --dry-run</c> on a tiny model folder.</summary>
@@ -142,7 +152,12 @@ public sealed class CalibrateDryRunTests
         Assert.Contains($"Projected: {expected}.", text);
         Assert.Contains("4 × 512 tokens, k = 100, 3 rounds", text);
         Assert.Contains("nothing written", text);
+        Assert.DoesNotContain("fitted on 4-bit", text);
         Assert.Equal(before, Directory.GetFileSystemEntries(dir.Path, "*", SearchOption.AllDirectories).Order().ToArray());
+
+        var (wideExit, wide) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:8/8/8", "--dry-run", "--out", output);
+        Assert.Equal(0, wideExit);
+        Assert.Contains(CalibrationCost.WidthCaveat(QuantPresets.Get("fpq:8/8/8"))!, wide);
 
         var (minMaxExit, minMax) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "minmax-fp:4/4/4", "--dry-run", "--out", output);
         Assert.Equal(0, minMaxExit);
