@@ -297,9 +297,9 @@ public static class CalibrationCost
     /// (<see cref="ActivationSweep"/>), the weight candidates redo each changed code's products (<see cref="WeightCodeSweep"/>).
     /// On the default model at 16 × 128 tokens, k = 100, 3 rounds (<c>llmfp4 calibrate --config fpq-baseline:…</c>, one run
     /// each): a candidate step changed 0.5–2.8 % of the inputs in the 4-bit formats and 8–90 % in the 8-bit ones (E1M6 8 %,
-    /// E2M5 18 %, E3M4 58 %, E4M3 84 %, E5M2 90 %, from the first minute of the 4/4/8 run); the sweep took 8.1 s at 4-bit activations and 129–131 s at 8-bit, the
-    /// weight candidates 6.4 s at 4-bit weights and 25.1 s at 8-bit; the whole calibration 17.2 s at 4/4/4, 139 s at 4/4/8
-    /// and 159 s at 8/8/8.
+    /// E2M5 18 %, E3M4 58 %, E4M3 84 %, E5M2 90 %, from the first minute of the 4/4/8 run); the sweep took 8.1 s at 4-bit
+    /// activations and 129–131 s at 8-bit, the weight candidates 6.4 s at 4-bit weights and 25.1 s at 8-bit; the whole
+    /// calibration 17.2 s at 4/4/4, 139 s at 4/4/8 and 159 s at 8/8/8.
     /// </summary>
     public static string? WidthCaveat(QuantConfig config)
     {
