@@ -114,6 +114,39 @@ public class FpqSearchTests
     }
 
     [Fact]
+    public void Dense_steps_add_exactly_what_the_change_lists_add()
+    {
+        // Inputs of at most 1/4 (as in the kept-lists test) make a 4-bit grid change from none to most of them per candidate
+        // step, so the groups of four tokens take some steps as dense rows and others as lists; the 8-bit grid changes
+        // nearly all. In = 80 with a dense layer of 144 outputs and a narrowed one (the triangle); 90 tokens are chunks of
+        // 64 and 26, whose last two tokens fall outside a group. Tiles of 16 add every change through the lists in memory.
+        const int inFeatures = 80, tokens = 90;
+        LinearLayer[] layers = [new("dense", inFeatures, 144, RandomMatrix(144, inFeatures, 8)), new("narrowed", inFeatures, 200, RandomMatrix(200, inFeatures, 9, 0.1))];
+        var group = new InputGroup("wide_input", layers) { Tokens = tokens, Inputs = [.. OutlierInputs(tokens, inFeatures, 10).Select(v => v / 64)] };
+        var weights = layers.Select(l => (l.Weight, FpQuantizer.PerRow(FpFormat.E2M1, [.. Enumerable.Repeat(1.5, l.OutFeatures)]).Quantize(l.Weight, l.OutFeatures, inFeatures), l.OutFeatures)).ToList();
+        var multipliers = Grid.Multipliers();
+        ActivationGrid[] grids = [.. new[] { FpFormat.Create(2, 1, 0), FpFormat.Create(3, 0, 0), FpFormat.Create(4, 3, 0) }.SelectMany(format => new[] { false, true }
+            .Select(preShifted => new ActivationGrid(format, group.Inputs, tokens, inFeatures, multipliers, preShifted)))];
+        var shares = grids.SelectMany(grid => Enumerable.Range(1, multipliers.Length - 1).Select(i =>
+        {
+            var before = grid.Quantizer(i - 1).Quantize(group.Inputs, tokens, inFeatures);
+            var after = grid.Quantizer(i).Quantize(group.Inputs, tokens, inFeatures);
+            return (double)before.Zip(after).Count(p => p.First != p.Second) / before.Length;
+        })).ToArray();
+        Assert.Contains(shares, share => share > 0.9);
+        Assert.Contains(shares, share => share is > 0.2 and < 0.5);
+        Assert.Contains(shares, share => share < 0.05);
+
+        var inMemory = new ActivationSweep(group, weights, 16).Errors(grids, multipliers.Length);
+        Assert.Equal(inMemory, new ActivationSweep(group, weights).Errors(grids, multipliers.Length));
+        Assert.Equal(inMemory, new ActivationSweep(group, weights, 64).Errors(grids, multipliers.Length));
+        // Every step with a change dense, and only steps that change every input.
+        Assert.Equal(inMemory, new ActivationSweep(group, weights, denseShare: int.MaxValue).Errors(grids, multipliers.Length));
+        Assert.Equal(inMemory, new ActivationSweep(group, weights, denseShare: 1).Errors(grids, multipliers.Length));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ActivationSweep(group, weights, denseShare: 0));
+    }
+
+    [Fact]
     public void Kept_change_lists_give_the_curves_of_listing_again_with_any_budget()
     {
         var (group, layers) = Group();
