@@ -71,7 +71,7 @@ public class KernelTests
     [InlineData(16)]
     [InlineData(37)]
     [InlineData(700)]
-    public void Change_lists_equal_their_scalar_definition_bit_for_bit(int length)
+    public void Rounding_and_change_lists_equal_their_scalar_definitions_bit_for_bit(int length)
     {
         var x = OutlierInputs(1, length, 11);
         var divisors = RandomMatrix(1, length, 12).Select(v => 0.05f + MathF.Abs(v)).ToArray();
@@ -80,13 +80,16 @@ public class KernelTests
         {
             // Previous values: this format's own values with every third divisor halved, so some change and the rest stay.
             var previous = new float[length];
-            ActivationSweep.ChangesScalar(format, x, [.. divisors.Select((d, j) => j % 3 == 0 ? d * 0.5f : d)], ratios, previous, new float[length], new int[length], new double[length]);
-            var (units, channels, changes) = (new float[length], new int[length], new double[length]);
-            var (unitsScalar, channelsScalar, changesScalar) = (new float[length], new int[length], new double[length]);
-            int count = ActivationSweep.Changes(format, x, divisors, ratios, units, previous, channels, changes);
-            int countScalar = ActivationSweep.ChangesScalar(format, x, divisors, ratios, unitsScalar, previous, channelsScalar, changesScalar);
-            Assert.Equal(countScalar, count);
+            ActivationSweep.RoundScalar(format, x, [.. divisors.Select((d, j) => j % 3 == 0 ? d * 0.5f : d)], ratios, previous, new float[length]);
+            var (units, unitsScalar) = (new float[length], new float[length]);
+            int changed = ActivationSweep.Round(format, x, divisors, ratios, units, previous);
+            Assert.Equal(ActivationSweep.RoundScalar(format, x, divisors, ratios, unitsScalar, previous), changed);
             Assert.Equal(unitsScalar, units);
+            var (channels, changes) = (new int[length], new double[length]);
+            var (channelsScalar, changesScalar) = (new int[length], new double[length]);
+            int count = ActivationSweep.ListChanged(units, previous, channels, changes);
+            Assert.Equal(ActivationSweep.ListChangedScalar(units, previous, channelsScalar, changesScalar), count);
+            Assert.Equal(changed, count);
             Assert.Equal(channelsScalar[..count], channels[..count]);
             Assert.Equal(changesScalar[..count], changes[..count]);
             if (length >= 37) Assert.InRange(count, 1, length - 1);

@@ -15,10 +15,12 @@ namespace LlmFp4.Kit.Calibration;
 /// The activation curves of <see cref="FpqSearch"/>: for every candidate of each activation format, mean((X·Wᵀ − X̂·Ŵᵀ)²)
 /// of every layer of an input group, the layers' quantized weights Ŵ held fixed. Each candidate's quantized input is
 /// X̂ = S_i·U_i, a scale S_i times values U_i on the format's bias-0 grid (times the pre-shift's power of two per channel).
-/// Consecutive candidates differ by a few percent in their bias, so U changes in few places (about 0.3–9 % of them on the
-/// default model); the sweep walks the candidates in grid order and keeps the products Y = U·Ŵᵀ up to date by adding
+/// Consecutive candidates differ by a few percent in their bias, so a 4-bit U changes in few places (0.5–3 % of them per
+/// candidate on the default model); the sweep walks the candidates in grid order and keeps the products Y = U·Ŵᵀ up to date by adding
 /// (U_i − U_(i−1))[t, j] · Ŵ[:, j] only where a value changed, then scores ‖X·Wᵀ − S_i·Y‖². A product over all tokens
-/// per candidate becomes one over the changed values only.
+/// per candidate becomes one over the changed values only. An 8-bit grid's U changes in 8–90 % of them; where a step
+/// changes a third or more of four tokens' inputs it is added as dense rows of every input, each read of Ŵᵀ feeding the
+/// four tokens, with the same sums.
 /// </summary>
 /// <remarks>
 /// <para>U is the quantizer's own grid value: the quantizer outputs X̂ = s·g with g = grid(x / s) (<see cref="FakeQuant"/>),
@@ -251,14 +253,30 @@ internal sealed class ActivationSweep
         public readonly float[] Reference = new float[rows * outputs];
         public readonly double[] Products = new double[rows * tileWidth];
         public readonly double[] Zeros = new double[inFeatures];
+        public readonly int[] AllChannels = [.. Enumerable.Range(0, inFeatures)];
         public int[] Starts = [];
         public int[] Channels = [];
         public double[] Changes = [];
         public float[] NewUnits = [];
         public double[] Lanes = [];
         public double[] Dense = [];           // the dense steps' changes: step d's token u at (d·GroupTokens + u)·in
-        public int[] DenseSteps = [];         // [candidate × groups]: the step's index in Dense, or −1 where it stays a list
-        public bool[] GroupHasDense = [];     // [groups]: some candidate after the first is a dense step of the group
+        public int[] DenseSteps = [];         // [candidate × groups]: the step's index in Dense, or −1 where it is a list
+        public bool[] GroupHasDense = [];     // [groups]: some step of the group is dense
+
+        /// <summary>Room for <paramref name="steps"/> steps' dense marks and <paramref name="groups"/> groups, none dense.</summary>
+        public void PrepareDenseSteps(int steps, int groups)
+        {
+            if (DenseSteps.Length < steps) DenseSteps = new int[steps];
+            if (GroupHasDense.Length < groups) GroupHasDense = new bool[groups];
+            DenseSteps.AsSpan(0, steps).Fill(-1);
+            GroupHasDense.AsSpan(0, groups).Clear();
+        }
+
+        /// <summary>Room for <paramref name="values"/> dense changes, keeping the ones written.</summary>
+        public void EnsureDense(int values)
+        {
+            if (Dense.Length < values) Array.Resize(ref Dense, Math.Max(values, 2 * Dense.Length));
+        }
 
         /// <summary>Room for <paramref name="entries"/> changes, keeping the ones listed.</summary>
         public void EnsureChanges(int entries)
@@ -300,7 +318,8 @@ internal sealed class ActivationSweep
     /// Σ of squared output errors per (candidate, layer) of one format over one chunk, [candidate × layers]. First every
     /// candidate's changes of U are listed (<see cref="ListChanges"/>); then each tile of one layer's outputs takes all of
     /// them, so the tile's columns of Ŵᵀ stay in cache (<see cref="TileBytes"/>): its whole blocks of 64 outputs token by
-    /// token through every candidate (<see cref="SweepBlock"/>), the rest candidate by candidate. Every output still
+    /// token through every candidate (<see cref="SweepBlock"/>), or four tokens at a time where their group has dense steps
+    /// (<see cref="SweepGroup"/>), the rest candidate by candidate. Every output still
     /// receives its additions in candidate order, channels ascending, and each layer's squared errors are summed in
     /// <see cref="SquaredErrorScalar"/>'s order across its tiles.
     /// </summary>
@@ -309,9 +328,9 @@ internal sealed class ActivationSweep
     {
         int rows = x.Length / _in, layers = _layerOffsets.Length - 1;
         if (w.Starts.Length < candidates.Length * rows + 1) w.Starts = new int[candidates.Length * rows + 1];
+        int groups = rows / GroupTokens;
+        w.PrepareDenseSteps(candidates.Length * groups, groups);
         ListOrFindChanges(grid, chunk, x, rows, candidates, w);
-        int groups = Avx512F.IsSupported ? rows / GroupTokens : 0;
-        ListDenseSteps(candidates.Length, rows, groups, w);
         if (w.Lanes.Length < candidates.Length * rows * SquaredErrorLanes) w.Lanes = new double[candidates.Length * rows * SquaredErrorLanes];
         var sums = new double[candidates.Length * layers];
         for (int l = 0; l < layers; l++)
@@ -351,16 +370,17 @@ internal sealed class ActivationSweep
                 for (int i = 0; i < candidates.Length; i++)
                     for (int t = 0; t < rows; t++)
                     {
-                        int list = i * rows + t, from = w.Starts[list], count = w.Starts[list + 1] - from;
+                        var factors = Step(w, i, t, rows, groups, out var channels);
+                        int list = i * rows + t;
                         var y = products.Slice(t * rest, rest);
                         var r = reference.Slice(t * _outputs + first + inRegisters, rest);
                         var lanes = w.Lanes.AsSpan(list * SquaredErrorLanes, SquaredErrorLanes);
                         if (rest > 0)
                         {
                             if (triangleStart >= 0)
-                                AddTriangle(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns[inRegisters..], width, triangleStart + inRegisters, y);
+                                AddTriangle(factors, channels, columns[inRegisters..], width, triangleStart + inRegisters, y);
                             else
-                                AddRows(w.Changes.AsSpan(from, count), w.Channels.AsSpan(from, count), columns[inRegisters..], width, y);
+                                AddRows(factors, channels, columns[inRegisters..], width, y);
                             AddSquaredErrorLanes(r[..restWhole], y[..restWhole], candidates[i].Scale, lanes);
                         }
                         if (layerEnds) sums[i * layers + l] += FinishSquaredError(lanes, r[restWhole..], y[restWhole..], candidates[i].Scale);
@@ -368,6 +388,24 @@ internal sealed class ActivationSweep
             }
         }
         return sums;
+    }
+
+    /// <summary>
+    /// The changes of candidate <paramref name="i"/>'s step for token <paramref name="t"/> and their
+    /// <paramref name="channels"/>: its list, or for a dense step (<see cref="ListChanges"/>) every input's change and every
+    /// channel.
+    /// </summary>
+    private ReadOnlySpan<double> Step(Workspace w, int i, int t, int rows, int groups, out ReadOnlySpan<int> channels)
+    {
+        int g = t / GroupTokens, dense = g < groups ? w.DenseSteps[i * groups + g] : -1;
+        if (dense >= 0)
+        {
+            channels = w.AllChannels;
+            return w.Dense.AsSpan((dense * GroupTokens + t % GroupTokens) * _in, _in);
+        }
+        int list = i * rows + t, from = w.Starts[list], count = w.Starts[list + 1] - from;
+        channels = w.Channels.AsSpan(from, count);
+        return w.Changes.AsSpan(from, count);
     }
 
     /// <summary>
@@ -430,65 +468,55 @@ internal sealed class ActivationSweep
     private const int DenseShare = 3;
 
     /// <summary>
-    /// Marks which (candidate, group of <see cref="GroupTokens"/> tokens) steps are dense (changes at least 1 / the dense
-    /// share of the group's inputs, <see cref="DenseShare"/>) and which groups go through <see cref="SweepGroup"/>, and
-    /// writes the dense steps' changes as rows of every input, zero where U did not change: fma(0, ŵ, y) = y for the
-    /// sweep's finite Ŵ and y ≠ −0, so the dense rows' additions round exactly as the lists' do.
-    /// </summary>
-    private void ListDenseSteps(int candidates, int rows, int groups, Workspace w)
-    {
-        if (w.GroupHasDense.Length < groups) w.GroupHasDense = new bool[groups];
-        if (w.DenseSteps.Length < candidates * groups) w.DenseSteps = new int[candidates * groups];
-        Array.Clear(w.GroupHasDense);
-        int dense = 0;
-        for (int i = 0; i < candidates; i++)
-            for (int g = 0; g < groups; g++)
-            {
-                int list = i * rows + g * GroupTokens;
-                bool isDense = (long)_denseShare * (w.Starts[list + GroupTokens] - w.Starts[list]) >= (long)GroupTokens * _in;
-                w.DenseSteps[i * groups + g] = isDense ? dense++ : -1;
-                // The first candidate lists every nonzero U, so its step is dense for every grid; alone it does not pay
-                // for adding the other candidates' lists four tokens at a time, as the group does.
-                w.GroupHasDense[g] |= isDense && i > 0;
-            }
-        long size = (long)dense * GroupTokens * _in;
-        if (w.Dense.Length < size) w.Dense = new double[Math.Max(size, 2L * w.Dense.Length)];
-        w.Dense.AsSpan(0, (int)size).Clear();
-        for (int i = 0; i < candidates; i++)
-            for (int g = 0; g < groups; g++)
-            {
-                int d = w.DenseSteps[i * groups + g];
-                if (d < 0) continue;
-                for (int u = 0; u < GroupTokens; u++)
-                {
-                    int list = i * rows + g * GroupTokens + u;
-                    var row = w.Dense.AsSpan((d * GroupTokens + u) * _in, _in);
-                    for (int m = w.Starts[list]; m < w.Starts[list + 1]; m++) row[w.Channels[m]] = w.Changes[m];
-                }
-            }
-    }
-
-    /// <summary>
-    /// Every candidate's changes of U for the chunk's tokens (<see cref="Changes"/>), candidate by candidate and token by
-    /// token, into the workspace's lists; list (i, t) is <c>Starts[i·rows + t] … Starts[i·rows + t + 1]</c>. With
-    /// <paramref name="newUnits"/>, each change's new U also goes to <c>NewUnits</c>, for <see cref="KeptChanges"/>.
-    /// The last candidate's U is left in <c>Previous</c>.
+    /// Every candidate's U for the chunk's tokens, candidate by candidate and token by token, and its changes from the
+    /// previous candidate's U into the workspace: list (i, t) is <c>Starts[i·rows + t] … Starts[i·rows + t + 1]</c> of
+    /// <c>Channels</c> and <c>Changes</c> (<see cref="ListChanged"/>), except where a candidate after the first changes at
+    /// least 1 / the dense share of a group of <see cref="GroupTokens"/> tokens' inputs (<see cref="DenseShare"/>): that step's
+    /// list is empty and its changes go to <c>Dense</c> as rows of every input, zero where U did not change (fma(0, ŵ, y) =
+    /// y for the sweep's finite Ŵ and y ≠ −0, so a dense row's additions round exactly as a list's), for
+    /// <see cref="SweepGroup"/>. The first candidate lists every nonzero U, dense for every grid: alone it would not pay for
+    /// adding the other candidates' lists four tokens at a time. With <paramref name="newUnits"/> (lists to keep, for
+    /// <see cref="KeptChanges"/>) every step is a list and each change's new U also goes to <c>NewUnits</c>. The last
+    /// candidate's U is left in <c>Previous</c>.
     /// </summary>
     private void ListChanges(FpFormat format, ReadOnlySpan<float> x, int rows, ReadOnlySpan<Candidate> candidates, Workspace w, bool newUnits = false)
     {
+        int groups = rows / GroupTokens, dense = 0, count = 0;
+        bool denseSteps = Avx512F.IsSupported && !newUnits;
         w.Previous.AsSpan(0, rows * _in).Clear();
-        int count = 0;
         for (int i = 0; i < candidates.Length; i++)
         {
-            for (int t = 0; t < rows; t++)
+            for (int t = 0; t < rows;)
             {
-                w.Starts[i * rows + t] = count;
-                w.EnsureChanges(count + _in);
-                int listed = Changes(format, x.Slice(t * _in, _in), candidates[i].Divisors, candidates[i].Ratios, w.Units.AsSpan(t * _in, _in),
-                    w.Previous.AsSpan(t * _in, _in), w.Channels.AsSpan(count, _in), w.Changes.AsSpan(count, _in));
-                if (newUnits)
-                    for (int e = count; e < count + listed; e++) w.NewUnits[e] = w.Units[t * _in + w.Channels[e]];
-                count += listed;
+                int g = t / GroupTokens, span = g < groups ? GroupTokens : 1, changed = 0;
+                for (int u = t; u < t + span; u++)
+                    changed += Round(format, x.Slice(u * _in, _in), candidates[i].Divisors, candidates[i].Ratios, w.Units.AsSpan(u * _in, _in), w.Previous.AsSpan(u * _in, _in));
+                bool isDense = denseSteps && i > 0 && span == GroupTokens && (long)_denseShare * changed >= (long)GroupTokens * _in;
+                if (isDense)
+                {
+                    w.DenseSteps[i * groups + g] = dense;
+                    w.GroupHasDense[g] = true;
+                    w.EnsureDense((dense + 1) * GroupTokens * _in);
+                }
+                for (int u = t; u < t + span; u++)
+                {
+                    w.Starts[i * rows + u] = count;
+                    var units = w.Units.AsSpan(u * _in, _in);
+                    var previous = w.Previous.AsSpan(u * _in, _in);
+                    if (isDense)
+                    {
+                        var row = w.Dense.AsSpan(((dense * GroupTokens) + u - t) * _in, _in);
+                        for (int j = 0; j < _in; j++) row[j] = (double)units[j] - previous[j];
+                        continue;
+                    }
+                    w.EnsureChanges(count + _in);
+                    int listed = ListChanged(units, previous, w.Channels.AsSpan(count, _in), w.Changes.AsSpan(count, _in));
+                    if (newUnits)
+                        for (int e = count; e < count + listed; e++) w.NewUnits[e] = units[w.Channels[e]];
+                    count += listed;
+                }
+                if (isDense) dense++;
+                t += span;
             }
             (w.Units, w.Previous) = (w.Previous, w.Units);
         }
@@ -497,47 +525,77 @@ internal sealed class ActivationSweep
 
     /// <summary>
     /// One token: U[j] = grid(x[j] / divisors[j]) · ratios[j], the quantizer's values on the bias-0 grid with the
-    /// per-channel power of two, into <paramref name="units"/>; then every channel j where U[j] ≠ previous[j], ascending,
-    /// into <paramref name="channels"/> with (double)U[j] − previous[j] into <paramref name="changes"/>. Returns how many.
-    /// <see cref="ChangesScalar"/> is the definition; the vector path rounds sixteen inputs at a time and lists the changes of
-    /// sixty-four at a time.
+    /// per-channel power of two, into <paramref name="units"/>. Returns how many differ from <paramref name="previous"/>.
+    /// <see cref="RoundScalar"/> is the definition; the vector path rounds sixteen inputs at a time.
     /// </summary>
-    internal static int Changes(FpFormat format, ReadOnlySpan<float> x, ReadOnlySpan<float> divisors, ReadOnlySpan<float> ratios,
-        Span<float> units, ReadOnlySpan<float> previous, Span<int> channels, Span<double> changes)
+    internal static int Round(FpFormat format, ReadOnlySpan<float> x, ReadOnlySpan<float> divisors, ReadOnlySpan<float> ratios,
+        Span<float> units, ReadOnlySpan<float> previous)
     {
         int length = x.Length;
-        if (divisors.Length < length || ratios.Length < length || units.Length < length || previous.Length < length
-            || channels.Length < length || changes.Length < length)
-            throw new ArgumentException("Changes: divisors, ratios, units, previous values and both lists need one element per input.");
+        if (divisors.Length < length || ratios.Length < length || units.Length < length || previous.Length < length)
+            throw new ArgumentException("Round: divisors, ratios, units and previous values need one element per input.");
         if (!Vector512.IsHardwareAccelerated || !format.HasFastGrid)
-            return ChangesScalar(format, x, divisors, ratios, units, previous, channels, changes);
+            return RoundScalar(format, x, divisors, ratios, units, previous);
         var grid = format.Grid;
+        ref float input = ref MemoryMarshal.GetReference(x);
+        ref float divisor = ref MemoryMarshal.GetReference(divisors);
+        ref float ratio = ref MemoryMarshal.GetReference(ratios);
+        ref float unit = ref MemoryMarshal.GetReference(units);
+        ref float before = ref MemoryMarshal.GetReference(previous);
+        int changed = 0, j = 0;
+        for (; j <= length - 16; j += 16)
+        {
+            var value = grid.Quantize(Vector512.LoadUnsafe(ref input, (nuint)j) / Vector512.LoadUnsafe(ref divisor, (nuint)j))
+                * Vector512.LoadUnsafe(ref ratio, (nuint)j);
+            value.StoreUnsafe(ref unit, (nuint)j);
+            changed += 16 - BitOperations.PopCount(Vector512.Equals(value, Vector512.LoadUnsafe(ref before, (nuint)j)).ExtractMostSignificantBits());
+        }
+        return changed + RoundScalar(format, x, divisors, ratios, units, previous, j);
+    }
+
+    /// <summary>Scalar definition of <see cref="Round"/>, from input <paramref name="from"/> on.</summary>
+    internal static int RoundScalar(FpFormat format, ReadOnlySpan<float> x, ReadOnlySpan<float> divisors, ReadOnlySpan<float> ratios,
+        Span<float> units, ReadOnlySpan<float> previous, int from = 0)
+    {
+        int changed = 0;
+        for (int j = from; j < x.Length; j++)
+        {
+            units[j] = RoundToGrid(format, x[j] / divisors[j]) * ratios[j];
+            if (units[j] != previous[j]) changed++;
+        }
+        return changed;
+    }
+
+    /// <summary>
+    /// Every channel j of one token where U[j] ≠ previous[j], ascending, into <paramref name="channels"/> with
+    /// (double)U[j] − previous[j] into <paramref name="changes"/>. Returns how many. <see cref="ListChangedScalar"/> is the
+    /// definition; the vector path compares sixty-four inputs at a time.
+    /// </summary>
+    internal static int ListChanged(ReadOnlySpan<float> units, ReadOnlySpan<float> previous, Span<int> channels, Span<double> changes)
+    {
+        int length = units.Length;
+        if (previous.Length < length || channels.Length < length || changes.Length < length)
+            throw new ArgumentException("ListChanged: previous values and both lists need one element per input.");
+        if (!Vector512.IsHardwareAccelerated) return ListChangedScalar(units, previous, channels, changes);
         int count = 0, j = 0;
         // The changed lanes of four blocks of 16 in one mask: a test per block of 16 found changes in about a third of them
         // and was mispredicted often; one per 64 inputs took the listing from 9.5 to 8.4 ns per 16 inputs.
         for (; j <= length - 64; j += 64)
         {
-            ulong changed = ChangedLanes(grid, x, divisors, ratios, units, previous, j)
-                | (ulong)ChangedLanes(grid, x, divisors, ratios, units, previous, j + 16) << 16
-                | (ulong)ChangedLanes(grid, x, divisors, ratios, units, previous, j + 32) << 32
-                | (ulong)ChangedLanes(grid, x, divisors, ratios, units, previous, j + 48) << 48;
+            ulong changed = ChangedLanes(units, previous, j) | (ulong)ChangedLanes(units, previous, j + 16) << 16
+                | (ulong)ChangedLanes(units, previous, j + 32) << 32 | (ulong)ChangedLanes(units, previous, j + 48) << 48;
             count = AppendChanges(changed, j, units, previous, channels, changes, count);
         }
         for (; j <= length - 16; j += 16)
-            count = AppendChanges(ChangedLanes(grid, x, divisors, ratios, units, previous, j), j, units, previous, channels, changes, count);
-        return count + ChangesScalar(format, x, divisors, ratios, units, previous, channels[count..], changes[count..], j);
+            count = AppendChanges(ChangedLanes(units, previous, j), j, units, previous, channels, changes, count);
+        return count + ListChangedScalar(units, previous, channels[count..], changes[count..], j);
     }
 
-    /// <summary>U of inputs j … j + 15 into <paramref name="units"/>; bit k set where U[j + k] ≠ previous[j + k].</summary>
+    /// <summary>Bit k set where U[j + k] ≠ previous[j + k], for inputs j … j + 15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint ChangedLanes(in FpGrid grid, ReadOnlySpan<float> x, ReadOnlySpan<float> divisors, ReadOnlySpan<float> ratios,
-        Span<float> units, ReadOnlySpan<float> previous, int j)
-    {
-        var value = grid.Quantize(Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(x), (nuint)j) / Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(divisors), (nuint)j))
-            * Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(ratios), (nuint)j);
-        value.StoreUnsafe(ref MemoryMarshal.GetReference(units), (nuint)j);
-        return ~(uint)Vector512.Equals(value, Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(previous), (nuint)j)).ExtractMostSignificantBits() & 0xFFFFu;
-    }
+    private static uint ChangedLanes(ReadOnlySpan<float> units, ReadOnlySpan<float> previous, int j) =>
+        ~(uint)Vector512.Equals(Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(units), (nuint)j),
+            Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(previous), (nuint)j)).ExtractMostSignificantBits() & 0xFFFFu;
 
     /// <summary>Lists input j + k for every bit k of <paramref name="changed"/>, ascending, after the first <paramref name="count"/> entries.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -553,14 +611,12 @@ internal sealed class ActivationSweep
         return count;
     }
 
-    /// <summary>Scalar definition of <see cref="Changes"/>, from input <paramref name="from"/> on.</summary>
-    internal static int ChangesScalar(FpFormat format, ReadOnlySpan<float> x, ReadOnlySpan<float> divisors, ReadOnlySpan<float> ratios,
-        Span<float> units, ReadOnlySpan<float> previous, Span<int> channels, Span<double> changes, int from = 0)
+    /// <summary>Scalar definition of <see cref="ListChanged"/>, from input <paramref name="from"/> on.</summary>
+    internal static int ListChangedScalar(ReadOnlySpan<float> units, ReadOnlySpan<float> previous, Span<int> channels, Span<double> changes, int from = 0)
     {
         int count = 0;
-        for (int j = from; j < x.Length; j++)
+        for (int j = from; j < units.Length; j++)
         {
-            units[j] = RoundToGrid(format, x[j] / divisors[j]) * ratios[j];
             if (units[j] == previous[j]) continue;
             channels[count] = j;
             changes[count++] = (double)units[j] - previous[j];
@@ -629,7 +685,7 @@ internal sealed class ActivationSweep
     /// Outputs b … b + 31 of one tile for the <see cref="GroupTokens"/> tokens of group <paramref name="g"/> and every
     /// candidate in turn, the products of all four in registers from the first candidate to the last: what
     /// <see cref="SweepBlock"/> does for one token and 64 outputs, with the same roundings in the same order. A dense step
-    /// (<see cref="ListDenseSteps"/>) walks every input channel from the triangle's start on, each widened row of Ŵᵀ feeding
+    /// (<see cref="ListChanges"/>) walks every input channel from the triangle's start on, each widened row of Ŵᵀ feeding
     /// the four tokens' FMAs; a step that stays a list adds each token's changes in turn. <paramref name="reference"/> starts
     /// at the group's first token and the block's first output, its tokens <paramref name="referenceStride"/> floats apart.
     /// </summary>

@@ -237,7 +237,8 @@ internal sealed class WeightCodeSweep
                     Array.Resize(ref w.Channels, 2 * (total + cols));
                     Array.Resize(ref w.Changes, 2 * (total + cols));
                 }
-                int listed = ActivationSweep.Changes(format, weights, w.Divisors, w.Ones, w.Units, w.Previous, w.Channels.AsSpan(total), w.Changes.AsSpan(total));
+                ActivationSweep.Round(format, weights, w.Divisors, w.Ones, w.Units, w.Previous);
+                int listed = ActivationSweep.ListChanged(w.Units, w.Previous, w.Channels.AsSpan(total), w.Changes.AsSpan(total));
                 for (int k = total; k < total + listed; k++) av = Math.FusedMultiplyAdd(w.Changes[k], v[w.Channels[k]], av);
                 total += listed;
                 int step = r * candidates + c;
