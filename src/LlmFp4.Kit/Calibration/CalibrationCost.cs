@@ -293,13 +293,14 @@ public static class CalibrationCost
     /// <summary>
     /// Null where <see cref="Fitted"/> holds for <paramref name="config"/>'s widths, else why its projection runs low. Every
     /// point of the fit searched 4-bit weights and activations (<c>fpq:4/4/4</c>), and the search pays per value that a
-    /// candidate step moves to another grid point: the activation sweep adds each changed input's row of Ŵᵀ
-    /// (<see cref="ActivationSweep"/>), the weight candidates redo each changed code's products (<see cref="WeightCodeSweep"/>).
-    /// On the default model at 16 × 128 tokens, k = 100, 3 rounds (<c>llmfp4 calibrate --config fpq-baseline:…</c>, one run
-    /// each): a candidate step changed 0.5–2.8 % of the inputs in the 4-bit formats and 8–90 % in the 8-bit ones (E1M6 8 %,
-    /// E2M5 18 %, E3M4 58 %, E4M3 84 %, E5M2 90 %, from the first minute of the 4/4/8 run); the sweep took 8.1 s at 4-bit
-    /// activations and 129–131 s at 8-bit, the weight candidates 6.4 s at 4-bit weights and 25.1 s at 8-bit; the whole
-    /// calibration 17.2 s at 4/4/4, 139 s at 4/4/8 and 159 s at 8/8/8.
+    /// candidate step moves to another grid point: the activation sweep adds each changed input's row of Ŵᵀ, or every
+    /// input's where a third or more changed (<see cref="ActivationSweep"/>), the weight candidates redo each changed code's
+    /// products (<see cref="WeightCodeSweep"/>) or take dense products. On the default model at 16 × 128 tokens, k = 100,
+    /// 3 rounds (<c>llmfp4 calibrate --config fpq-baseline:…</c>, one run each at 88f6817): a candidate step changed
+    /// 0.5–2.8 % of the inputs in the 4-bit formats and 8–90 % in the 8-bit ones (E1M6 8 %, E2M5 18 %, E3M4 58 %, E4M3 84 %,
+    /// E5M2 90 %, from the first minute of a 4/4/8 run); the sweep took 6.7 s at 4-bit activations and 66–67 s at 8-bit,
+    /// the weight candidates 5.7 s at 4-bit weights and 22.9 s at 8-bit; the whole calibration 18.1 s at 4/4/4, 78.1 s at
+    /// 4/4/8 and 94.8 s at 8/8/8.
     /// </summary>
     public static string? WidthCaveat(QuantConfig config)
     {
@@ -309,7 +310,7 @@ public static class CalibrationCost
         return $"The cost model was fitted on 4-bit weights and activations (fpq:4/4/4); this config quantizes W{weights}A{activations}, " +
             "and the search pays per value a candidate step moves to another grid point: 0.5–3 % of the inputs in 4-bit formats, " +
             "8–90 % in 8-bit ones. On the default model (16 × 128 tokens, k = 100, 3 rounds) 8-bit activations made the activation " +
-            "sweep 16× slower and 8-bit weights the weight candidates 4× slower: 17 s at 4/4/4, 139 s at 4/4/8, 159 s at 8/8/8. " +
+            "sweep 10× slower and 8-bit weights the weight candidates 4× slower: 18 s at 4/4/4, 78 s at 4/4/8, 95 s at 8/8/8. " +
             "Expect several times this projection.";
     }
 
