@@ -349,20 +349,21 @@ internal sealed class ActivationSweep
                 // Whole blocks of 64 outputs go through every candidate with their products in registers; the rest of the
                 // tile (and every output without AVX-512) takes the same additions and squares through memory.
                 int inRegisters = Avx512F.IsSupported ? width / BlockOutputs * BlockOutputs : 0, rest = width - inRegisters;
-                for (int t = 0; t < rows; t++)
+                for (int t = 0; t < rows;)
                 {
                     int g = t / GroupTokens;
                     if (g < groups && w.GroupHasDense[g])
                     {
-                        if (t % GroupTokens == 0)
-                            for (int b = 0; b < inRegisters; b += GroupOutputs)
-                                SweepGroup(w, rows, g, groups, candidates, columns[b..], width, reference[(t * _outputs + first + b)..], _outputs,
-                                    triangleStart < 0 ? -1 : triangleStart + b);
+                        for (int b = 0; b < inRegisters; b += GroupOutputs)
+                            SweepGroup(w, rows, g, groups, candidates, columns[b..], width, reference[(t * _outputs + first + b)..], _outputs,
+                                triangleStart < 0 ? -1 : triangleStart + b);
+                        t += GroupTokens;
                         continue;
                     }
                     for (int b = 0; b < inRegisters; b += BlockOutputs)
                         SweepBlock(w, rows, t, candidates, columns[b..], width, reference.Slice(t * _outputs + first + b, BlockOutputs),
                             triangleStart < 0 ? -1 : triangleStart + b);
+                    t++;
                 }
                 if (rest == 0 && !layerEnds) continue;
                 // With no rest (every tile a multiple of 64 outputs, as on the default model) only the layer's last lanes
@@ -507,7 +508,7 @@ internal sealed class ActivationSweep
                     var previous = w.Previous.AsSpan(u * _in, _in);
                     if (isDense)
                     {
-                        var row = w.Dense.AsSpan(((dense * GroupTokens) + u - t) * _in, _in);
+                        var row = w.Dense.AsSpan((dense * GroupTokens + u - t) * _in, _in);
                         for (int j = 0; j < _in; j++) row[j] = (double)units[j] - previous[j];
                         continue;
                     }
