@@ -16,14 +16,20 @@ namespace LlmFp4.Kit.Benchmarks;
 /// the measured cost curve of an FPQ W4A4 calibration (<c>fpq:4/4/4</c>) on seeded random-weight LLaMA models in
 /// TinyLlama-1.1B's proportions (<see cref="CalibrationCost.TinyLlamaShape"/>) at hidden 256, 512, 1024 and 2048, each
 /// calibrated in its own process so that its peak RSS (VmHWM) is its own; then the same at the smallest size with the
-/// calibration tokens, candidates and rounds varied one at a time (the setting exponents). Writes every point with its
+/// calibration tokens, candidates and rounds varied one at a time (the setting exponents), and at 8-bit activations
+/// (<c>fpq:4/4/8</c>) and 8-bit weights, activations and embedding (<c>fpq:8/8/8</c>) (the width factors). Writes every point with its
 /// provenance and load average to <c>DIR/cost-curve.json</c>, prints the fit (power laws, <see cref="CostFit"/>) in the
 /// form <see cref="CalibrationCost"/> keeps its constants, the projections for TinyLlama-1.1B and LLaMA-7B, and draws
 /// the figure with the kit's plotting. <c>--quick</c> runs tiny shapes and settings (a smoke run, seconds).
 /// </summary>
 internal static class CostCurveBenchmark
 {
-    private sealed record Point(string Series, int Hidden, int Layers, int Samples, int SequenceLength, int Steps, int Rounds);
+    internal const string FittedConfig = "fpq:4/4/4";
+
+    /// <summary>The width series: 8-bit activations, then 8-bit weights, activations and embedding; each the next wider step from the one before.</summary>
+    internal static readonly string[] WideConfigs = ["fpq:4/4/8", "fpq:8/8/8"];
+
+    private sealed record Point(string Series, int Hidden, int Layers, int Samples, int SequenceLength, int Steps, int Rounds, string Config = FittedConfig);
 
     public static int Run(string[] args)
     {
@@ -45,7 +51,9 @@ internal static class CostCurveBenchmark
         foreach (var (name, shape) in new[] { ("TinyLlama-1.1B", CalibrationCost.TinyLlamaShape(2048)), ("LLaMA-7B", CalibrationCost.Llama7BShape) })
             foreach (var (label, knobs) in new[] { ("this run's setting", fit.Settings),
                          ("fpq-fast", CostSetting.Of(QuantPresets.Get("fpq-fast:4/4/4"))),
-                         ("paper setting", CalibrationCost.PaperSetting) })
+                         ("paper setting", CalibrationCost.PaperSetting),
+                         ("paper setting, E/W/A 4/4/8", CalibrationCost.PaperSetting with { ActivationBits = 8 }),
+                         ("paper setting, E/W/A 8/8/8", CalibrationCost.PaperSetting with { EmbeddingBits = 8, WeightBits = 8, ActivationBits = 8 }) })
                 Console.WriteLine($"{name} at {label}: {fit.Model.Project(shape, knobs)}");
         // Checks: points measured at another setting than the curve's, against what this fit and the kit's constants project.
         foreach (var check in data["checks"]?.AsArray().Select(c => c!.AsObject()) ?? [])
@@ -90,8 +98,15 @@ internal static class CostCurveBenchmark
         // candidates point runs fpq-fast's k, which keeps the dense products, so the exponent spans the two presets.
         points.Add(new("candidates", small, smallLayers, samples, length, quick ? steps * 2 : QuantPresets.FastSearch.Steps, rounds));
         points.Add(new("rounds", small, smallLayers, samples, length, steps, rounds + 2));
+        // The width factors grow with the layer (the 8-bit sweep's dense work scales with its outputs), so they are measured
+        // at two sizes against the 4-bit points above of the same size and layers: the knob series' base and a size point,
+        // 1024 wide, the widest whose 8-bit runs take minutes.
+        int wider = quick ? hiddens[^1] : 1024;
+        foreach (var (hidden, layers) in new[] { (small, smallLayers), (wider, LayersAt(wider)) })
+            foreach (string wide in WideConfigs)
+                points.Add(new("width", hidden, layers, samples, length, steps, rounds, wide));
 
-        Console.WriteLine($"cost curve: fpq:4/4/4, {points.Count} points; {Environment.ProcessorCount} threads; {Provenance.Current}");
+        Console.WriteLine($"cost curve: {FittedConfig}, {points.Count} points; {Environment.ProcessorCount} threads; {Provenance.Current}");
         double fmaPeak = GemmBenchmarks.MeasuredPeak.Value;
         var measured = new JsonArray();
         foreach (var point in points)
@@ -102,7 +117,7 @@ internal static class CostCurveBenchmark
             node["load_average_before"] = loadBefore;
             node["load_average_after"] = LoadAverage();
             measured.Add(node);
-            Console.WriteLine($"  {point.Series,-10} hidden {point.Hidden,5} × {point.Layers,2} layers, {point.Samples} × {point.SequenceLength} tokens, k = {point.Steps}, " +
+            Console.WriteLine($"  {point.Series,-10} {point.Config,-10} hidden {point.Hidden,5} × {point.Layers,2} layers, {point.Samples} × {point.SequenceLength} tokens, k = {point.Steps}, " +
                 $"{point.Rounds} round(s): {(double)node["wall_seconds"]!,8:F1} s wall, peak RSS {(long)node["peak_rss_bytes"]! / 1e9,6:F2} GB  (load {loadBefore})");
         }
 
@@ -114,7 +129,7 @@ internal static class CostCurveBenchmark
             // Machines that print the same model name ran the same points up to twice as fast; the peak tells them apart.
             ["fma_peak_gflops"] = Math.Round(fmaPeak),
             ["threads"] = Environment.ProcessorCount,
-            ["config"] = "fpq:4/4/4",
+            ["config"] = FittedConfig,
             ["setting"] = JsonSerializer.SerializeToNode(setting),
             ["points"] = measured,
         };
@@ -143,7 +158,7 @@ internal static class CostCurveBenchmark
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(CostCurveBenchmark).Assembly.Location);
         foreach (var arg in new[] { "cost-curve", "--point", point.Hidden.ToString(CultureInfo.InvariantCulture), point.Layers.ToString(CultureInfo.InvariantCulture),
                      point.Samples.ToString(CultureInfo.InvariantCulture), point.SequenceLength.ToString(CultureInfo.InvariantCulture),
-                     point.Steps.ToString(CultureInfo.InvariantCulture), point.Rounds.ToString(CultureInfo.InvariantCulture) })
+                     point.Steps.ToString(CultureInfo.InvariantCulture), point.Rounds.ToString(CultureInfo.InvariantCulture), point.Config })
             start.ArgumentList.Add(arg);
         using var child = Process.Start(start)!;
         string output = child.StandardOutput.ReadToEnd();
@@ -154,12 +169,13 @@ internal static class CostCurveBenchmark
         return JsonNode.Parse(line)!.AsObject();
     }
 
-    /// <summary>One calibration in this process: a random model of the given size, random token windows, fpq:4/4/4.</summary>
+    /// <summary>One calibration in this process: a random model of the given size, random token windows, the point's config (fpq:4/4/4 by default).</summary>
     private static int RunPoint(string[] args)
     {
         int Arg(int i) => int.Parse(args[i], CultureInfo.InvariantCulture);
         var shape = CalibrationCost.TinyLlamaShape(Arg(0)) with { Layers = Arg(1) };
-        var config = QuantPresets.Get("fpq:4/4/4").WithSearch(new SearchSettings { Steps = Arg(4), Rounds = Arg(5) }) with
+        string preset = args.Length > 6 ? args[6] : FittedConfig;
+        var config = QuantPresets.Get(preset).WithSearch(new SearchSettings { Steps = Arg(4), Rounds = Arg(5) }) with
         {
             Calibration = new CalibrationDataSettings { Samples = Arg(2), SequenceLength = Arg(3) },
         };
@@ -178,6 +194,7 @@ internal static class CostCurveBenchmark
         double Group(Func<string, bool> pick) => result.Timings.Where(t => t.Key.StartsWith("group ", StringComparison.Ordinal) && pick(t.Key[6..])).Sum(t => t.Value);
         var node = new JsonObject
         {
+            ["config"] = preset,
             ["hidden"] = shape.HiddenSize,
             ["intermediate"] = shape.IntermediateSize,
             ["layers"] = shape.Layers,
@@ -222,20 +239,36 @@ internal static class CostCurveBenchmark
 
     private static Figure Plot(JsonArray measured, CostFit fit)
     {
+        static double LayerCpuSeconds(JsonNode p) => (double)p["decoder_layer_seconds"]! * (double)p["cpu_seconds"]! / (double)p["wall_seconds"]!;
+        static string ConfigOf(JsonNode p) => (string?)p["config"] ?? FittedConfig;
         var sizes = measured.Where(p => (string)p!["series"]! == "size").Select(p => p!).ToList();
         double[] layerParams = [.. sizes.Select(p => (double)(long)p["layer_parameters"]!)];
-        double[] layerSeconds = [.. sizes.Select(p => (double)p["decoder_layer_seconds"]! * (double)p["cpu_seconds"]! / (double)p["wall_seconds"]!)];
         double[] paramsTotal = [.. sizes.Select(p => (double)(long)p["parameters"]!)];
         double[] peakGb = [.. sizes.Select(p => (long)p["peak_rss_bytes"]! / 1e9)];
         var grid = Enumerable.Range(0, 41).Select(i => layerParams[0] * Math.Pow(4 * CalibrationCost.Llama7BShape.LayerParameters / layerParams[0], i / 40.0)).ToArray();
-        var figure = Figure.Subplots(1, 2).WithTitle($"FPQ W4A4 calibration cost, {fit.Settings} ({Environment.ProcessorCount} threads)")
-            .Add(Trace.Scatter(layerParams, layerSeconds, "measured, per decoder layer").WithMarker(size: 10), 1, 1)
-            .Add(Trace.Line(grid, grid.Select(p => fit.Model.DecoderLayer.At(p)).ToArray(), $"fit {fit.Model.DecoderLayer}"), 1, 1)
-            .Add(Trace.Scatter(paramsTotal, peakGb, "peak RSS of the run").WithMarker(size: 10), 1, 2)
+        var model = fit.Model;
+        var knobs = fit.Settings;
+        var figure = Figure.Subplots(1, 2)
+            .WithTitle($"FPQ calibration cost, {knobs.Samples} × {knobs.SequenceLength} tokens, k = {knobs.Steps}, {knobs.Rounds} round(s) ({Environment.ProcessorCount} threads)")
+            .Add(Trace.Scatter(layerParams, sizes.Select(LayerCpuSeconds).ToArray(), $"measured, {FittedConfig}").WithMarker(size: 10), 1, 1)
+            .Add(Trace.Line(grid, grid.Select(p => model.DecoderLayer.At(p)).ToArray(), $"fit {model.DecoderLayer}"), 1, 1);
+        // The width series: its decoder layers beside the 4-bit law times the width factors.
+        foreach (var (config, factor) in new (string, Func<double, double>)[]
+                 {
+                     (WideConfigs[0], p => model.Widths.LayerActivations.At(p)),
+                     (WideConfigs[1], p => model.Widths.LayerActivations.At(p) * model.Widths.LayerWeights.At(p)),
+                 })
+        {
+            var wide = measured.Where(p => (string)p!["series"]! == "width" && ConfigOf(p!) == config).Select(p => p!).ToList();
+            figure = figure
+                .Add(Trace.Scatter(wide.Select(p => (double)(long)p["layer_parameters"]!).ToArray(), wide.Select(LayerCpuSeconds).ToArray(), $"measured, {config}").WithMarker(size: 10), 1, 1)
+                .Add(Trace.Line(grid, grid.Select(p => model.DecoderLayer.At(p) * factor(p)).ToArray(), $"fit × width factors, {config}"), 1, 1);
+        }
+        return figure
+            .Add(Trace.Scatter(paramsTotal, peakGb, $"peak RSS of the run, {FittedConfig}").WithMarker(size: 10), 1, 2)
             .WithXAxis("parameters per decoder layer", log: true, 1, 1).WithYAxis("CPU seconds per decoder layer", log: true, 1, 1)
             .WithXAxis("parameters of the calibrated model", log: true, 1, 2).WithYAxis("peak RSS (GB)", log: true, 1, 2)
-            .WithSize(1100, 480);
-        return figure;
+            .WithSize(1200, 500);
     }
 }
 
@@ -261,19 +294,41 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
 
         // The knob series share one base point: the smallest size at the measured setting, a few layers.
         var varied = all.Where(p => (string)p["series"]! != "size").ToList();
-        var basePoint = varied.First(p => (int)p["tokens"]! == settings.Tokens && (int)p["steps"]! == settings.Steps && (int)p["rounds"]! == settings.Rounds);
+        string ConfigOf(JsonObject p) => (string?)p["config"] ?? CostCurveBenchmark.FittedConfig;
+        var basePoint = varied.First(p => ConfigOf(p) == CostCurveBenchmark.FittedConfig
+            && (int)p["tokens"]! == settings.Tokens && (int)p["steps"]! == settings.Steps && (int)p["rounds"]! == settings.Rounds);
         double Exponent(string series, string knob)
         {
             var p = varied.First(v => (string)v["series"]! == series && v != basePoint);
             return Math.Log(Cpu(p, "decoder_layer_seconds") / Cpu(basePoint, "decoder_layer_seconds")) / Math.Log(D(p, knob) / D(basePoint, knob));
         }
+        // Each width point against the next narrower config at the same size, layers and setting: W4A8 against W4A4, W8A8 (and
+        // the 8-bit embedding) against W4A8.
+        var wide = all.Where(p => (string)p["series"]! == "width").ToList();
+        if (wide.Count == 0) throw new InvalidDataException("cost-curve data: no width series (8-bit points); measure the curve again.");
+        JsonObject Narrower(JsonObject p)
+        {
+            string config = ConfigOf(p), narrower = config == CostCurveBenchmark.WideConfigs[0] ? CostCurveBenchmark.FittedConfig : CostCurveBenchmark.WideConfigs[0];
+            return all.FirstOrDefault(q => ConfigOf(q) == narrower && new[] { "hidden", "layers", "tokens", "steps", "rounds" }.All(key => (int)q[key]! == (int)p[key]!))
+                ?? throw new InvalidDataException($"cost-curve data: the width point at {config}, hidden {p["hidden"]}, has no {narrower} point of the same size and setting.");
+        }
+        PowerLaw Factor(string config, Func<JsonObject, double> parameters, string stage) =>
+            Law(wide.Where(p => ConfigOf(p) == config), parameters, p => Cpu(p, stage) / Cpu(Narrower(p), stage));
+        string activations = CostCurveBenchmark.WideConfigs[0], all8 = CostCurveBenchmark.WideConfigs[1];
+        var widths = new WidthFactors(
+            Factor(activations, p => L(p, "layer_parameters"), "decoder_layer_seconds"),
+            Factor(all8, p => L(p, "layer_parameters"), "decoder_layer_seconds"),
+            Factor(activations, HeadParameters, "lm_head_seconds"),
+            Factor(all8, HeadParameters, "lm_head_seconds"),
+            Factor(all8, HeadParameters, "embedding_seconds"));
         var model = new CostModel(settings, Environment.ProcessorCount,
             Law(sizes, p => L(p, "parameters"), p => Cpu(p, "capture_seconds") / (int)p["tokens"]!),
             LayerCostLaw.Fit([.. sizes.Select(p => L(p, "layer_parameters"))], [.. sizes.Select(p => Cpu(p, "decoder_layer_seconds"))]),
             Law(sizes, HeadParameters, p => Cpu(p, "lm_head_seconds")),
             Law(sizes, HeadParameters, p => Cpu(p, "embedding_seconds")),
             Exponent("tokens", "tokens"), Exponent("candidates", "steps"), Exponent("rounds", "rounds"),
-            Law(sizes, p => L(p, "parameters"), p => Math.Max(1, L(p, "peak_rss_bytes") - L(p, "model_bytes") - L(p, "capture_bytes"))));
+            Law(sizes, p => L(p, "parameters"), p => Math.Max(1, L(p, "peak_rss_bytes") - L(p, "model_bytes") - L(p, "capture_bytes"))),
+            widths);
         return new CostFit(model, settings);
     }
 
@@ -297,7 +352,8 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
                 LmHead: {Law(m.LmHead)},
                 Embedding: {Law(m.Embedding)},
                 TokenExponent: {m.TokenExponent:F3}, CandidateExponent: {m.CandidateExponent:F3}, RoundExponent: {m.RoundExponent:F3},
-                Workspace: {Law(m.Workspace)}
+                Workspace: {Law(m.Workspace)},
+                Widths: new({Law(m.Widths.LayerActivations)}, {Law(m.Widths.LayerWeights)}, {Law(m.Widths.HeadActivations)}, {Law(m.Widths.HeadWeights)}, {Law(m.Widths.Embedding)})
             per decoder layer against hidden size (TinyLlama proportions), the fit's local growth: {growth}
             """);
     }

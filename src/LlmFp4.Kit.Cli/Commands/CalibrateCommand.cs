@@ -98,7 +98,7 @@ public static class CalibrateCommand
             AnsiConsole.MarkupLineInterpolated($"Calibration: {setting}.");
             AnsiConsole.MarkupLineInterpolated($"Projected: {cost.Project(shape, setting)}.");
             AnsiConsole.MarkupLineInterpolated($"(Cost model measured at {cost.Setting} on {cost.Threads} threads; this machine has {Environment.ProcessorCount}, not rescaled.)");
-            if (CalibrationCost.WidthCaveat(quant) is { } caveat) AnsiConsole.MarkupLineInterpolated($"[yellow]{caveat}[/]");
+            if (CalibrationCost.WidthCaveat(setting) is { } caveat) AnsiConsole.MarkupLineInterpolated($"[yellow]{caveat}[/]");
         }
         AnsiConsole.MarkupLine("Dry run: nothing calibrated, nothing written.");
         return 0;

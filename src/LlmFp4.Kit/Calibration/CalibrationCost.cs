@@ -132,22 +132,66 @@ public sealed record LlamaShape(int HiddenSize, int IntermediateSize, int Layers
     }
 }
 
-/// <summary>The budget knobs of an FPQ search calibration: N windows of L tokens, k (grid steps), R rounds.</summary>
+/// <summary>
+/// The budget knobs of an FPQ search calibration, N windows of L tokens, k (grid steps), R rounds, and the widths of the
+/// searched formats (E/W/A bits, 0 where that part stays in full precision), which set how many values a candidate step
+/// moves.
+/// </summary>
 public sealed record CostSetting(int Samples, int SequenceLength, int Steps, int Rounds)
 {
+    /// <summary>Bits of the embedding table's formats; 0: the embedding stays in full precision, so it is not searched.</summary>
+    public int EmbeddingBits { get; init; } = 4;
+
+    /// <summary>Bits of the linear layers' weight formats (the decoder layers' and lm_head's); 0: full precision.</summary>
+    public int WeightBits { get; init; } = 4;
+
+    /// <summary>Bits of the linear layers' input (activation) formats; 0: full precision.</summary>
+    public int ActivationBits { get; init; } = 4;
+
     /// <summary>Calibration tokens N × L.</summary>
     public long Tokens => (long)Samples * SequenceLength;
 
-    /// <summary>The knobs of <paramref name="config"/>; a method without a search counts as k = 0, R = 0.</summary>
+    /// <summary>The knobs and widths of <paramref name="config"/>; a method without a search counts as k = 0, R = 0.</summary>
     public static CostSetting Of(QuantConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         var search = (config.Method as FpSearchSettings)?.Search;
-        return new(config.Calibration.Samples, config.Calibration.SequenceLength, search?.Steps ?? 0, search?.Rounds ?? 0);
+        return new(config.Calibration.Samples, config.Calibration.SequenceLength, search?.Steps ?? 0, search?.Rounds ?? 0)
+        {
+            EmbeddingBits = config.Embedding?.Bits ?? 0,
+            WeightBits = config.Weights?.Bits ?? 0,
+            ActivationBits = config.Activations?.Bits ?? 0,
+        };
     }
 
-    /// <summary>E.g. <c>32 × 512 tokens, k = 100, 3 rounds</c>.</summary>
-    public override string ToString() => $"{Samples} × {SequenceLength} tokens, k = {Steps}, {Rounds} round{(Rounds == 1 ? "" : "s")}";
+    /// <summary>E.g. <c>32 × 512 tokens, k = 100, 3 rounds, E/W/A 4/4/4</c> (16 for a part in full precision, as in presets).</summary>
+    public override string ToString() =>
+        $"{Samples} × {SequenceLength} tokens, k = {Steps}, {Rounds} round{(Rounds == 1 ? "" : "s")}, E/W/A {Widths}";
+
+    /// <summary>E/W/A as presets write them, e.g. <c>4/4/8</c>, 16 for a part in full precision.</summary>
+    public string Widths => string.Join('/', new[] { EmbeddingBits, WeightBits, ActivationBits }.Select(b => b == 0 ? 16 : b));
+}
+
+/// <summary>
+/// How many times longer the search takes with 8-bit formats than with 4-bit ones, each a power law in the searched part's
+/// parameters fitted on two model sizes. The search pays per value that a candidate step moves to another grid point:
+/// the activation sweep adds each changed input's row of Ŵᵀ, or every input's where a third or more changed
+/// (<see cref="ActivationSweep"/>), and the weight candidates redo each changed code's products (<see cref="WeightCodeSweep"/>)
+/// or take dense products. A step of a 4-bit grid moves 0.5–3 % of the values, one of an 8-bit grid 8–90 %, and 8 bits
+/// search five formats where 4 search three; the dense work grows with the layer's outputs, so the factors grow with size.
+/// </summary>
+/// <param name="LayerActivations">Decoder-layer search at W4A8 ÷ at W4A4, against the layer's linear parameters.</param>
+/// <param name="LayerWeights">Decoder-layer search at W8A8 ÷ at W4A8, against the layer's linear parameters.</param>
+/// <param name="HeadActivations">lm_head search at W4A8 ÷ at W4A4, against its parameters (hidden × vocab).</param>
+/// <param name="HeadWeights">lm_head search at W8A8 ÷ at W4A8, against its parameters.</param>
+/// <param name="Embedding">Embedding search at 8 bits ÷ at 4 bits, against its parameters (hidden × vocab).</param>
+public sealed record WidthFactors(PowerLaw LayerActivations, PowerLaw LayerWeights, PowerLaw HeadActivations, PowerLaw HeadWeights, PowerLaw Embedding)
+{
+    /// <summary>No cost for width: every factor 1 (a model fitted without 8-bit points).</summary>
+    public static WidthFactors None { get; } = new(new(1, 0), new(1, 0), new(1, 0), new(1, 0), new(1, 0));
+
+    /// <summary><paramref name="factor"/> at <paramref name="parameters"/> for a format wider than 4 bits, else 1.</summary>
+    public static double For(int bits, PowerLaw factor, double parameters) => bits > 4 ? factor.At(parameters) : 1;
 }
 
 /// <summary>
@@ -184,14 +228,17 @@ public sealed record CostProjection(double CaptureSeconds, double LayerSeconds, 
 /// <param name="CandidateExponent">Search time ∝ k^this (measured by doubling k).</param>
 /// <param name="RoundExponent">Search time ∝ R^this (measured from R to R + 2; rounds stop early once a layer's choices repeat).</param>
 /// <param name="Workspace">Peak RSS less the float32 weights and the captured inputs, in bytes, against the model's parameters.</param>
+/// <param name="Widths">The search's cost at 8-bit formats against 4-bit ones (the laws above are fitted at 4 bits).</param>
 public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw CapturePerToken, LayerCostLaw DecoderLayer, PowerLaw LmHead, PowerLaw Embedding,
-    double TokenExponent, double CandidateExponent, double RoundExponent, PowerLaw Workspace)
+    double TokenExponent, double CandidateExponent, double RoundExponent, PowerLaw Workspace, WidthFactors Widths)
 {
     /// <summary>
     /// The projected CPU time and peak memory of calibrating <paramref name="shape"/> at <paramref name="setting"/>:
     /// capture = tokens × <see cref="CapturePerToken"/>(parameters); each searched part = its power law at the measured
     /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
-    /// (the embedding has no tokens); peak = float32 weights + the inputs the calibration holds at once (an FPQ search
+    /// (the embedding has no tokens, and no search where it stays in full precision) × the <see cref="Widths"/> factors of
+    /// the setting's formats wider than 4 bits (a decoder layer's and lm_head's for their weights and activations, the
+    /// embedding's for its table); peak = float32 weights + the inputs the calibration holds at once (an FPQ search
     /// captures block by block: tokens × <see cref="LlamaShape.StreamedFeatures"/> floats) + <see cref="Workspace"/>(parameters)
     /// + the change lists a search of several rounds keeps (<see cref="KeptChangeBytes"/>) + the largest weight phase's
     /// row errors and tiles (<see cref="WeightPhaseBytes"/>).
@@ -205,30 +252,37 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
             throw new ArgumentException($"cost projection: the FPQ search needs tokens, candidates and rounds, got {setting}.");
         double knobs = Math.Pow((double)setting.Steps / Setting.Steps, CandidateExponent) * Math.Pow((double)setting.Rounds / Setting.Rounds, RoundExponent);
         double search = knobs * Math.Pow((double)setting.Tokens / Setting.Tokens, TokenExponent);
-        long head = (long)shape.HiddenSize * shape.VocabSize;
+        long head = (long)shape.HiddenSize * shape.VocabSize, layer = shape.LayerParameters;
+        double layerWidth = WidthFactors.For(setting.WeightBits, Widths.LayerWeights, layer) * WidthFactors.For(setting.ActivationBits, Widths.LayerActivations, layer);
+        double headWidth = WidthFactors.For(setting.WeightBits, Widths.HeadWeights, head) * WidthFactors.For(setting.ActivationBits, Widths.HeadActivations, head);
+        double embedding = setting.EmbeddingBits == 0 ? 0 : knobs * WidthFactors.For(setting.EmbeddingBits, Widths.Embedding, head);
         long captured = 4L * setting.Tokens * shape.StreamedFeatures;
         return new CostProjection(
             setting.Tokens * CapturePerToken.At(shape.Parameters),
-            shape.Layers * DecoderLayer.At(shape.LayerParameters) * search,
-            LmHead.At(head) * search,
-            Embedding.At(head) * knobs,
+            shape.Layers * DecoderLayer.At(layer) * search * layerWidth,
+            LmHead.At(head) * search * headWidth,
+            Embedding.At(head) * embedding,
             4L * shape.Parameters + captured + (long)Workspace.At(shape.Parameters) + KeptChangeBytes(shape, setting)
             + WeightPhaseBytes(shape, setting));
     }
 
     /// <summary>
-    /// Bytes of the largest weight phase besides its Grams: the row errors of every format and candidate (three 4-bit
-    /// formats, k + 1 candidates, double per output row) and, where the weight formats go through <see cref="WeightCodeSweep"/>
-    /// (<see cref="WeightCodeSweep.Pays"/> at k + 1 candidates), its copies of the [in × in] Gram and cross Gram as float32
-    /// tiles and the Gram's upper triangle (2.5 in² floats). The head's phase (vocabulary rows, hidden inputs) or
-    /// down_proj's (hidden rows, FFN inputs), whichever is larger.
+    /// Bytes of the largest weight phase besides its Grams: the row errors of every format and candidate (the formats the
+    /// presets search at the setting's weight width, <see cref="QuantSpec.DefaultSearchMantissaBits"/>: three at 4 bits,
+    /// five at 8; k + 1 candidates; double per output row) and, where the weight formats go through <see cref="WeightCodeSweep"/>
+    /// (<see cref="WeightCodeSweep.Pays"/> at k + 1 candidates: 4-bit grids at the paper's k, never 8-bit ones), its copies
+    /// of the [in × in] Gram and cross Gram as float32 tiles and the Gram's upper triangle (2.5 in² floats). The head's
+    /// phase (vocabulary rows, hidden inputs) or down_proj's (hidden rows, FFN inputs), whichever is larger. Weights in
+    /// full precision count as 4-bit, as in the projection's time.
     /// </summary>
     public static long WeightPhaseBytes(LlamaShape shape, CostSetting setting)
     {
         ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(setting);
-        bool swept = WeightCodeSweep.Pays(FpFormat.E2M1, setting.Steps + 1);
-        long Phase(long rows, long inputs) => 8 * 3 * (setting.Steps + 1L) * rows + (swept ? 10 * inputs * inputs : 0);
+        var weights = QuantSpec.Fp(setting.WeightBits == 0 ? 4 : setting.WeightBits, Granularity.PerRow);
+        long formats = Math.Max(1, weights.SearchMantissaBits.Length);
+        bool swept = WeightCodeSweep.Pays(weights.StartFormat, setting.Steps + 1);
+        long Phase(long rows, long inputs) => 8 * formats * (setting.Steps + 1L) * rows + (swept ? 10 * inputs * inputs : 0);
         return Math.Max(Phase(shape.VocabSize, shape.HiddenSize), Phase(shape.HiddenSize, shape.IntermediateSize));
     }
 
@@ -267,51 +321,47 @@ public static class CalibrationCost
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
 
     /// <summary>
-    /// Fitted by <c>cost-curve</c> on the calibration code of commit 9ba8378, on a 2-core AMD EPYC machine whose
-    /// register-only FMA loop ran at 414 GFLOP/s (recorded in the data; the curve before this one, of 39d692d's code, ran
-    /// on a machine of the same name that reached 231), load average 0.9–4.0, one point after the other, 9.8 min in all.
-    /// CPU seconds are each stage's wall seconds × the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM;
-    /// the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of
-    /// the weights and one block's captured inputs. The knob exponents come from the same run at hidden 256 (2 layers,
-    /// 12–25 s runs): tokens 8 → 16 × 512, candidates k = 20 → 100 (dense products → <see cref="WeightCodeSweep"/>),
-    /// rounds 1 → 3. The decoder layer's second term is negative: from hidden 256 to 2048 a layer grew as hidden^1.97 to
-    /// ^1.89, slower than P, as the work that does not grow with the width thins out; the term stays smaller than the
-    /// first up to layers of 2·10^9 parameters, and beyond LLaMA-7B's layers (0.2·10^9) the fit is an extrapolation. At
-    /// the file's checks (hidden 2048, the paper's setting) it projects 30.2 CPU min: 1.2× the 24.9 measured on its own
-    /// machine right after, 1.3–1.5× the 20.3 and 23.4 of a machine whose FMA loop ran at 446–472 GFLOP/s, 0.8× the
-    /// 36.9–38.2 of older code on the 231 GFLOP/s one. It projects high where the weight candidates, about 40 % of the
-    /// search at that width, are scaled by the single token exponent although they do not grow with the tokens.
+    /// Fitted by <c>cost-curve</c> on the calibration code of commit 84a2543, on a 2-core AMD EPYC machine whose
+    /// register-only FMA loop ran at 461 GFLOP/s (recorded in the data), load average 1.9–3.2, one point after the other,
+    /// 18.6 min in all. CPU seconds are each stage's wall seconds × the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the
+    /// managed GEMM; the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is
+    /// fitted net of the weights and one block's captured inputs. The knob exponents come from the same run at hidden 256
+    /// (2 layers, 11–24 s runs): tokens 8 → 16 × 512, candidates k = 20 → 100 (dense products → <see cref="WeightCodeSweep"/>),
+    /// rounds 1 → 3; the width factors from <c>fpq:4/4/8</c> and <c>fpq:8/8/8</c> at hidden 256 (2 layers) and 1024 (1
+    /// layer). The decoder layer's second term is negative: from hidden 256 to 2048 a layer grew as hidden^1.99 to ^1.94,
+    /// slower than P, as the work that does not grow with the width thins out; beyond LLaMA-7B's layers (0.2·10^9
+    /// parameters) the fit is an extrapolation. At the file's last check (hidden 2048, the paper's setting, measured on the
+    /// same machine and build between this run and the one before it) it projects 31.5 CPU min against 19.8 measured:
+    /// 1.6× high. The same build's curve an hour earlier projected 24.6 (1.24×); its points took 3–20 % less wall time,
+    /// the spread of this shared machine. It also projects high where the weight candidates, about 40 % of the search at
+    /// that width, are scaled by the single token exponent although they do not grow with the tokens.
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
-        CapturePerToken: new(1.157E-05, 0.2953),
-        DecoderLayer: new(5.242E-06, -1.089E-10),
-        LmHead: new(9.708E-09, 1.2904),
-        Embedding: new(7.092E-08, 1.0832),
-        TokenExponent: 0.775, CandidateExponent: 0.152, RoundExponent: 0.562,
-        Workspace: new(2.423E+05, 0.4896));
+        CapturePerToken: new(1.217E-06, 0.4092),
+        DecoderLayer: new(4.292E-06, -5.048E-11),
+        LmHead: new(1.243E-09, 1.4034),
+        Embedding: new(6.826E-07, 0.9450),
+        TokenExponent: 0.818, CandidateExponent: 0.139, RoundExponent: 0.633,
+        Workspace: new(2.57E+05, 0.4868),
+        Widths: new(new(1.423, 0.0963), new(0.1763, 0.1287), new(0.09516, 0.1617), new(0.002593, 0.4313), new(4.242, -0.0746)));
 
     /// <summary>
-    /// Null where <see cref="Fitted"/> holds for <paramref name="config"/>'s widths, else why its projection runs low. Every
-    /// point of the fit searched 4-bit weights and activations (<c>fpq:4/4/4</c>), and the search pays per value that a
-    /// candidate step moves to another grid point: the activation sweep adds each changed input's row of Ŵᵀ, or every
-    /// input's where a third or more changed (<see cref="ActivationSweep"/>), the weight candidates redo each changed code's
-    /// products (<see cref="WeightCodeSweep"/>) or take dense products. On the default model at 16 × 128 tokens, k = 100,
-    /// 3 rounds (<c>llmfp4 calibrate --config fpq-baseline:…</c>, one run each at 88f6817): a candidate step changed
-    /// 0.5–2.8 % of the inputs in the 4-bit formats and 8–90 % in the 8-bit ones (E1M6 8 %, E2M5 18 %, E3M4 58 %, E4M3 84 %,
-    /// E5M2 90 %, from the first minute of a 4/4/8 run); the sweep took 6.7 s at 4-bit activations and 66–67 s at 8-bit,
-    /// the weight candidates 5.7 s at 4-bit weights and 22.9 s at 8-bit; the whole calibration 18.1 s at 4/4/4, 78.1 s at
-    /// 4/4/8 and 94.8 s at 8/8/8.
+    /// Null where <see cref="Fitted"/> was measured at <paramref name="setting"/>'s widths (4 or 8 bits; the embedding also
+    /// in full precision), else how its projection extrapolates: the <see cref="CostModel.Widths"/> factors were measured
+    /// at 8 bits and are used for every width above 4, so they run high for 5–7-bit grids (a candidate step moves fewer
+    /// values than an 8-bit grid's) and are untested above 8 bits; weights or activations in full precision are projected
+    /// as 4-bit, high where the search then skips that part.
     /// </summary>
-    public static string? WidthCaveat(QuantConfig config)
+    public static string? WidthCaveat(CostSetting setting)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        int weights = config.Weights?.Bits ?? 4, activations = config.Activations?.Bits ?? 4;
-        if (weights <= 4 && activations <= 4) return null;
-        return $"The cost model was fitted on 4-bit weights and activations (fpq:4/4/4); this config quantizes W{weights}A{activations}, " +
-            "and the search pays per value a candidate step moves to another grid point: 0.5–3 % of the inputs in 4-bit formats, " +
-            "8–90 % in 8-bit ones. On the default model (16 × 128 tokens, k = 100, 3 rounds) 8-bit activations made the activation " +
-            "sweep 10× slower and 8-bit weights the weight candidates 4× slower: 18 s at 4/4/4, 78 s at 4/4/8, 95 s at 8/8/8. " +
-            "Expect several times this projection.";
+        ArgumentNullException.ThrowIfNull(setting);
+        var notes = new List<string>();
+        if (new[] { setting.EmbeddingBits, setting.WeightBits, setting.ActivationBits }.Any(b => b is (> 4 and < 8) or > 8))
+            notes.Add("the 8-bit factors stand for every width above 4 bits, high for 5–7-bit grids (whose candidate steps move fewer values) and untested above 8");
+        if (setting.WeightBits == 0 || setting.ActivationBits == 0)
+            notes.Add("weights or activations in full precision are projected as 4-bit, high where the search skips them");
+        if (notes.Count == 0) return null;
+        return $"The cost model was measured at 4- and 8-bit formats; for E/W/A {setting.Widths} {string.Join("; ", notes)}.";
     }
 
     /// <summary>

@@ -87,6 +87,8 @@ public class CalibrationCostTests
         // k = 20: dense products, no tiles; the head's row errors are the largest.
         var fewer = setting with { Steps = 20 };
         Assert.Equal(8L * 3 * 21 * 32000, CostModel.WeightPhaseBytes(shape, fewer));
+        // 8-bit weights: five formats (E1M6 … E5M2) and dense products at any k, so no tiles.
+        Assert.Equal(8L * 5 * 101 * 32000, CostModel.WeightPhaseBytes(shape, setting with { WeightBits = 8 }));
         // The kept change lists grow with k too; the rest of the peak does not.
         Assert.Equal(CostModel.WeightPhaseBytes(shape, setting) - CostModel.WeightPhaseBytes(shape, fewer),
             cost.Project(shape, setting).PeakBytes - CostModel.KeptChangeBytes(shape, setting)
@@ -97,7 +99,7 @@ public class CalibrationCostTests
     public void Knob_exponents_scale_the_searched_parts_as_stated()
     {
         var model = new CostModel(new CostSetting(8, 512, 10, 1), 2, new(1e-9, 1), new(1e-6, 1.2), new(1e-6, 1.1), new(1e-7, 1),
-            TokenExponent: 0.5, CandidateExponent: 1, RoundExponent: 0.25, Workspace: new(10, 1));
+            TokenExponent: 0.5, CandidateExponent: 1, RoundExponent: 0.25, Workspace: new(10, 1), Widths: WidthFactors.None);
         var shape = CalibrationCost.TinyLlamaShape(512);
         var at = model.Project(shape, model.Setting);
         Assert.Equal(shape.Layers * model.DecoderLayer.At(shape.LayerParameters), at.LayerSeconds, 9);
@@ -110,6 +112,27 @@ public class CalibrationCostTests
     }
 
     [Fact]
+    public void Width_factors_scale_the_searched_parts_of_formats_wider_than_four_bits()
+    {
+        // Constant factors for the decoder layers, laws in P for the head (hidden × vocab) and the embedding.
+        var model = CalibrationCost.Fitted with { Widths = new(new(3, 0), new(2, 0), new(1e-3, 0.5), new(2e-3, 0.5), new(1e-2, 0.25)) };
+        var shape = CalibrationCost.TinyLlamaShape(512);
+        double head = 512.0 * 32000;
+        var at = model.Project(shape, model.Setting);
+        var eightBitActivations = model.Project(shape, model.Setting with { ActivationBits = 8 });
+        Assert.Equal(3 * at.LayerSeconds, eightBitActivations.LayerSeconds, 9);
+        Assert.Equal(1e-3 * Math.Sqrt(head) * at.HeadSeconds, eightBitActivations.HeadSeconds, 9);
+        Assert.Equal((at.CaptureSeconds, at.EmbeddingSeconds, at.PeakBytes), (eightBitActivations.CaptureSeconds, eightBitActivations.EmbeddingSeconds, eightBitActivations.PeakBytes));
+        // Every width above 4 bits takes the 8-bit factors; the embedding has its own, and no search in full precision.
+        var wide = model.Project(shape, model.Setting with { EmbeddingBits = 6, WeightBits = 8, ActivationBits = 8 });
+        Assert.Equal(6 * at.LayerSeconds, wide.LayerSeconds, 9);
+        Assert.Equal(2e-6 * head * at.HeadSeconds, wide.HeadSeconds, 6);
+        Assert.Equal(1e-2 * Math.Pow(head, 0.25) * at.EmbeddingSeconds, wide.EmbeddingSeconds, 9);
+        Assert.Equal(0, model.Project(shape, model.Setting with { EmbeddingBits = 0 }).EmbeddingSeconds);
+        Assert.Equal(at.Seconds, model.Project(shape, model.Setting with { EmbeddingBits = 3, WeightBits = 3, ActivationBits = 2 }).Seconds, 9);
+    }
+
+    [Fact]
     public void Budget_knobs_of_a_config_feed_the_setting()
     {
         var fast = QuantPresets.Get("fpq-fast:4/4/4");
@@ -119,16 +142,29 @@ public class CalibrationCostTests
         Assert.Equal(CostSetting.Of(fast), CostSetting.Of(json));
         Assert.True(CalibrationCost.Fitted.Project(CalibrationCost.TinyLlamaShape(2048), CostSetting.Of(fast)).Seconds
             < CalibrationCost.Fitted.Project(CalibrationCost.TinyLlamaShape(2048), CostSetting.Of(QuantPresets.Get("fpq:4/4/4"))).Seconds);
+
+        Assert.Equal((8, 8, 8), Widths(CostSetting.Of(QuantPresets.Get("fpq:8/8/8"))));
+        Assert.Equal((4, 4, 8), Widths(CostSetting.Of(QuantPresets.Get("fpq-baseline:4/4/8"))));
+        var unquantizedEmbedding = CostSetting.Of(QuantPresets.Get("fpq:16/4/4"));
+        Assert.Equal((0, 4, 4), Widths(unquantizedEmbedding));
+        Assert.EndsWith("E/W/A 16/4/4", unquantizedEmbedding.ToString());
+        // The fitted 8-bit searches cost more than the 4-bit ones, and so do their projections.
+        var shape = CalibrationCost.TinyLlamaShape(1024);
+        double Projected(string preset) => CalibrationCost.Fitted.Project(shape, CostSetting.Of(QuantPresets.Get(preset))).Seconds;
+        Assert.True(Projected("fpq:4/4/4") < Projected("fpq:4/4/8"));
+        Assert.True(Projected("fpq:4/4/8") < Projected("fpq:8/8/8"));
+
+        static (int, int, int) Widths(CostSetting setting) => (setting.EmbeddingBits, setting.WeightBits, setting.ActivationBits);
     }
 
     [Fact]
-    public void Width_caveat_names_configs_wider_than_the_fitted_four_bits()
+    public void Width_caveat_names_widths_the_cost_model_was_not_measured_at()
     {
-        Assert.Null(CalibrationCost.WidthCaveat(QuantPresets.Get("fpq:4/4/4")));
-        Assert.Null(CalibrationCost.WidthCaveat(QuantPresets.Get("fpq-baseline:4/4/4")));
-        Assert.Null(CalibrationCost.WidthCaveat(QuantPresets.Get("fpq-fast:4/4/4")));
-        Assert.Contains("W4A8", CalibrationCost.WidthCaveat(QuantPresets.Get("fpq-baseline:4/4/8")));
-        Assert.Contains("W8A8", CalibrationCost.WidthCaveat(QuantPresets.Get("fpq:8/8/8")));
+        foreach (string measured in new[] { "fpq:4/4/4", "fpq-baseline:4/4/4", "fpq-fast:4/4/4", "fpq-baseline:4/4/8", "fpq:8/8/8", "fpq:16/4/4" })
+            Assert.Null(CalibrationCost.WidthCaveat(CostSetting.Of(QuantPresets.Get(measured))));
+        Assert.Contains("E/W/A 4/6/6", CalibrationCost.WidthCaveat(CostSetting.Of(QuantPresets.Get("fpq:4/6/6"))));
+        Assert.Contains("5–7-bit", CalibrationCost.WidthCaveat(CalibrationCost.Reference with { EmbeddingBits = 5 }));
+        Assert.Contains("full precision", CalibrationCost.WidthCaveat(CalibrationCost.Reference with { ActivationBits = 0 }));
     }
 }
 
@@ -150,14 +186,18 @@ public sealed class CalibrateDryRunTests
         Assert.Equal(0, exit);
         var expected = CalibrationCost.Fitted.Project(LlamaShape.Of(config), CalibrationCost.PaperSetting with { Samples = 4 });
         Assert.Contains($"Projected: {expected}.", text);
-        Assert.Contains("4 × 512 tokens, k = 100, 3 rounds", text);
+        Assert.Contains("4 × 512 tokens, k = 100, 3 rounds, E/W/A 4/4/4", text);
         Assert.Contains("nothing written", text);
-        Assert.DoesNotContain("fitted on 4-bit", text);
+        Assert.DoesNotContain("measured at 4- and 8-bit", text);
         Assert.Equal(before, Directory.GetFileSystemEntries(dir.Path, "*", SearchOption.AllDirectories).Order().ToArray());
 
         var (wideExit, wide) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:8/8/8", "--dry-run", "--out", output);
         Assert.Equal(0, wideExit);
-        Assert.Contains(CalibrationCost.WidthCaveat(QuantPresets.Get("fpq:8/8/8"))!, wide);
+        Assert.Contains($"Projected: {CalibrationCost.Fitted.Project(LlamaShape.Of(config), CalibrationCost.PaperSetting with { EmbeddingBits = 8, WeightBits = 8, ActivationBits = 8 })}.", wide);
+        Assert.DoesNotContain("measured at 4- and 8-bit", wide);
+        var (sixBitExit, sixBit) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:6/6/6", "--dry-run", "--out", output);
+        Assert.Equal(0, sixBitExit);
+        Assert.Contains(CalibrationCost.WidthCaveat(CostSetting.Of(QuantPresets.Get("fpq:6/6/6")))!, sixBit);
 
         var (minMaxExit, minMax) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "minmax-fp:4/4/4", "--dry-run", "--out", output);
         Assert.Equal(0, minMaxExit);
