@@ -8,6 +8,7 @@ using LlmFp4.Kit.Plotting;
 using LlmFp4.Kit.Quantization;
 using LlmFp4.Kit.Tensors;
 using Trace = LlmFp4.Kit.Plotting.Trace;
+using static LlmFp4.Kit.Benchmarks.CostCurveBenchmark;
 
 namespace LlmFp4.Kit.Benchmarks;
 
@@ -28,6 +29,16 @@ internal static class CostCurveBenchmark
 
     /// <summary>The width series: 8-bit activations, then 8-bit weights, activations and embedding; each the next wider step from the one before.</summary>
     internal static readonly string[] WideConfigs = ["fpq:4/4/8", "fpq:8/8/8"];
+
+    /// <summary>The config a point ran; points recorded before the width series have none and ran <see cref="FittedConfig"/>.</summary>
+    internal static string ConfigOf(JsonNode point) => (string?)point["config"] ?? FittedConfig;
+
+    /// <summary>
+    /// A stage's CPU seconds: its wall seconds times the cores the run kept busy on average, so a point measured while other
+    /// jobs took the cores counts the work it did, not the time it waited.
+    /// </summary>
+    internal static double CpuSeconds(JsonNode point, string stage) =>
+        (double)point[stage]! * (double)point["cpu_seconds"]! / (double)point["wall_seconds"]!;
 
     private sealed record Point(string Series, int Hidden, int Layers, int Samples, int SequenceLength, int Steps, int Rounds, string Config = FittedConfig);
 
@@ -59,7 +70,10 @@ internal static class CostCurveBenchmark
         foreach (var check in data["checks"]?.AsArray().Select(c => c!.AsObject()) ?? [])
         {
             var shape = CalibrationCost.TinyLlamaShape((int)check["hidden"]!) with { Layers = (int)check["layers"]! };
-            var knobs = new CostSetting(1, (int)check["tokens"]!, (int)check["steps"]!, (int)check["rounds"]!);
+            var knobs = CostSetting.Of(QuantPresets.Get(ConfigOf(check))) with
+            {
+                Samples = 1, SequenceLength = (int)check["tokens"]!, Steps = (int)check["steps"]!, Rounds = (int)check["rounds"]!,
+            };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"check: hidden {shape.HiddenSize} × {shape.Layers} layer(s), {knobs}: measured {(double)check["cpu_seconds"]! / 60:F1} min of CPU; " +
                 $"this fit projects {fit.Model.Project(shape, knobs).Seconds / 60:F1} min, CalibrationCost.Fitted {CalibrationCost.Fitted.Project(shape, knobs).Seconds / 60:F1} min"));
@@ -239,8 +253,7 @@ internal static class CostCurveBenchmark
 
     private static Figure Plot(JsonArray measured, CostFit fit)
     {
-        static double LayerCpuSeconds(JsonNode p) => (double)p["decoder_layer_seconds"]! * (double)p["cpu_seconds"]! / (double)p["wall_seconds"]!;
-        static string ConfigOf(JsonNode p) => (string?)p["config"] ?? FittedConfig;
+        static double LayerCpuSeconds(JsonNode p) => CpuSeconds(p, "decoder_layer_seconds");
         var sizes = measured.Where(p => (string)p!["series"]! == "size").Select(p => p!).ToList();
         double[] layerParams = [.. sizes.Select(p => (double)(long)p["layer_parameters"]!)];
         double[] paramsTotal = [.. sizes.Select(p => (double)(long)p["parameters"]!)];
@@ -284,9 +297,6 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
         var all = points.Select(p => p!.AsObject()).ToList();
         var sizes = all.Where(p => (string)p["series"]! == "size").ToList();
         double D(JsonObject p, string key) => (double)p[key]!;
-        // A stage's share of the run's CPU time: its wall seconds times the cores the run kept busy on average, so a
-        // point measured while other jobs took the cores counts the work it did, not the time it waited.
-        double Cpu(JsonObject p, string key) => D(p, key) * D(p, "cpu_seconds") / D(p, "wall_seconds");
         double L(JsonObject p, string key) => (long)p[key]!;
         PowerLaw Law(IEnumerable<JsonObject> over, Func<JsonObject, double> x, Func<JsonObject, double> y) =>
             PowerLaw.Fit([.. over.Select(x)], [.. over.Select(y)]);
@@ -294,13 +304,12 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
 
         // The knob series share one base point: the smallest size at the measured setting, a few layers.
         var varied = all.Where(p => (string)p["series"]! != "size").ToList();
-        string ConfigOf(JsonObject p) => (string?)p["config"] ?? CostCurveBenchmark.FittedConfig;
-        var basePoint = varied.First(p => ConfigOf(p) == CostCurveBenchmark.FittedConfig
+        var basePoint = varied.First(p => ConfigOf(p) == FittedConfig
             && (int)p["tokens"]! == settings.Tokens && (int)p["steps"]! == settings.Steps && (int)p["rounds"]! == settings.Rounds);
         double Exponent(string series, string knob)
         {
             var p = varied.First(v => (string)v["series"]! == series && v != basePoint);
-            return Math.Log(Cpu(p, "decoder_layer_seconds") / Cpu(basePoint, "decoder_layer_seconds")) / Math.Log(D(p, knob) / D(basePoint, knob));
+            return Math.Log(CpuSeconds(p, "decoder_layer_seconds") / CpuSeconds(basePoint, "decoder_layer_seconds")) / Math.Log(D(p, knob) / D(basePoint, knob));
         }
         // Each width point against the next narrower config at the same size, layers and setting: W4A8 against W4A4, W8A8 (and
         // the 8-bit embedding) against W4A8.
@@ -308,13 +317,13 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
         if (wide.Count == 0) throw new InvalidDataException("cost-curve data: no width series (8-bit points); measure the curve again.");
         JsonObject Narrower(JsonObject p)
         {
-            string config = ConfigOf(p), narrower = config == CostCurveBenchmark.WideConfigs[0] ? CostCurveBenchmark.FittedConfig : CostCurveBenchmark.WideConfigs[0];
+            string config = ConfigOf(p), narrower = config == WideConfigs[0] ? FittedConfig : WideConfigs[0];
             return all.FirstOrDefault(q => ConfigOf(q) == narrower && new[] { "hidden", "layers", "tokens", "steps", "rounds" }.All(key => (int)q[key]! == (int)p[key]!))
                 ?? throw new InvalidDataException($"cost-curve data: the width point at {config}, hidden {p["hidden"]}, has no {narrower} point of the same size and setting.");
         }
         PowerLaw Factor(string config, Func<JsonObject, double> parameters, string stage) =>
-            Law(wide.Where(p => ConfigOf(p) == config), parameters, p => Cpu(p, stage) / Cpu(Narrower(p), stage));
-        string activations = CostCurveBenchmark.WideConfigs[0], all8 = CostCurveBenchmark.WideConfigs[1];
+            Law(wide.Where(p => ConfigOf(p) == config), parameters, p => CpuSeconds(p, stage) / CpuSeconds(Narrower(p), stage));
+        string activations = WideConfigs[0], all8 = WideConfigs[1];
         var widths = new WidthFactors(
             Factor(activations, p => L(p, "layer_parameters"), "decoder_layer_seconds"),
             Factor(all8, p => L(p, "layer_parameters"), "decoder_layer_seconds"),
@@ -322,10 +331,10 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
             Factor(all8, HeadParameters, "lm_head_seconds"),
             Factor(all8, HeadParameters, "embedding_seconds"));
         var model = new CostModel(settings, Environment.ProcessorCount,
-            Law(sizes, p => L(p, "parameters"), p => Cpu(p, "capture_seconds") / (int)p["tokens"]!),
-            LayerCostLaw.Fit([.. sizes.Select(p => L(p, "layer_parameters"))], [.. sizes.Select(p => Cpu(p, "decoder_layer_seconds"))]),
-            Law(sizes, HeadParameters, p => Cpu(p, "lm_head_seconds")),
-            Law(sizes, HeadParameters, p => Cpu(p, "embedding_seconds")),
+            Law(sizes, p => L(p, "parameters"), p => CpuSeconds(p, "capture_seconds") / (int)p["tokens"]!),
+            LayerCostLaw.Fit([.. sizes.Select(p => L(p, "layer_parameters"))], [.. sizes.Select(p => CpuSeconds(p, "decoder_layer_seconds"))]),
+            Law(sizes, HeadParameters, p => CpuSeconds(p, "lm_head_seconds")),
+            Law(sizes, HeadParameters, p => CpuSeconds(p, "embedding_seconds")),
             Exponent("tokens", "tokens"), Exponent("candidates", "steps"), Exponent("rounds", "rounds"),
             Law(sizes, p => L(p, "parameters"), p => Math.Max(1, L(p, "peak_rss_bytes") - L(p, "model_bytes") - L(p, "capture_bytes"))),
             widths);
