@@ -205,7 +205,10 @@ internal static class CostCurveBenchmark
         var result = Calibrator.Run(model, config, set);
         double wall = clock.Elapsed.TotalSeconds;
         process.Refresh();
-        double Group(Func<string, bool> pick) => result.Timings.Where(t => t.Key.StartsWith("group ", StringComparison.Ordinal) && pick(t.Key[6..])).Sum(t => t.Value);
+        var groups = InputGroup.ForModel(model, config.QuantizeLmHead).Select(g => g.Name).ToList();
+        var layerGroups = groups.Where(name => name.StartsWith("model.layers.", StringComparison.Ordinal)).ToList();
+        double Sum(IEnumerable<string> names, string? stage = null) => names.Sum(name => result.Timings.GetValueOrDefault(CalibrationContext.GroupTiming(name, stage)));
+        string[] head = ["lm_head_input"];
         var node = new JsonObject
         {
             ["config"] = preset,
@@ -223,8 +226,11 @@ internal static class CostCurveBenchmark
             ["wall_seconds"] = wall,
             ["cpu_seconds"] = (process.TotalProcessorTime - cpu).TotalSeconds,
             ["capture_seconds"] = result.Timings["capture"],
-            ["decoder_layer_seconds"] = Group(name => name.StartsWith("model.layers.", StringComparison.Ordinal)) / shape.Layers,
-            ["lm_head_seconds"] = Group(name => name == "lm_head_input"),
+            ["decoder_layer_seconds"] = Sum(layerGroups) / shape.Layers,
+            ["lm_head_seconds"] = Sum(head),
+            // The part of each that does not grow with the tokens.
+            ["decoder_layer_weight_candidate_seconds"] = Sum(layerGroups, SearchStages.WeightCandidates) / shape.Layers,
+            ["lm_head_weight_candidate_seconds"] = Sum(head, SearchStages.WeightCandidates),
             ["embedding_seconds"] = result.Timings["embedding"],
             // The search's parts over all groups (SearchStages), so a point shows where its time went.
             ["search_seconds"] = new JsonObject(new[] { SearchStages.Grams, SearchStages.WeightCandidates, SearchStages.ActivationSweep }
@@ -264,7 +270,9 @@ internal static class CostCurveBenchmark
         var figure = Figure.Subplots(1, 2)
             .WithTitle($"FPQ calibration cost, {knobs.Samples} × {knobs.SequenceLength} tokens, k = {knobs.Steps}, {knobs.Rounds} round(s) ({Environment.ProcessorCount} threads)")
             .Add(Trace.Scatter(layerParams, sizes.Select(LayerCpuSeconds).ToArray(), $"measured, {FittedConfig}").WithMarker(size: 10), 1, 1)
-            .Add(Trace.Line(grid, grid.Select(p => model.DecoderLayer.At(p)).ToArray(), $"fit {model.DecoderLayer}"), 1, 1);
+            .Add(Trace.Line(grid, grid.Select(model.LayerSeconds).ToArray(), $"fit ({model.DecoderLayer}) + weight candidates"), 1, 1)
+            .Add(Trace.Scatter(layerParams, sizes.Select(p => CpuSeconds(p, "decoder_layer_weight_candidate_seconds")).ToArray(), "measured, weight candidates alone").WithMarker(size: 8), 1, 1)
+            .Add(Trace.Line(grid, grid.Select(p => model.LayerWeightCandidates.At(p)).ToArray(), $"fit, weight candidates {model.LayerWeightCandidates}"), 1, 1);
         // The width series: its decoder layers beside the 4-bit law times the width factors.
         foreach (var (config, factor) in new (string, Func<double, double>)[]
                  {
@@ -275,7 +283,7 @@ internal static class CostCurveBenchmark
             var wide = measured.Where(p => (string)p!["series"]! == "width" && ConfigOf(p!) == config).Select(p => p!).ToList();
             figure = figure
                 .Add(Trace.Scatter(wide.Select(p => (double)(long)p["layer_parameters"]!).ToArray(), wide.Select(LayerCpuSeconds).ToArray(), $"measured, {config}").WithMarker(size: 10), 1, 1)
-                .Add(Trace.Line(grid, grid.Select(p => model.DecoderLayer.At(p) * factor(p)).ToArray(), $"fit × width factors, {config}"), 1, 1);
+                .Add(Trace.Line(grid, grid.Select(p => model.LayerSeconds(p) * factor(p)).ToArray(), $"fit × width factors, {config}"), 1, 1);
         }
         return figure
             .Add(Trace.Scatter(paramsTotal, peakGb, $"peak RSS of the run, {FittedConfig}").WithMarker(size: 10), 1, 2)
@@ -287,8 +295,10 @@ internal static class CostCurveBenchmark
 
 /// <summary>
 /// Fits a <see cref="CostModel"/> to the cost curve's points: the power laws over the "size" series (capture seconds
-/// per token against parameters, decoder-layer, lm_head and embedding seconds against their parameters, the workspace
-/// against parameters), the knob exponents from the smallest size's variations against its base point.
+/// per token against parameters; decoder-layer and lm_head seconds, each as its weight candidates and the rest, and the
+/// embedding's against their parameters; the workspace against parameters), the knob exponents from the smallest size's
+/// variations against its base point (the tokens' on the decoder layer less its weight candidates, the others' on the
+/// whole layer).
 /// </summary>
 internal sealed record CostFit(CostModel Model, CostSetting Settings)
 {
@@ -301,15 +311,20 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
         PowerLaw Law(IEnumerable<JsonObject> over, Func<JsonObject, double> x, Func<JsonObject, double> y) =>
             PowerLaw.Fit([.. over.Select(x)], [.. over.Select(y)]);
         double HeadParameters(JsonObject p) => (double)(int)p["hidden"]! * (int)p["vocab"]!;
+        if (all.Any(p => p["decoder_layer_weight_candidate_seconds"] is null))
+            throw new InvalidDataException("cost-curve data: points without the weight candidates' share of the decoder layer and lm_head (recorded since the cost model splits them off); measure the curve again.");
+        double Layer(JsonObject p) => CpuSeconds(p, "decoder_layer_seconds");
+        double LayerCandidates(JsonObject p) => CpuSeconds(p, "decoder_layer_weight_candidate_seconds");
+        double HeadCandidates(JsonObject p) => CpuSeconds(p, "lm_head_weight_candidate_seconds");
 
         // The knob series share one base point: the smallest size at the measured setting, a few layers.
         var varied = all.Where(p => (string)p["series"]! != "size").ToList();
         var basePoint = varied.First(p => ConfigOf(p) == FittedConfig
             && (int)p["tokens"]! == settings.Tokens && (int)p["steps"]! == settings.Steps && (int)p["rounds"]! == settings.Rounds);
-        double Exponent(string series, string knob)
+        double Exponent(string series, string knob, Func<JsonObject, double> seconds)
         {
             var p = varied.First(v => (string)v["series"]! == series && v != basePoint);
-            return Math.Log(CpuSeconds(p, "decoder_layer_seconds") / CpuSeconds(basePoint, "decoder_layer_seconds")) / Math.Log(D(p, knob) / D(basePoint, knob));
+            return Math.Log(seconds(p) / seconds(basePoint)) / Math.Log(D(p, knob) / D(basePoint, knob));
         }
         // Each width point against the next narrower config at the same size, layers and setting: W4A8 against W4A4, W8A8 (and
         // the 8-bit embedding) against W4A8.
@@ -332,10 +347,12 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
             Factor(all8, HeadParameters, "embedding_seconds"));
         var model = new CostModel(settings, Environment.ProcessorCount,
             Law(sizes, p => L(p, "parameters"), p => CpuSeconds(p, "capture_seconds") / (int)p["tokens"]!),
-            LayerCostLaw.Fit([.. sizes.Select(p => L(p, "layer_parameters"))], [.. sizes.Select(p => CpuSeconds(p, "decoder_layer_seconds"))]),
-            Law(sizes, HeadParameters, p => CpuSeconds(p, "lm_head_seconds")),
+            Law(sizes, p => L(p, "layer_parameters"), p => Layer(p) - LayerCandidates(p)),
+            Law(sizes, p => L(p, "layer_parameters"), LayerCandidates),
+            Law(sizes, HeadParameters, p => CpuSeconds(p, "lm_head_seconds") - HeadCandidates(p)),
+            Law(sizes, HeadParameters, HeadCandidates),
             Law(sizes, HeadParameters, p => CpuSeconds(p, "embedding_seconds")),
-            Exponent("tokens", "tokens"), Exponent("candidates", "steps"), Exponent("rounds", "rounds"),
+            Exponent("tokens", "tokens", p => Layer(p) - LayerCandidates(p)), Exponent("candidates", "steps", Layer), Exponent("rounds", "rounds", Layer),
             Law(sizes, p => L(p, "parameters"), p => Math.Max(1, L(p, "peak_rss_bytes") - L(p, "model_bytes") - L(p, "capture_bytes"))),
             widths);
         return new CostFit(model, settings);
@@ -351,14 +368,16 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
         int[] hiddens = [256, 512, 1024, 2048, 4096];
         string growth = string.Join(", ", hiddens.Zip(hiddens.Skip(1)).Select(h =>
         {
-            double Layer(int hidden) => m.DecoderLayer.At(CalibrationCost.TinyLlamaShape(hidden).LayerParameters);
+            double Layer(int hidden) => m.LayerSeconds(CalibrationCost.TinyLlamaShape(hidden).LayerParameters);
             return string.Create(CultureInfo.InvariantCulture, $"{h.First}→{h.Second}: hidden^{Math.Log(Layer(h.Second) / Layer(h.First)) / Math.Log(2):F2}");
         }));
         return string.Create(CultureInfo.InvariantCulture, $"""
             fit at {Settings} (CalibrationCost.Fitted):
                 CapturePerToken: {Law(m.CapturePerToken)},
-                DecoderLayer: new({m.DecoderLayer.PerParameter:G4}, {m.DecoderLayer.PerParameter15:G4}),
+                DecoderLayer: {Law(m.DecoderLayer)},
+                LayerWeightCandidates: {Law(m.LayerWeightCandidates)},
                 LmHead: {Law(m.LmHead)},
+                HeadWeightCandidates: {Law(m.HeadWeightCandidates)},
                 Embedding: {Law(m.Embedding)},
                 TokenExponent: {m.TokenExponent:F3}, CandidateExponent: {m.CandidateExponent:F3}, RoundExponent: {m.RoundExponent:F3},
                 Workspace: {Law(m.Workspace)},

@@ -46,8 +46,25 @@ public sealed class CalibrationContext : IProgress<CalibrationProgress>
     /// <summary>Seconds per stage.</summary>
     public Dictionary<string, double> Timings { get; } = [];
 
-    /// <summary>Adds <paramref name="seconds"/> to stage <paramref name="stage"/> of <see cref="Timings"/>.</summary>
-    public void AddTime(string stage, double seconds) => Timings[stage] = Timings.GetValueOrDefault(stage) + seconds;
+    /// <summary>
+    /// Adds <paramref name="seconds"/> to stage <paramref name="stage"/> of <see cref="Timings"/> and, for a stage inside
+    /// one input group's calibration, to that group's share of it (<see cref="GroupTiming"/>).
+    /// </summary>
+    public void AddTime(string stage, double seconds, InputGroup? group = null)
+    {
+        Timings[stage] = Timings.GetValueOrDefault(stage) + seconds;
+        if (group is not null)
+        {
+            string part = GroupTiming(group.Name, stage);
+            Timings[part] = Timings.GetValueOrDefault(part) + seconds;
+        }
+    }
+
+    /// <summary>
+    /// The <see cref="Timings"/> key of group <paramref name="group"/>'s wall seconds, <c>group NAME</c>, or with
+    /// <paramref name="stage"/> of that stage's seconds within the group, <c>group NAME: STAGE</c>.
+    /// </summary>
+    public static string GroupTiming(string group, string? stage = null) => stage is null ? $"group {group}" : $"group {group}: {stage}";
 
     /// <summary>Observed between groups and at every progress report.</summary>
     public CancellationToken Cancellation { get; }

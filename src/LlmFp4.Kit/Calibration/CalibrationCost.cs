@@ -35,48 +35,6 @@ public readonly record struct PowerLaw(double Coefficient, double Exponent)
 }
 
 /// <summary>
-/// Seconds to search one decoder layer with P linear parameters: y = <see cref="PerParameter"/> · P +
-/// <see cref="PerParameter15"/> · P^1.5. The first term is work ∝ P at fixed tokens, the second how much faster than P
-/// the search grows. The search's stages (the result's <see cref="CalibrationResult.Timings"/>, <see cref="SearchStages"/>)
-/// at the paper's k = 100, 8 × 512 tokens: at hidden 256 the activation sweep of <see cref="FpqSearch"/> is three
-/// quarters of the search (its work per changed input value grows with the layer's outputs); from hidden 1024 up the
-/// weight candidates, whose code changes cost about in² per row (<see cref="WeightCodeSweep"/>, ∝ hidden³ per layer),
-/// are more than half (benchmarks/README.md, "Calibration cost curve").
-/// </summary>
-public readonly record struct LayerCostLaw(double PerParameter, double PerParameter15)
-{
-    /// <summary>The law's value at <paramref name="parameters"/>.</summary>
-    public double At(double parameters) => PerParameter * parameters + PerParameter15 * Math.Pow(parameters, 1.5);
-
-    /// <summary>
-    /// Least squares of the relative error (each point weighted by 1 / y), so small and large layers count alike.
-    /// Needs two or more points with distinct positive P.
-    /// </summary>
-    /// <exception cref="ArgumentException">Fewer than two points, a non-positive value, or a singular system.</exception>
-    public static LayerCostLaw Fit(IReadOnlyList<double> parameters, IReadOnlyList<double> seconds)
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        ArgumentNullException.ThrowIfNull(seconds);
-        if (parameters.Count != seconds.Count || parameters.Count < 2)
-            throw new ArgumentException($"layer cost fit: need two or more (P, y) pairs, got {parameters.Count} P and {seconds.Count} y.");
-        if (parameters.Concat(seconds).Any(v => !(v > 0))) throw new ArgumentException("layer cost fit: every P and y must be positive.");
-        double aa = 0, ab = 0, bb = 0, ay = 0, by = 0;
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            double a = parameters[i] / seconds[i], b = Math.Pow(parameters[i], 1.5) / seconds[i];
-            aa += a * a; ab += a * b; bb += b * b; ay += a; by += b;
-        }
-        double determinant = aa * bb - ab * ab;
-        if (!(Math.Abs(determinant) > 1e-12 * aa * bb)) throw new ArgumentException("layer cost fit: the points do not separate the two terms.");
-        return new((ay * bb - by * ab) / determinant, (aa * by - ab * ay) / determinant);
-    }
-
-    /// <summary>E.g. <c>6.4e-06 · P + 1.3e-09 · P^1.5</c>, or <c>5.24e-06 · P − 1.09e-10 · P^1.5</c>.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{PerParameter:G3} · P {(PerParameter15 < 0 ? '−' : '+')} {Math.Abs(PerParameter15):G3} · P^1.5");
-}
-
-/// <summary>
 /// The shape of a LLaMA model as far as calibration cost goes: hidden size, SwiGLU width, layers, query and key/value
 /// heads, vocabulary (untied output head assumed, as in TinyLlama and LLaMA).
 /// </summary>
@@ -216,27 +174,45 @@ public sealed record CostProjection(double CaptureSeconds, double LayerSeconds, 
 /// <summary>
 /// A fitted cost model of an FPQ search calibration (<c>fpq</c> or <c>fpq-baseline</c>) on one machine, measured at
 /// <see cref="Setting"/>: laws in the parameter counts, and exponents for the budget knobs. Times are CPU seconds, each
-/// stage's wall time times the cores its run kept busy, which discounts the time a run on a shared machine waited.
+/// stage's wall time times the cores its run kept busy, which discounts the time a run on a shared machine waited. The
+/// decoder layers' and the head's searches are each split in two (the search's stages, <see cref="SearchStages"/>, timed per
+/// group): the weight candidates, scored through Grams whose size does not depend on the tokens, and the rest (the
+/// activation sweep of <see cref="FpqSearch"/>, the Grams, the layer error), which grows with them. At the paper's k = 100
+/// and 8 × 512 tokens the activation sweep is most of a 256-wide layer's search; the weight candidates, whose code changes
+/// cost about in² per row (<see cref="WeightCodeSweep"/>, ∝ hidden³ per layer), are nearly half of a 2048-wide one's
+/// (benchmarks/README.md, "Calibration cost curve").
 /// </summary>
 /// <param name="Setting">The knobs every size was measured at.</param>
 /// <param name="Threads">Threads of the machine the model was measured on (the projection does not rescale for others).</param>
 /// <param name="CapturePerToken">Seconds per calibration token of the full-precision capture, against the model's parameters.</param>
-/// <param name="DecoderLayer">Seconds to search one decoder layer's four input groups, against its linear parameters.</param>
-/// <param name="LmHead">Seconds to search the output head, against its parameters (hidden × vocab).</param>
+/// <param name="DecoderLayer">Seconds to search one decoder layer's four input groups, less its weight candidates, against its linear parameters.</param>
+/// <param name="LayerWeightCandidates">Seconds of one decoder layer's weight candidates, against its linear parameters.</param>
+/// <param name="LmHead">Seconds to search the output head, less its weight candidates, against its parameters (hidden × vocab).</param>
+/// <param name="HeadWeightCandidates">Seconds of the output head's weight candidates, against its parameters.</param>
 /// <param name="Embedding">Seconds to search the embedding table row by row, against its parameters.</param>
-/// <param name="TokenExponent">Search time ∝ tokens^this (measured by doubling the tokens).</param>
-/// <param name="CandidateExponent">Search time ∝ k^this (measured by doubling k).</param>
+/// <param name="TokenExponent">
+/// Search time less the weight candidates ∝ tokens^this (measured by doubling the tokens); the weight candidates do not
+/// scale with the tokens.
+/// </param>
+/// <param name="CandidateExponent">Search time ∝ k^this (measured from k = 20 to 100).</param>
 /// <param name="RoundExponent">Search time ∝ R^this (measured from R to R + 2; rounds stop early once a layer's choices repeat).</param>
 /// <param name="Workspace">Peak RSS less the float32 weights and the captured inputs, in bytes, against the model's parameters.</param>
 /// <param name="Widths">The search's cost at 8-bit formats against 4-bit ones (the laws above are fitted at 4 bits).</param>
-public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw CapturePerToken, LayerCostLaw DecoderLayer, PowerLaw LmHead, PowerLaw Embedding,
-    double TokenExponent, double CandidateExponent, double RoundExponent, PowerLaw Workspace, WidthFactors Widths)
+public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw CapturePerToken, PowerLaw DecoderLayer, PowerLaw LayerWeightCandidates,
+    PowerLaw LmHead, PowerLaw HeadWeightCandidates, PowerLaw Embedding, double TokenExponent, double CandidateExponent, double RoundExponent,
+    PowerLaw Workspace, WidthFactors Widths)
 {
+    /// <summary>Seconds to search one decoder layer with <paramref name="parameters"/> linear parameters at <see cref="Setting"/>, 4-bit formats.</summary>
+    public double LayerSeconds(double parameters) => DecoderLayer.At(parameters) + LayerWeightCandidates.At(parameters);
+
+    /// <summary>Seconds to search the output head with <paramref name="parameters"/> parameters at <see cref="Setting"/>, 4-bit formats.</summary>
+    public double HeadSeconds(double parameters) => LmHead.At(parameters) + HeadWeightCandidates.At(parameters);
+
     /// <summary>
     /// The projected CPU time and peak memory of calibrating <paramref name="shape"/> at <paramref name="setting"/>:
-    /// capture = tokens × <see cref="CapturePerToken"/>(parameters); each searched part = its power law at the measured
-    /// setting × (tokens ratio)^<see cref="TokenExponent"/> × (k ratio)^<see cref="CandidateExponent"/> × (R ratio)^<see cref="RoundExponent"/>
-    /// (the embedding has no tokens, and no search where it stays in full precision) × the <see cref="Widths"/> factors of
+    /// capture = tokens × <see cref="CapturePerToken"/>(parameters); each searched part = its laws at the measured setting
+    /// (the weight candidates' law + the rest's × (tokens ratio)^<see cref="TokenExponent"/>) × (k ratio)^<see cref="CandidateExponent"/>
+    /// × (R ratio)^<see cref="RoundExponent"/> (the embedding has no tokens, and no search where it stays in full precision) × the <see cref="Widths"/> factors of
     /// the setting's formats wider than 4 bits (a decoder layer's and lm_head's for their weights and activations, the
     /// embedding's for its table); peak = float32 weights + the inputs the calibration holds at once (an FPQ search
     /// captures block by block: tokens × <see cref="LlamaShape.StreamedFeatures"/> floats) + <see cref="Workspace"/>(parameters)
@@ -251,7 +227,7 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
         if (setting.Tokens < 1 || setting.Steps < 1 || setting.Rounds < 1)
             throw new ArgumentException($"cost projection: the FPQ search needs tokens, candidates and rounds, got {setting}.");
         double knobs = Math.Pow((double)setting.Steps / Setting.Steps, CandidateExponent) * Math.Pow((double)setting.Rounds / Setting.Rounds, RoundExponent);
-        double search = knobs * Math.Pow((double)setting.Tokens / Setting.Tokens, TokenExponent);
+        double tokens = Math.Pow((double)setting.Tokens / Setting.Tokens, TokenExponent);
         long head = (long)shape.HiddenSize * shape.VocabSize, layer = shape.LayerParameters;
         double layerWidth = WidthFactors.For(setting.WeightBits, Widths.LayerWeights, layer) * WidthFactors.For(setting.ActivationBits, Widths.LayerActivations, layer);
         double headWidth = WidthFactors.For(setting.WeightBits, Widths.HeadWeights, head) * WidthFactors.For(setting.ActivationBits, Widths.HeadActivations, head);
@@ -259,8 +235,8 @@ public sealed record CostModel(CostSetting Setting, int Threads, PowerLaw Captur
         long captured = 4L * setting.Tokens * shape.StreamedFeatures;
         return new CostProjection(
             setting.Tokens * CapturePerToken.At(shape.Parameters),
-            shape.Layers * DecoderLayer.At(layer) * search * layerWidth,
-            LmHead.At(head) * search * headWidth,
+            shape.Layers * (DecoderLayer.At(layer) * tokens + LayerWeightCandidates.At(layer)) * knobs * layerWidth,
+            (LmHead.At(head) * tokens + HeadWeightCandidates.At(head)) * knobs * headWidth,
             Embedding.At(head) * embedding,
             4L * shape.Parameters + captured + (long)Workspace.At(shape.Parameters) + KeptChangeBytes(shape, setting)
             + WeightPhaseBytes(shape, setting));
@@ -321,29 +297,30 @@ public static class CalibrationCost
     public static CostSetting PaperSetting { get; } = new(32, 512, 100, 3);
 
     /// <summary>
-    /// Fitted by <c>cost-curve</c> on the calibration code of commit 84a2543, on a 2-core AMD EPYC machine whose
-    /// register-only FMA loop ran at 461 GFLOP/s (recorded in the data), load average 1.9–3.2, one point after the other,
-    /// 18.6 min in all. CPU seconds are each stage's wall seconds × the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the
-    /// managed GEMM; the points, load averages and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is
-    /// fitted net of the weights and one block's captured inputs. The knob exponents come from the same run at hidden 256
-    /// (2 layers, 11–24 s runs): tokens 8 → 16 × 512, candidates k = 20 → 100 (dense products → <see cref="WeightCodeSweep"/>),
-    /// rounds 1 → 3; the width factors from <c>fpq:4/4/8</c> and <c>fpq:8/8/8</c> at hidden 256 (2 layers) and 1024 (1
-    /// layer). The decoder layer's second term is negative: from hidden 256 to 2048 a layer grew as hidden^1.99 to ^1.94,
-    /// slower than P, as the work that does not grow with the width thins out; beyond LLaMA-7B's layers (0.2·10^9
-    /// parameters) the fit is an extrapolation. At the file's last check (hidden 2048, the paper's setting, measured on the
-    /// same machine and build between this run and the one before it) it projects 31.5 CPU min against 19.8 measured:
-    /// 1.6× high. The same build's curve an hour earlier projected 24.6 (1.24×); its points took 3–20 % less wall time,
-    /// the spread of this shared machine. It also projects high where the weight candidates, about 40 % of the search at
-    /// that width, are scaled by the single token exponent although they do not grow with the tokens.
+    /// Fitted by <c>cost-curve</c> on the calibration code of commit e755832 (with the per-group timings that split the
+    /// weight candidates off, which changed no arithmetic), on a 2-core AMD EPYC machine whose register-only FMA loop ran
+    /// at 437 GFLOP/s (recorded in the data), load average 1.5–4.2, one point after the other, 19.7 min in all. CPU seconds
+    /// are each stage's wall seconds × the run's CPU/wall, FPQ W4A4 (<c>fpq:4/4/4</c>) on the managed GEMM; the points,
+    /// load averages and the fit are in benchmarks/cost-curve/cost-curve.json. The workspace is fitted net of the weights
+    /// and one block's captured inputs. The knob exponents come from the same run at hidden 256 (2 layers, 10–20 s runs):
+    /// tokens 8 → 16 × 512 (on the decoder layer less its weight candidates), candidates k = 20 → 100 (dense products →
+    /// <see cref="WeightCodeSweep"/>), rounds 1 → 3; the width factors from <c>fpq:4/4/8</c> and <c>fpq:8/8/8</c> at hidden
+    /// 256 (2 layers) and 1024 (1 layer). From hidden 256 to 2048 the weight candidates went from a tenth of a decoder
+    /// layer's search to nearly half (P^1.28 against P^0.80 for the rest); beyond LLaMA-7B's layers (0.2·10^9 parameters) the fit
+    /// is an extrapolation. At the file's last check (hidden 2048, the paper's setting, measured on the same machine right
+    /// after this run) it projects 17.6 CPU min against 20.5 measured: 0.86×. The fit before the split, which scaled the
+    /// weight candidates by the token exponent too, projected 1.6× the check of its own run.
     /// </summary>
     public static CostModel Fitted { get; } = new(Reference, Threads: 2,
-        CapturePerToken: new(1.217E-06, 0.4092),
-        DecoderLayer: new(4.292E-06, -5.048E-11),
-        LmHead: new(1.243E-09, 1.4034),
-        Embedding: new(6.826E-07, 0.9450),
-        TokenExponent: 0.818, CandidateExponent: 0.139, RoundExponent: 0.633,
-        Workspace: new(2.57E+05, 0.4868),
-        Widths: new(new(1.423, 0.0963), new(0.1763, 0.1287), new(0.09516, 0.1617), new(0.002593, 0.4313), new(4.242, -0.0746)));
+        CapturePerToken: new(1.856E-06, 0.3883),
+        DecoderLayer: new(7.526E-05, 0.7990),
+        LayerWeightCandidates: new(1.511E-08, 1.2802),
+        LmHead: new(8.582E-09, 1.2288),
+        HeadWeightCandidates: new(1.664E-10, 1.5032),
+        Embedding: new(1.083E-06, 0.9158),
+        TokenExponent: 0.782, CandidateExponent: 0.164, RoundExponent: 0.488,
+        Workspace: new(1.59E+05, 0.5135),
+        Widths: new(new(0.987, 0.1165), new(0.4838, 0.0615), new(0.04945, 0.2050), new(0.01333, 0.3266), new(0.5868, 0.0529)));
 
     /// <summary>
     /// Null where <see cref="Fitted"/> was measured at <paramref name="setting"/>'s widths (4 or 8 bits; the embedding also

@@ -145,7 +145,8 @@ public sealed class CalibrationResult
     /// <summary>
     /// Wall seconds per stage: "capture", "group NAME" per input group, "layers" (the whole layer loop), "embedding",
     /// "total", and inside the layer loop "layer output error" (<see cref="CalibrationContext.LayerErrorStage"/>) and, for
-    /// the FPQ methods, the search's parts (<see cref="SearchStages"/>) summed over all groups.
+    /// the FPQ methods, the search's parts (<see cref="SearchStages"/>) summed over all groups and per group as
+    /// "group NAME: PART" (<see cref="CalibrationContext.GroupTiming"/>).
     /// </summary>
     public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
 

@@ -71,7 +71,7 @@ public static class Calibrator
                 context.Report(CalibrationStage.Layers, group.Name, index, groups.Count);
                 var groupClock = Stopwatch.StartNew();
                 layers.AddRange(method.CalibrateGroup(context, group));
-                context.Timings[$"group {group.Name}"] = groupClock.Elapsed.TotalSeconds;
+                context.Timings[CalibrationContext.GroupTiming(group.Name)] = groupClock.Elapsed.TotalSeconds;
                 group.Inputs = [];
                 index++;
                 CollectGroupGarbage();

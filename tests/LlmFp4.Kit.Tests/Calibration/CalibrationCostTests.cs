@@ -96,18 +96,24 @@ public class CalibrationCostTests
     }
 
     [Fact]
-    public void Knob_exponents_scale_the_searched_parts_as_stated()
+    public void Knob_exponents_scale_the_searched_parts_as_stated_and_the_weight_candidates_ignore_the_tokens()
     {
-        var model = new CostModel(new CostSetting(8, 512, 10, 1), 2, new(1e-9, 1), new(1e-6, 1.2), new(1e-6, 1.1), new(1e-7, 1),
+        var model = new CostModel(new CostSetting(8, 512, 10, 1), 2, CapturePerToken: new(1e-9, 1), DecoderLayer: new(1e-6, 1),
+            LayerWeightCandidates: new(3e-9, 1.3), LmHead: new(1e-6, 1.1), HeadWeightCandidates: new(2e-7, 1), Embedding: new(1e-7, 1),
             TokenExponent: 0.5, CandidateExponent: 1, RoundExponent: 0.25, Workspace: new(10, 1), Widths: WidthFactors.None);
         var shape = CalibrationCost.TinyLlamaShape(512);
+        double layer = shape.LayerParameters, head = 512.0 * 32000;
         var at = model.Project(shape, model.Setting);
-        Assert.Equal(shape.Layers * model.DecoderLayer.At(shape.LayerParameters), at.LayerSeconds, 9);
+        Assert.Equal(shape.Layers * model.LayerSeconds(layer), at.LayerSeconds, 9);
+        Assert.Equal(model.HeadSeconds(head), at.HeadSeconds, 9);
+        // 4× the tokens (^0.5: 2×) scales all but the weight candidates; 4× k and 16× the rounds (4 · 16^0.25 = 8×) scale everything searched.
         var scaled = model.Project(shape, new CostSetting(32, 512, 40, 16));
-        double search = Math.Sqrt(4) * 4 * Math.Pow(16, 0.25);
-        Assert.Equal(at.LayerSeconds * search, scaled.LayerSeconds, 6);
-        Assert.Equal(at.HeadSeconds * search, scaled.HeadSeconds, 6);
-        Assert.Equal(at.EmbeddingSeconds * 4 * 2, scaled.EmbeddingSeconds, 6);
+        Assert.Equal(shape.Layers * (2 * model.DecoderLayer.At(layer) + model.LayerWeightCandidates.At(layer)) * 8, scaled.LayerSeconds, 6);
+        Assert.Equal((2 * model.LmHead.At(head) + model.HeadWeightCandidates.At(head)) * 8, scaled.HeadSeconds, 6);
+        Assert.Equal(at.EmbeddingSeconds * 8, scaled.EmbeddingSeconds, 6);
+        var moreTokens = model.Project(shape, model.Setting with { Samples = 32 });
+        Assert.Equal(shape.Layers * model.DecoderLayer.At(layer), moreTokens.LayerSeconds - at.LayerSeconds, 6);
+        Assert.Equal(at.EmbeddingSeconds, moreTokens.EmbeddingSeconds);
         Assert.Throws<ArgumentException>(() => model.Project(shape, new CostSetting(8, 512, 0, 1)));
     }
 

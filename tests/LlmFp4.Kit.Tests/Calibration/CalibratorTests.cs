@@ -47,11 +47,16 @@ public class CalibratorTests
     {
         var model = TinyModel();
         var set = TinySet();
-        var fpq = Calibrator.Run(model, QuantPresets.Get("fpq:4/4/4").WithSearch(SmallGrid), set).Timings;
+        var config = QuantPresets.Get("fpq:4/4/4").WithSearch(SmallGrid);
+        var fpq = Calibrator.Run(model, config, set).Timings;
         string[] parts = [SearchStages.Grams, SearchStages.WeightCandidates, SearchStages.ActivationSweep, CalibrationContext.LayerErrorStage];
         Assert.All(parts, part => Assert.True(fpq[part] > 0, part));
         Assert.True(parts.Sum(part => fpq[part]) <= fpq["layers"]);
-        Assert.True(fpq.Where(t => t.Key.StartsWith("group ", StringComparison.Ordinal)).Sum(t => t.Value) <= fpq["layers"]);
+        var groups = InputGroup.ForModel(model, config.QuantizeLmHead).Select(g => g.Name).ToList();
+        Assert.True(groups.Sum(g => fpq[CalibrationContext.GroupTiming(g)]) <= fpq["layers"]);
+        // Each group's share of a search part sits inside the group's time, and the shares add up to the part.
+        Assert.All(groups, g => Assert.True(parts[..3].Sum(part => fpq[CalibrationContext.GroupTiming(g, part)]) <= fpq[CalibrationContext.GroupTiming(g)], g));
+        Assert.All(parts[..3], part => Assert.Equal(fpq[part], groups.Sum(g => fpq[CalibrationContext.GroupTiming(g, part)]), 9));
 
         var minmax = Calibrator.Run(model, QuantPresets.Get("minmax-fp:4/4/4"), set).Timings;
         Assert.True(minmax.ContainsKey(CalibrationContext.LayerErrorStage));

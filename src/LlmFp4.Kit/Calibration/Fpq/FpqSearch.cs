@@ -18,7 +18,10 @@ internal sealed record LayerSearchResult(
     TensorQuantizer? InputQuantizer,
     SearchTrace Trace);
 
-/// <summary>The parts of an FPQ search, as <see cref="CalibrationResult.Timings"/> names them (seconds summed over all groups).</summary>
+/// <summary>
+/// The parts of an FPQ search, as <see cref="CalibrationResult.Timings"/> names them: seconds summed over all groups, and
+/// each group's own under <see cref="CalibrationContext.GroupTiming"/>.
+/// </summary>
 public static class SearchStages
 {
     /// <summary>The Gram matrices of a weight phase: XᵀX once per group, ΔᵀΔ and XᵀΔ per activation setting, and their products with W.</summary>
@@ -308,10 +311,10 @@ internal sealed class FpqSearch
         return result;
     }
 
-    /// <summary>Adds the clock's time to <paramref name="stage"/> of the context's timings and restarts it.</summary>
+    /// <summary>Adds the clock's time to <paramref name="stage"/> of the context's timings, in all and for this group, and restarts it.</summary>
     private void AddTime(string stage, Stopwatch clock)
     {
-        _context?.AddTime(stage, clock.Elapsed.TotalSeconds);
+        _context?.AddTime(stage, clock.Elapsed.TotalSeconds, _group);
         clock.Restart();
     }
 
