@@ -45,12 +45,14 @@ internal static class CostCurveBenchmark
     public static int Run(string[] args)
     {
         if (args.Length > 0 && args[0] == "--point") return RunPoint(args[1..]);
+        var options = VerbOptions.Parse(args, ["--quick"], ["--out", "--figure", "--from"]);
         string root = PeerBenchmark.RepositoryRoot();
-        bool quick = args.Contains("--quick");
-        // A quick run is a smoke test: its data and figure go to a temporary folder, never over the committed ones.
-        string outDir = PeerBenchmark.Option(args, "--out") ?? (quick ? Path.Combine(Path.GetTempPath(), "llmfp4-cost-curve-quick") : Path.Combine(root, "benchmarks", "cost-curve"));
-        string figure = PeerBenchmark.Option(args, "--figure") ?? (quick ? Path.Combine(outDir, "cost-curve.png") : Path.Combine(root, "figures", "cost-curve.png"));
-        var (data, setting) = PeerBenchmark.Option(args, "--from") is { } from ? Refit(from) : Measure(quick, Path.Combine(outDir, "cost-curve.json"));
+        bool quick = options.Has("--quick");
+        // Only a plain run writes over the committed data and figure: a quick run (a smoke test) goes to a temporary
+        // folder of its own, and --out takes the figure along unless --figure says otherwise.
+        string outDir = options["--out"] ?? (quick ? Directory.CreateTempSubdirectory("llmfp4-cost-curve-quick-").FullName : Path.Combine(root, "benchmarks", "cost-curve"));
+        string figure = options["--figure"] ?? (quick || options["--out"] is not null ? Path.Combine(outDir, "cost-curve.png") : Path.Combine(root, "figures", "cost-curve.png"));
+        var (data, setting) = options["--from"] is { } from ? Refit(from) : Measure(quick, Path.Combine(outDir, "cost-curve.json"));
         var measured = data["points"]!.AsArray();
         var fit = CostFit.From(measured, setting);
         data["fit"] = fit.ToJson();
@@ -58,6 +60,7 @@ internal static class CostCurveBenchmark
         string dataPath = Path.Combine(outDir, "cost-curve.json");
         AtomicFile.WriteText(dataPath, w => w.Write(data.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
         Console.WriteLine($"data: {dataPath}");
+        if (quick) Console.WriteLine("--quick: tiny shapes and settings, a smoke test of the measurement and the fit; the fit and projections below mean nothing.");
         Console.WriteLine(fit.Describe());
         foreach (var (name, shape) in new[] { ("TinyLlama-1.1B", CalibrationCost.TinyLlamaShape(2048)), ("LLaMA-7B", CalibrationCost.Llama7BShape) })
             foreach (var (label, knobs) in new[] { ("this run's setting", fit.Settings),
@@ -70,14 +73,18 @@ internal static class CostCurveBenchmark
         foreach (var check in data["checks"]?.AsArray().Select(c => c!.AsObject()) ?? [])
         {
             var shape = CalibrationCost.TinyLlamaShape((int)check["hidden"]!) with { Layers = (int)check["layers"]! };
+            int tokens = (int)check["tokens"]!;
+            // Only the token count enters the projection; the data does not record the windows' split.
             var knobs = CostSetting.Of(QuantPresets.Get(ConfigOf(check))) with
             {
-                Samples = 1, SequenceLength = (int)check["tokens"]!, Steps = (int)check["steps"]!, Rounds = (int)check["rounds"]!,
+                Samples = 1, SequenceLength = tokens, Steps = (int)check["steps"]!, Rounds = (int)check["rounds"]!,
             };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"check: hidden {shape.HiddenSize} × {shape.Layers} layer(s), {knobs}: measured {(double)check["cpu_seconds"]! / 60:F1} min of CPU; " +
+                $"check ({check["commit"]}): hidden {shape.HiddenSize}, {Plural(shape.Layers, "layer")}, {tokens} tokens, k = {knobs.Steps}, {Plural(knobs.Rounds, "round")}, " +
+                $"E/W/A {knobs.Widths}: measured {(double)check["cpu_seconds"]! / 60:F1} min of CPU; " +
                 $"this fit projects {fit.Model.Project(shape, knobs).Seconds / 60:F1} min, CalibrationCost.Fitted {CalibrationCost.Fitted.Project(shape, knobs).Seconds / 60:F1} min"));
         }
+        Console.WriteLine("(checks of older commits ran older, slower code, often on other machines: each one's note in the data says which)");
 
         var plot = Plot(measured, fit);
         if (FigureExport.PngAvailable)
@@ -131,8 +138,8 @@ internal static class CostCurveBenchmark
             node["load_average_before"] = loadBefore;
             node["load_average_after"] = LoadAverage();
             measured.Add(node);
-            Console.WriteLine($"  {point.Series,-10} {point.Config,-10} hidden {point.Hidden,5} × {point.Layers,2} layers, {point.Samples} × {point.SequenceLength} tokens, k = {point.Steps}, " +
-                $"{point.Rounds} round(s): {(double)node["wall_seconds"]!,8:F1} s wall, peak RSS {(long)node["peak_rss_bytes"]! / 1e9,6:F2} GB  (load {loadBefore})");
+            Console.WriteLine($"  {point.Series,-10} {point.Config,-10} hidden {point.Hidden,5}, {Plural(point.Layers, "layer"),9}, {point.Samples} × {point.SequenceLength} tokens, k = {point.Steps}, " +
+                $"{Plural(point.Rounds, "round")}: {(double)node["wall_seconds"]!,8:F1} s wall, peak RSS {(long)node["peak_rss_bytes"]! / 1e9,6:F2} GB  (load {loadBefore})");
         }
 
         var data = new JsonObject
@@ -164,6 +171,8 @@ internal static class CostCurveBenchmark
         data["setting"] = JsonSerializer.SerializeToNode(setting);
         return (data, setting);
     }
+
+    private static string Plural(int count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 
     private static JsonObject RunChild(Point point)
     {

@@ -23,12 +23,12 @@ internal static class FpqRatioBenchmark
 {
     public static int Run(string[] args)
     {
+        var options = VerbOptions.Parse(args, [], ["--model", "--group", "--steps", "--rounds", "--samples"]);
         string root = PeerBenchmark.RepositoryRoot();
-        string modelDir = PeerBenchmark.Option(args, "--model") ?? Path.Combine(root, "data", "models", "pdllama-7m");
-        string groupName = PeerBenchmark.Option(args, "--group") ?? "model.layers.2.self_attn.qkv_input";
-        int Number(string name, string fallback) => int.Parse(PeerBenchmark.Option(args, name) ?? fallback, CultureInfo.InvariantCulture);
-        var settings = new SearchSettings { Steps = Number("--steps", "20"), Rounds = Number("--rounds", "1") };
-        var data = new CalibrationDataSettings { Samples = Number("--samples", "2"), SequenceLength = 512 };
+        string modelDir = options["--model"] ?? Path.Combine(root, "data", "models", "pdllama-7m");
+        string groupName = options["--group"] ?? "model.layers.2.self_attn.qkv_input";
+        var settings = new SearchSettings { Steps = options.Number("--steps", 20), Rounds = options.Number("--rounds", 1) };
+        var data = new CalibrationDataSettings { Samples = options.Number("--samples", 2), SequenceLength = 512 };
 
         var model = CheckpointLoader.LoadModel(modelDir);
         var tokenizer = BpeTokenizer.Load(Path.Combine(modelDir, "tokenizer.json"));

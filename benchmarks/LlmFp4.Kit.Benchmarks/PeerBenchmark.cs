@@ -26,11 +26,12 @@ internal static class PeerBenchmark
 
     public static int Run(string[] args)
     {
+        var options = VerbOptions.Parse(args, [], ["--model", "--repeats"]);
         string root = RepositoryRoot();
-        string modelDir = Option(args, "--model") ?? Path.Combine(root, "data", "models", "pdllama-7m");
+        string modelDir = options["--model"] ?? Path.Combine(root, "data", "models", "pdllama-7m");
         // Best of ten, for every program alike: on a shared machine best of three often caught none of a program's quiet
         // moments (the kit's forward read 9,806 tokens/s with three repeats and 17,742 with ten, minutes apart).
-        int repeats = int.Parse(Option(args, "--repeats") ?? "10", CultureInfo.InvariantCulture);
+        int repeats = options.Number("--repeats", 10);
         int threads = Environment.ProcessorCount;
         string work = Directory.CreateTempSubdirectory("llmfp4-peers-").FullName;
         try
@@ -206,9 +207,6 @@ internal static class PeerBenchmark
         }
         return null;
     }
-
-    internal static string? Option(string[] args, string name) =>
-        Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
     internal static string RepositoryRoot()
     {

@@ -85,7 +85,11 @@ public static class CalibrateCommand
         if (Reproduction.IsEncoder(modelPath))
             throw new ArgumentException($"--dry-run: the cost model is measured on LLaMA-architecture models; {modelPath} is a sentence encoder.");
         LlamaShape shape;
-        using (var checkpoint = CheckpointLoader.Open(modelPath)) shape = LlamaShape.Of(checkpoint.Config);
+        int context;
+        using (var checkpoint = CheckpointLoader.Open(modelPath)) (shape, context) = (LlamaShape.Of(checkpoint.Config), checkpoint.Config.MaxPositionEmbeddings);
+        // The check a real run makes at its first window, so that a dry run never projects a calibration that cannot start.
+        if (quant.Calibration.SequenceLength > context)
+            throw new ArgumentException($"calibration windows of {quant.Calibration.SequenceLength} tokens are longer than the model's context length {context} (max_position_embeddings); lower --calib-len.");
         var setting = CostSetting.Of(quant);
         var cost = CalibrationCost.Fitted;
         AnsiConsole.MarkupLineInterpolated($"[bold]{quant.Name ?? "config"}[/] (hash {quant.Hash}) on {modelPath}: {shape}");
@@ -96,8 +100,8 @@ public static class CalibrateCommand
         else
         {
             AnsiConsole.MarkupLineInterpolated($"Calibration: {setting}.");
-            AnsiConsole.MarkupLineInterpolated($"Projected: {cost.Project(shape, setting)}.");
-            AnsiConsole.MarkupLineInterpolated($"(Cost model measured at {cost.Setting} on {cost.Threads} threads; this machine has {Environment.ProcessorCount}, not rescaled.)");
+            AnsiConsole.MarkupLineInterpolated($"Projected CPU time: {cost.Project(shape, setting)}.");
+            AnsiConsole.MarkupLineInterpolated($"(Fitted at {cost.Setting} on a {cost.Threads}-thread machine; the wall time on {Environment.ProcessorCount} free cores can be down to 1/{Environment.ProcessorCount} of the CPU time.)");
             if (CalibrationCost.WidthCaveat(setting) is { } caveat) AnsiConsole.MarkupLineInterpolated($"[yellow]{caveat}[/]");
         }
         AnsiConsole.MarkupLine("Dry run: nothing calibrated, nothing written.");

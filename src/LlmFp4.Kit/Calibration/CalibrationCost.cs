@@ -326,8 +326,9 @@ public static class CalibrationCost
     /// Null where <see cref="Fitted"/> was measured at <paramref name="setting"/>'s widths (4 or 8 bits; the embedding also
     /// in full precision), else how its projection extrapolates: the <see cref="CostModel.Widths"/> factors were measured
     /// at 8 bits and are used for every width above 4, so they run high for 5–7-bit grids (a candidate step moves fewer
-    /// values than an 8-bit grid's) and are untested above 8 bits; weights or activations in full precision are projected
-    /// as 4-bit, high where the search then skips that part.
+    /// values than an 8-bit grid's) and are untested above 8 bits; widths below 4 bits are projected as 4-bit, high where
+    /// their grids hold fewer values; weights or activations in full precision are projected as 4-bit, high where the search
+    /// then skips that part.
     /// </summary>
     public static string? WidthCaveat(CostSetting setting)
     {
@@ -335,6 +336,8 @@ public static class CalibrationCost
         var notes = new List<string>();
         if (new[] { setting.EmbeddingBits, setting.WeightBits, setting.ActivationBits }.Any(b => b is (> 4 and < 8) or > 8))
             notes.Add("the 8-bit factors stand for every width above 4 bits, high for 5–7-bit grids (whose candidate steps move fewer values) and untested above 8");
+        if (new[] { setting.EmbeddingBits, setting.WeightBits, setting.ActivationBits }.Any(b => b is > 0 and < 4))
+            notes.Add("widths below 4 bits are projected as 4-bit, high where their grids hold fewer values");
         if (setting.WeightBits == 0 || setting.ActivationBits == 0)
             notes.Add("weights or activations in full precision are projected as 4-bit, high where the search skips them");
         if (notes.Count == 0) return null;

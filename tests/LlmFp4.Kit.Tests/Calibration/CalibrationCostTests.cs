@@ -171,6 +171,8 @@ public class CalibrationCostTests
         Assert.Contains("E/W/A 4/6/6", CalibrationCost.WidthCaveat(CostSetting.Of(QuantPresets.Get("fpq:4/6/6"))));
         Assert.Contains("5–7-bit", CalibrationCost.WidthCaveat(CalibrationCost.Reference with { EmbeddingBits = 5 }));
         Assert.Contains("full precision", CalibrationCost.WidthCaveat(CalibrationCost.Reference with { ActivationBits = 0 }));
+        Assert.Contains("below 4 bits", CalibrationCost.WidthCaveat(CostSetting.Of(QuantPresets.Get("fpq:3/3/3"))));
+        Assert.Contains("below 4 bits", CalibrationCost.WidthCaveat(CalibrationCost.Reference with { WeightBits = 2 }));
     }
 }
 
@@ -188,24 +190,30 @@ public sealed class CalibrateDryRunTests
         var before = Directory.GetFileSystemEntries(dir.Path, "*", SearchOption.AllDirectories).Order().ToArray();
         string output = Path.Combine(dir.Path, "out");
 
-        var (exit, text) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:4/4/4", "--calib-size", "4", "--dry-run", "--out", output);
+        // The tiny model's context is 64 tokens: the paper's 512-token windows are refused as a real run would refuse them.
+        var (longExit, tooLong) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:4/4/4", "--dry-run", "--out", output);
+        Assert.NotEqual(0, longExit);
+        Assert.Contains("context length 64", tooLong);
+
+        var (exit, text) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:4/4/4", "--calib-size", "4", "--calib-len", "64", "--dry-run", "--out", output);
         Assert.Equal(0, exit);
-        var expected = CalibrationCost.Fitted.Project(LlamaShape.Of(config), CalibrationCost.PaperSetting with { Samples = 4 });
-        Assert.Contains($"Projected: {expected}.", text);
-        Assert.Contains("4 × 512 tokens, k = 100, 3 rounds, E/W/A 4/4/4", text);
+        var paperAt64 = CalibrationCost.PaperSetting with { SequenceLength = 64 };
+        var expected = CalibrationCost.Fitted.Project(LlamaShape.Of(config), paperAt64 with { Samples = 4 });
+        Assert.Contains($"Projected CPU time: {expected}.", text);
+        Assert.Contains("4 × 64 tokens, k = 100, 3 rounds, E/W/A 4/4/4", text);
         Assert.Contains("nothing written", text);
         Assert.DoesNotContain("measured at 4- and 8-bit", text);
         Assert.Equal(before, Directory.GetFileSystemEntries(dir.Path, "*", SearchOption.AllDirectories).Order().ToArray());
 
-        var (wideExit, wide) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:8/8/8", "--dry-run", "--out", output);
+        var (wideExit, wide) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:8/8/8", "--calib-len", "64", "--dry-run", "--out", output);
         Assert.Equal(0, wideExit);
-        Assert.Contains($"Projected: {CalibrationCost.Fitted.Project(LlamaShape.Of(config), CalibrationCost.PaperSetting with { EmbeddingBits = 8, WeightBits = 8, ActivationBits = 8 })}.", wide);
+        Assert.Contains($"Projected CPU time: {CalibrationCost.Fitted.Project(LlamaShape.Of(config), paperAt64 with { EmbeddingBits = 8, WeightBits = 8, ActivationBits = 8 })}.", wide);
         Assert.DoesNotContain("measured at 4- and 8-bit", wide);
-        var (sixBitExit, sixBit) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:6/6/6", "--dry-run", "--out", output);
+        var (sixBitExit, sixBit) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "fpq:6/6/6", "--calib-len", "64", "--dry-run", "--out", output);
         Assert.Equal(0, sixBitExit);
         Assert.Contains(CalibrationCost.WidthCaveat(CostSetting.Of(QuantPresets.Get("fpq:6/6/6")))!, sixBit);
 
-        var (minMaxExit, minMax) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "minmax-fp:4/4/4", "--dry-run", "--out", output);
+        var (minMaxExit, minMax) = CliRunner.Run("calibrate", "--model", modelFolder, "--config", "minmax-fp:4/4/4", "--calib-len", "64", "--dry-run", "--out", output);
         Assert.Equal(0, minMaxExit);
         Assert.Contains("No projection", minMax);
         Assert.False(Directory.Exists(output));
