@@ -35,6 +35,24 @@ public static class CliApp
     }
 
     /// <summary>
+    /// A console that writes plain text to <paramref name="writer"/>: no colour codes, no live displays, and lines as long
+    /// as their content instead of Spectre's 80 columns for output that is not a terminal, which split table cells and
+    /// numbers across lines. The command line uses it when its output goes to a file or a pipe, as long runs are logged.
+    /// </summary>
+    public static IAnsiConsole PlainConsole(TextWriter writer)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = 10_000;
+        return console;
+    }
+
+    /// <summary>
     /// Runs the parsed command; a user error (bad path, bad preset, bad file) becomes one red line and exit
     /// code 1 instead of a stack trace, unless --verbose is given.
     /// </summary>

@@ -9,4 +9,5 @@ var root = new RootCommand("llmfp4 — floating-point post-training quantization
 foreach (var command in CliApp.Commands())
     root.Subcommands.Add(command);
 
+if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Console = CliApp.PlainConsole(Console.Out);
 return CliApp.Run(root, args);

@@ -23,16 +23,8 @@ internal static class CliRunner
         try
         {
             Console.SetOut(writer);
-            var console = AnsiConsole.Create(new AnsiConsoleSettings
-            {
-                Out = new AnsiConsoleOutput(writer),
-                Ansi = AnsiSupport.No,
-                ColorSystem = ColorSystemSupport.NoColors,
-                Interactive = InteractionSupport.No,
-            });
-            // Wide enough that no message is wrapped, so tests can count lines.
-            console.Profile.Width = 10_000;
-            AnsiConsole.Console = console;
+            // The console of a redirected run: no message is wrapped, so tests can count lines.
+            AnsiConsole.Console = CliApp.PlainConsole(writer);
             int exitCode = CliApp.Run(root, args);
             return (exitCode, writer.ToString());
         }

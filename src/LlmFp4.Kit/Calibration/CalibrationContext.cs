@@ -95,7 +95,7 @@ public sealed class CalibrationContext : IProgress<CalibrationProgress>
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double mse = LayerError.Mse(referenceInputs ?? group.Inputs, group.Tokens, layer.InFeatures, layer.OutFeatures,
             referenceWeight ?? layer.Weight, quantizedWeight, inputQuantizer, inputDivisors);
-        AddTime(LayerErrorStage, clock.Elapsed.TotalSeconds);
+        AddTime(LayerErrorStage, clock.Elapsed.TotalSeconds, group);
         return new LayerCalibration
         {
             Name = layer.Name,

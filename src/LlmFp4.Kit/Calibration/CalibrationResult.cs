@@ -145,8 +145,9 @@ public sealed class CalibrationResult
     /// <summary>
     /// Wall seconds per stage: "capture", "group NAME" per input group, "layers" (the whole layer loop), "embedding",
     /// "total", and inside the layer loop "layer output error" (<see cref="CalibrationContext.LayerErrorStage"/>) and, for
-    /// the FPQ methods, the search's parts (<see cref="SearchStages"/>) summed over all groups and per group as
-    /// "group NAME: PART" (<see cref="CalibrationContext.GroupTiming"/>).
+    /// the FPQ methods, the search's parts (<see cref="SearchStages"/>), each summed over all groups and also per group as
+    /// "group NAME: PART" (<see cref="CalibrationContext.GroupTiming"/>; NAME is the input group, e.g. <c>lm_head_input</c>).
+    /// A group's own time holds its parts and the method's other work; "layers" holds every group's.
     /// </summary>
     public IReadOnlyDictionary<string, double> Timings { get; init; } = new Dictionary<string, double>();
 

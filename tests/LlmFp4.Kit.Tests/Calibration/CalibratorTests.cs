@@ -55,8 +55,8 @@ public class CalibratorTests
         var groups = InputGroup.ForModel(model, config.QuantizeLmHead).Select(g => g.Name).ToList();
         Assert.True(groups.Sum(g => fpq[CalibrationContext.GroupTiming(g)]) <= fpq["layers"]);
         // Each group's share of a search part sits inside the group's time, and the shares add up to the part.
-        Assert.All(groups, g => Assert.True(parts[..3].Sum(part => fpq[CalibrationContext.GroupTiming(g, part)]) <= fpq[CalibrationContext.GroupTiming(g)], g));
-        Assert.All(parts[..3], part => Assert.Equal(fpq[part], groups.Sum(g => fpq[CalibrationContext.GroupTiming(g, part)]), 9));
+        Assert.All(groups, g => Assert.True(parts.Sum(part => fpq[CalibrationContext.GroupTiming(g, part)]) <= fpq[CalibrationContext.GroupTiming(g)], g));
+        Assert.All(parts, part => Assert.Equal(fpq[part], groups.Sum(g => fpq[CalibrationContext.GroupTiming(g, part)]), 9));
 
         var minmax = Calibrator.Run(model, QuantPresets.Get("minmax-fp:4/4/4"), set).Timings;
         Assert.True(minmax.ContainsKey(CalibrationContext.LayerErrorStage));
