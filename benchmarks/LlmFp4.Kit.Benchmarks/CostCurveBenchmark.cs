@@ -324,6 +324,7 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
             throw new InvalidDataException("cost-curve data: points without the weight candidates' share of the decoder layer and lm_head (recorded since the cost model splits them off); measure the curve again.");
         double Layer(JsonObject p) => CpuSeconds(p, "decoder_layer_seconds");
         double LayerCandidates(JsonObject p) => CpuSeconds(p, "decoder_layer_weight_candidate_seconds");
+        double LayerRest(JsonObject p) => Layer(p) - LayerCandidates(p);
         double HeadCandidates(JsonObject p) => CpuSeconds(p, "lm_head_weight_candidate_seconds");
 
         // The knob series share one base point: the smallest size at the measured setting, a few layers.
@@ -356,12 +357,12 @@ internal sealed record CostFit(CostModel Model, CostSetting Settings)
             Factor(all8, HeadParameters, "embedding_seconds"));
         var model = new CostModel(settings, Environment.ProcessorCount,
             Law(sizes, p => L(p, "parameters"), p => CpuSeconds(p, "capture_seconds") / (int)p["tokens"]!),
-            Law(sizes, p => L(p, "layer_parameters"), p => Layer(p) - LayerCandidates(p)),
+            Law(sizes, p => L(p, "layer_parameters"), LayerRest),
             Law(sizes, p => L(p, "layer_parameters"), LayerCandidates),
             Law(sizes, HeadParameters, p => CpuSeconds(p, "lm_head_seconds") - HeadCandidates(p)),
             Law(sizes, HeadParameters, HeadCandidates),
             Law(sizes, HeadParameters, p => CpuSeconds(p, "embedding_seconds")),
-            Exponent("tokens", "tokens", p => Layer(p) - LayerCandidates(p)), Exponent("candidates", "steps", Layer), Exponent("rounds", "rounds", Layer),
+            Exponent("tokens", "tokens", LayerRest), Exponent("candidates", "steps", Layer), Exponent("rounds", "rounds", Layer),
             Law(sizes, p => L(p, "parameters"), p => Math.Max(1, L(p, "peak_rss_bytes") - L(p, "model_bytes") - L(p, "capture_bytes"))),
             widths);
         return new CostFit(model, settings);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using LlmFp4.Kit.Formats;
 using LlmFp4.Kit.Models;
 using LlmFp4.Kit.Quantization;
@@ -127,7 +128,11 @@ public sealed record CostSetting(int Samples, int SequenceLength, int Steps, int
         $"{Samples} × {SequenceLength} tokens, k = {Steps}, {Rounds} round{(Rounds == 1 ? "" : "s")}, E/W/A {Widths}";
 
     /// <summary>E/W/A as presets write them, e.g. <c>4/4/8</c>, 16 for a part in full precision.</summary>
-    public string Widths => string.Join('/', new[] { EmbeddingBits, WeightBits, ActivationBits }.Select(b => b == 0 ? 16 : b));
+    public string Widths => string.Join('/', Bits.Select(b => b == 0 ? 16 : b));
+
+    /// <summary>The embedding's, weights' and activations' bits, in the order of <see cref="Widths"/>.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<int> Bits => [EmbeddingBits, WeightBits, ActivationBits];
 }
 
 /// <summary>
@@ -334,9 +339,9 @@ public static class CalibrationCost
     {
         ArgumentNullException.ThrowIfNull(setting);
         var notes = new List<string>();
-        if (new[] { setting.EmbeddingBits, setting.WeightBits, setting.ActivationBits }.Any(b => b is (> 4 and < 8) or > 8))
+        if (setting.Bits.Any(b => b is (> 4 and < 8) or > 8))
             notes.Add("the 8-bit factors stand for every width above 4 bits, high for 5–7-bit grids (whose candidate steps move fewer values) and untested above 8");
-        if (new[] { setting.EmbeddingBits, setting.WeightBits, setting.ActivationBits }.Any(b => b is > 0 and < 4))
+        if (setting.Bits.Any(b => b is > 0 and < 4))
             notes.Add("widths below 4 bits are projected as 4-bit, high where their grids hold fewer values");
         if (setting.WeightBits == 0 || setting.ActivationBits == 0)
             notes.Add("weights or activations in full precision are projected as 4-bit, high where the search skips them");
