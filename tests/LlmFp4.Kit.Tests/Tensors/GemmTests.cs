@@ -90,7 +90,9 @@ public class GemmTests
     /// packed floats per depth block, over the 256 K budget, so each of the three blocks is a pass), and a B stored [k×n]
     /// read in place (n = 32 or 64 on both widths, and n = 16 on Vector256, whose strips are 16 wide; n = 256 over five
     /// depth blocks). A transposed A's whole panels are packed together and go through the Vector512 kernel two row panels
-    /// at a time, the second one partial at m = 45.
+    /// at a time, the second one partial at m = 45. One row of A with B stored [n×k] (decoding) takes B's 16×16 blocks
+    /// transposed in registers into its FMAs, with depth tails (k = 530 over three depth blocks, k = 17) and a last strip
+    /// of fewer than 16 outputs (n = 300, 1000).
     /// </summary>
     [Fact]
     public void ManagedKernelEqualsItsScalarDefinitionBitForBitOnEveryPath()
