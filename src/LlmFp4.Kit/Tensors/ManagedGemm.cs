@@ -40,7 +40,10 @@ public sealed unsafe class ManagedGemm : IGemmBackend
     /// <summary>Widest and tallest product whose B stored [k×n] the kernels read in place (<see cref="ReadsBInPlace"/>).</summary>
     private const int InPlaceBMaxColumns = 256, InPlaceBMaxRows = 512;
 
-    /// <summary>Columns of C one matrix-vector task accumulates at once: 8 Vector512 chains hide the FMA latency.</summary>
+    /// <summary>
+    /// Columns of C one matrix-vector task sums: eight Vector512 strips, which <see cref="RowKernel{TRow}"/> keeps as eight
+    /// chains in registers to hide the FMA latency (<see cref="RowSums"/> sums one strip at a time).
+    /// </summary>
     private const int RowColumns = 128;
 
     /// <summary>Depth steps of a B stored [k×n] that the matrix-vector kernel reads (or stages in L1) at a time.</summary>
