@@ -385,21 +385,19 @@ public sealed partial class LlamaModel : IGreedyLanguageModel, IQuantizableModel
         for (int s = 1; s < sequences.Count; s++) starts[s] = starts[s - 1] + sequences[s - 1].Length;
         foreach (int[] sequence in sequences) largest = Math.Max(largest, sequence.Length * (past + sequence.Length));
 
-        Parallel.For(0, sequences.Count * heads, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            () => ws.RentProbabilities(largest),
-            (item, _, probs) =>
-            {
-                int s = item / heads, head = item % heads, queries = sequences[s].Length, start = starts[s], visible = past + queries;
-                if (queries == 0) return probs;
-                Span<float> p = probs.AsSpan(0, queries * visible);
-                Attention.CausalProbabilities(ws.Query.AsSpan(start * qWidth + head * headDim), qWidth,
-                    keys.AsSpan(start * kvWidth + head / group * headDim), kvWidth, queries, visible, headDim, scale, p);
-                probsQuantizer?.Apply(p, queries, visible);
-                Attention.WeightedSum(p, values.AsSpan(start * kvWidth + head / group * headDim), kvWidth, queries, visible, headDim,
-                    ws.Context.AsSpan(start * qWidth + head * headDim), qWidth, causal: true);
-                return probs;
-            },
-            ws.ReturnProbabilities);
+        ForkJoin.For(sequences.Count * heads, Environment.ProcessorCount, item =>
+        {
+            int s = item / heads, head = item % heads, queries = sequences[s].Length, start = starts[s], visible = past + queries;
+            if (queries == 0) return;
+            float[] probs = ws.RentProbabilities(largest);
+            Span<float> p = probs.AsSpan(0, queries * visible);
+            Attention.CausalProbabilities(ws.Query.AsSpan(start * qWidth + head * headDim), qWidth,
+                keys.AsSpan(start * kvWidth + head / group * headDim), kvWidth, queries, visible, headDim, scale, p);
+            probsQuantizer?.Apply(p, queries, visible);
+            Attention.WeightedSum(p, values.AsSpan(start * kvWidth + head / group * headDim), kvWidth, queries, visible, headDim,
+                ws.Context.AsSpan(start * qWidth + head * headDim), qWidth, causal: true);
+            ws.ReturnProbabilities(probs);
+        });
     }
 
     private static void Quantize(QuantizationPoint point, float[] values, int rows, int cols) =>

@@ -51,7 +51,7 @@ internal sealed class LlamaWorkspace(LlamaConfig config)
         return Logits;
     }
 
-    /// <summary>A probability buffer of at least <paramref name="length"/> values (queries × keys) for one attention worker.</summary>
+    /// <summary>A probability buffer of at least <paramref name="length"/> values (queries × keys) for one (sequence, head) of attention.</summary>
     public float[] RentProbabilities(int length)
     {
         if (length > _probabilityLength)
